@@ -1,0 +1,108 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTLS
+import KubeModel
+import Logging
+import NIOCore
+import NIOSSL
+
+/// Serves a `KubeAPIServer` over HTTPS on 127.0.0.1 with Hummingbird, and writes kubeconfigs for it.
+public struct EmulatorHTTPServer: Sendable {
+    public let api: KubeAPIServer
+    public let tls: TLSMaterial
+    public let host: String
+    public let port: Int
+    let logger: Logger
+
+    /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
+    static let maxBody = 3 * 1024 * 1024
+
+    public init(api: KubeAPIServer, tls: TLSMaterial, host: String = "127.0.0.1", port: Int, logger: Logger) {
+        self.api = api
+        self.tls = tls
+        self.host = host
+        self.port = port
+        self.logger = logger
+    }
+
+    /// Runs until cancelled; `onListening` receives the bound port (useful with port 0).
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(tls.serverCertificatePEM.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(tls.serverKeyPEM.utf8), format: .pem)))
+        tlsConfiguration.applicationProtocols = ["http/1.1"]
+        let responder = EmulatorResponder(api: api)
+        let app = Application(
+            responder: responder,
+            server: try .tls(.http1(configuration: .init(idleTimeout: nil)), tlsConfiguration: tlsConfiguration),
+            configuration: .init(address: .hostname(host, port: port), serverName: "flotilla-kube-emulator"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await api.runControllers() }
+            group.addTask { try await app.run() }
+            // Either task ending (normally on cancellation) ends both.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+struct EmulatorResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let api: KubeAPIServer
+
+    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        var headers: [String: [String]] = [:]
+        for field in request.headers { headers[field.name.canonicalName.lowercased(), default: []].append(field.value) }
+        let body = try await request.body.collect(upTo: EmulatorHTTPServer.maxBody)
+        let apiRequest = APIRequest(method: request.method.rawValue, path: request.uri.path,
+                                    query: APIRequest.parseQuery(request.uri.query ?? ""), headers: headers,
+                                    body: Array(buffer: body))
+        let response = await api.handle(apiRequest)
+        var fields = HTTPFields()
+        for (name, value) in response.headers {
+            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
+        }
+        let status = HTTPResponse.Status(code: response.status)
+        if let stream = response.stream {
+            fields[.cacheControl] = "no-cache, private"
+            return Response(status: status, headers: fields, body: ResponseBody { writer in
+                for await chunk in stream {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            })
+        }
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
+    }
+}
+
+/// Kubeconfig files for an emulator: one cluster, a user and a context per static user.
+public enum Kubeconfig {
+    public static func yaml(server: String, caPEM: String, users: [StaticUser], currentUser: String = "admin", clusterName: String = "flotilla-dev") -> String {
+        let ca = Data(caPEM.utf8).base64EncodedString()
+        var out = """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: \(clusterName)
+          cluster:
+            server: \(server)
+            certificate-authority-data: \(ca)
+        users:
+
+        """
+        for u in users {
+            out += "- name: \(u.name)\n  user:\n    token: \(u.token)\n"
+        }
+        out += "contexts:\n"
+        for u in users {
+            let name = u.name == currentUser ? clusterName : u.name
+            out += "- name: \(name)\n  context:\n    cluster: \(clusterName)\n    user: \(u.name)\n    namespace: default\n"
+        }
+        out += "current-context: \(clusterName)\n"
+        return out
+    }
+}

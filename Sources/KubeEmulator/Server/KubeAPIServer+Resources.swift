@@ -1,0 +1,217 @@
+import Foundation
+import KubeModel
+import Synchronization
+
+extension KubeAPIServer {
+    var caBundlePEM: String { configuration.caBundlePEM }
+
+    static func manager(_ request: APIRequest) -> String {
+        if let m = request.query["fieldManager"], !m.isEmpty { return m }
+        let ua = request.header("user-agent") ?? "unknown"
+        return String(ua.split(separator: "/").first ?? "unknown")
+    }
+
+    static func isDryRun(_ request: APIRequest) -> Bool { request.query["dryRun"] == "All" }
+
+    func parseBody(_ request: APIRequest) throws(APIError) -> JSONValue {
+        if request.body.isEmpty { return .null }
+        do {
+            return try JSONValue.parse(request.body)
+        } catch {
+            // YAML bodies (kubectl create -f with Content-Type yaml, apply patches).
+            if let y = try? YAML.decode(String(decoding: request.body, as: UTF8.self)) { return y }
+            throw APIError.badRequest("couldn't get version/kind; json parse error: \(error.message)")
+        }
+    }
+
+    func serveResource(_ request: APIRequest, _ info: RequestInfo, user: UserInfo, dropWatchAfter: Duration?) throws(APIError) -> APIResponse {
+        let resource = state.withLock { $0.catalog.resource(group: info.group, version: info.version, name: info.resource) }
+        guard let r = resource else { throw APIError.notFoundPath() }
+        if !r.namespaced && !info.namespace.isEmpty && info.resource != "namespaces" { throw APIError.notFoundPath() }
+        var verbs = r.verbs
+        if !info.subresource.isEmpty {
+            guard let sub = r.subresources[info.subresource] else { throw APIError.notFoundPath() }
+            verbs = sub["verbs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        }
+        let verbForSupport = info.verb == "watch" ? "watch" : info.verb
+        guard verbs.contains(verbForSupport) else { throw APIError.methodNotSupported(r, verb: info.verb) }
+        if r.namespaced && info.namespace.isEmpty && !["list", "watch"].contains(info.verb) { throw APIError.notFoundPath() }
+
+        let attributes = Attributes(user: user, verb: info.verb, group: r.group, resource: r.name, subresource: info.subresource,
+                                    namespace: info.namespace, name: info.name)
+        try state.withLock { s throws(APIError) in try authorize(s, attributes) }
+
+        switch (info.verb, info.subresource) {
+        case ("create", "token"): return try createToken(request, r, info)
+        case ("create", _) where r.storageKey.hasSuffix("accessreviews.authorization.k8s.io") || r.storageKey.hasSuffix("rulesreviews.authorization.k8s.io"):
+            return try review(request, r, info, user: user)
+        case ("create", _) where r.storageKey == "tokenreviews.authentication.k8s.io":
+            return try tokenReview(request, r)
+        case (_, "scale"): return try scale(request, r, info)
+        case ("get", _): return try get(request, r, info)
+        case ("list", _): return try list(request, r, info)
+        case ("watch", _): return try watch(request, r, info, dropAfter: dropWatchAfter)
+        case ("create", _): return try create(request, r, info, user: user)
+        case ("update", _): return try update(request, r, info)
+        case ("patch", _): return try patch(request, r, info, user: user)
+        case ("delete", _): return try delete(request, r, info)
+        case ("deletecollection", _): return try deleteCollection(request, r, info)
+        default: throw APIError.methodNotSupported(r, verb: info.verb)
+        }
+    }
+
+    /// The object as served at the requested version.
+    func served(_ o: JSONValue, _ r: ResourceInfo) -> JSONValue {
+        guard r.crd != nil else { return o }
+        var c = o
+        c["apiVersion"] = .string(r.groupVersion)
+        return c
+    }
+
+    func live(_ s: State, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> JSONValue {
+        guard let o = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name) else { throw APIError.notFound(r, info.name) }
+        return o
+    }
+
+    func get(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
+        let o = try state.withLock { s throws(APIError) in try live(s, r, info) }
+        if wantsTable(request) {
+            return .json(200, table(r, objects: [served(o, r)], listRV: ObjectMeta.resourceVersion(o), request: request))
+        }
+        return .json(200, served(o, r))
+    }
+
+    func create(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, user: UserInfo) throws(APIError) -> APIResponse {
+        let body = try parseBody(request)
+        try checkStrictFields(request, r, body)
+        let manager = Self.manager(request)
+        let dryRun = Self.isDryRun(request)
+        let created = try state.withLock { s throws(APIError) in
+            try createObject(&s, resource: r, namespace: info.namespace, body: body, user: user, manager: manager, dryRun: dryRun)
+        }
+        return .json(201, served(created, r))
+    }
+
+    func update(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
+        let body = try parseBody(request)
+        try checkKind(r, body)
+        try checkStrictFields(request, r, body)
+        let manager = Self.manager(request)
+        let updated = try state.withLock { s throws(APIError) in
+            let current = try live(s, r, info)
+            return try updateObject(&s, resource: r, live: current, proposed: body, manager: manager, subresource: info.subresource, dryRun: Self.isDryRun(request))
+        }
+        return .json(200, served(updated, r))
+    }
+
+    func patch(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, user: UserInfo) throws(APIError) -> APIResponse {
+        let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map { String($0).trimmingSpaces } ?? ""
+        if contentType == "application/apply-patch+yaml" { return try apply(request, r, info, user: user) }
+        let body = try parseBody(request)
+        let manager = Self.manager(request)
+        let updated = try state.withLock { s throws(APIError) in
+            let current = try live(s, r, info)
+            var base = current
+            if r.crd != nil { base["apiVersion"] = .string(r.groupVersion) }
+            let proposed: JSONValue
+            switch contentType {
+            case "application/merge-patch+json":
+                proposed = MergePatch.apply(body, to: base)
+            case "application/json-patch+json":
+                do {
+                    proposed = try JSONPatch.apply(body, to: base)
+                } catch {
+                    throw APIError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request", details: .object([:]))
+                }
+            case "application/strategic-merge-patch+json":
+                guard r.crd == nil else { throw APIError.unsupportedPatch(r, contentType: contentType) }
+                proposed = StrategicMergePatch(types: .builtin).apply(body, to: base)
+            default:
+                throw APIError.unsupportedPatch(r, contentType: contentType)
+            }
+            try checkStrictFields(request, r, proposed)
+            return try updateObject(&s, resource: r, live: current, proposed: proposed, manager: manager, subresource: info.subresource, dryRun: Self.isDryRun(request))
+        }
+        return .json(200, served(updated, r))
+    }
+
+    func apply(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, user: UserInfo) throws(APIError) -> APIResponse {
+        guard let manager = request.query["fieldManager"], !manager.isEmpty else {
+            throw APIError.badRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+        }
+        let text = String(decoding: request.body, as: UTF8.self)
+        let applied: JSONValue
+        do {
+            applied = try YAML.decode(text)
+        } catch {
+            throw APIError.badRequest("error decoding YAML: \(error.description)")
+        }
+        try checkKind(r, applied)
+        try checkStrictFields(request, r, applied)
+        if let n = applied["metadata"]?["name"]?.stringValue, n != info.name {
+            throw APIError.badRequest("the name of the object (\(n)) does not match the name on the URL (\(info.name))")
+        }
+        let force = request.query["force"] == "true"
+        let dryRun = Self.isDryRun(request)
+        let now = Timestamp.now()
+        let ssa = ServerSideApply(types: fieldTypes(r), statusSeparate: r.hasStatusSubresource, subresource: info.subresource)
+        return try state.withLock { s throws(APIError) in
+            if let current = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name) {
+                var base = current
+                if r.crd != nil { base["apiVersion"] = .string(r.groupVersion) }
+                switch ssa.apply(live: base, applied: applied, manager: manager, force: force, apiVersion: r.groupVersion, now: now) {
+                case .failure(let conflict): throw conflict.apiError
+                case .success(let merged):
+                    let updated = try updateObject(&s, resource: r, live: current, proposed: merged, manager: manager, subresource: info.subresource,
+                                                   dryRun: dryRun, applyManaged: true)
+                    return .json(200, served(updated, r))
+                }
+            }
+            guard info.subresource.isEmpty else { throw APIError.notFound(r, info.name) }
+            var body = applied
+            body.set(path: ["metadata", "name"], to: .string(info.name))
+            // Create-on-apply: ownership is computed on the object as it will be stored.
+            let probe = try createObject(&s, resource: r, namespace: info.namespace, body: body, user: user, manager: "", dryRun: true)
+            guard case .success(let owned) = ssa.apply(live: probe, applied: applied, manager: manager, force: true, apiVersion: r.groupVersion, now: now) else {
+                throw APIError.internalError("apply on create failed")
+            }
+            let created = try createObject(&s, resource: r, namespace: info.namespace, body: body, user: user, manager: "", dryRun: dryRun,
+                                           applyManaged: owned["metadata"]?["managedFields"] ?? .array([]))
+            return .json(201, served(created, r))
+        }
+    }
+
+    func deleteOptions(_ request: APIRequest) throws(APIError) -> JSONValue {
+        let body = try parseBody(request)
+        return body.isNull ? .emptyObject : body
+    }
+
+    func delete(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
+        let options = try deleteOptions(request)
+        let dryRun = Self.isDryRun(request) || options["dryRun"]?.arrayValue?.contains("All") == true
+        let (code, body) = try state.withLock { s throws(APIError) in
+            let current = try live(s, r, info)
+            return try deleteObject(&s, resource: r, live: current, options: options, query: request.query, dryRun: dryRun)
+        }
+        return .json(code, body.objectValue?["kind"] == "Status" ? body : served(body, r))
+    }
+
+    func deleteCollection(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
+        let options = try deleteOptions(request)
+        let selector = try labelSelector(request)
+        let fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "")
+        let dryRun = Self.isDryRun(request)
+        let deleted = try state.withLock { s throws(APIError) -> [JSONValue] in
+            let targets = s.list(r.storageKey, namespace: r.namespaced && !info.namespace.isEmpty ? info.namespace : nil)
+                .filter { selector.matches(ObjectMeta.labels($0)) && fields.matches(name: ObjectMeta.name($0), namespace: ObjectMeta.namespace($0)) }
+            var out: [JSONValue] = []
+            for t in targets {
+                _ = try deleteObject(&s, resource: r, live: t, options: options, query: request.query, dryRun: dryRun)
+                out.append(served(t, r))
+            }
+            return out
+        }
+        return .json(200, ["kind": .string(r.listKind), "apiVersion": .string(r.groupVersion),
+                           "metadata": ["resourceVersion": .string(String(currentResourceVersion))], "items": .array(deleted)])
+    }
+}

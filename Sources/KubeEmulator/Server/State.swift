@@ -1,0 +1,231 @@
+import Foundation
+import KubeModel
+
+/// One entry of the change log that watches replay from.
+struct WatchEvent: Sendable {
+    var rv: Int64
+    var type: String
+    var storageKey: String
+    var namespace: String
+    /// The object after the change (for DELETED: its last state).
+    var object: JSONValue
+    /// The object before the change (MODIFIED only), for selector transitions.
+    var oldObject: JSONValue?
+}
+
+/// A registered watch: the filter it applies and where its events go.
+struct WatchRegistration: Sendable {
+    var storageKey: String
+    var namespace: String?
+    var labelSelector: LabelSelector
+    var fieldSelector: FieldSelector
+    var version: String
+    var continuation: AsyncStream<[UInt8]>.Continuation
+}
+
+/// Everything the emulator stores. Mutated only under the server's lock; every change of an object
+/// goes through `commit`, which assigns the resourceVersion and feeds the watches.
+struct State: Sendable {
+    var catalog = Catalog.builtin
+    /// storageKey → "namespace/name" → object.
+    var objects: [String: [String: JSONValue]] = [:]
+    var resourceVersion: Int64 = 100
+    var log: [WatchEvent] = []
+    var logStart = 0
+    var watchWindow: Int
+    /// Events with rv below this were compacted away; watching from older versions gets 410.
+    var compactedRV: Int64 = 0
+    var watchers: [Int: WatchRegistration] = [:]
+    var nextWatcherID = 0
+    var tokens: [String: TokenEntry] = [:]
+    var requestCounts: [String: Int] = [:]
+    var faults: [IdentifiedFault] = []
+    /// Set when something is being deleted, so the controllers know there is work.
+    var deletionsPending = false
+    var nextFaultID = 0
+
+    init(watchWindow: Int) { self.watchWindow = watchWindow }
+
+    static func key(_ namespace: String, _ name: String) -> String { namespace + "/" + name }
+
+    func get(_ storageKey: String, namespace: String, name: String) -> JSONValue? {
+        objects[storageKey]?[State.key(namespace, name)]
+    }
+
+    mutating func nextRV() -> Int64 {
+        resourceVersion += 1
+        return resourceVersion
+    }
+
+    /// Stores `object` (or removes it for DELETED), records the event and notifies watches.
+    /// `object` must already carry its new resourceVersion (use `nextRV`).
+    mutating func commit(type: String, storageKey: String, namespace: String, name: String, object: JSONValue, old: JSONValue?) {
+        let rv = Int64(object["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? resourceVersion
+        if type == "DELETED" {
+            objects[storageKey]?[State.key(namespace, name)] = nil
+        } else {
+            objects[storageKey, default: [:]][State.key(namespace, name)] = object
+        }
+        if type == "DELETED" || object["metadata"]?["deletionTimestamp"] != nil { deletionsPending = true }
+        let event = WatchEvent(rv: rv, type: type, storageKey: storageKey, namespace: namespace, object: object, oldObject: old)
+        log.append(event)
+        if log.count - logStart > watchWindow {
+            compactedRV = log[logStart].rv
+            logStart += 1
+            if logStart > 4096 {
+                log.removeFirst(logStart)
+                logStart = 0
+            }
+        }
+        for (_, w) in watchers where w.storageKey == storageKey {
+            if let frame = w.frame(for: event) { w.continuation.yield(frame) }
+        }
+    }
+
+    /// Events newer than `rv` for one resource, or nil when `rv` is older than the retained window.
+    func events(after rv: Int64, storageKey: String) -> [WatchEvent]? {
+        if rv < compactedRV { return nil }
+        return log[logStart...].filter { $0.rv > rv && $0.storageKey == storageKey }
+    }
+
+    /// Drops the whole change log: the next watch from an older resourceVersion gets 410 Gone.
+    mutating func compact() {
+        compactedRV = resourceVersion
+        log.removeAll()
+        logStart = 0
+    }
+
+    func list(_ storageKey: String, namespace: String?) -> [JSONValue] {
+        guard let all = objects[storageKey] else { return [] }
+        let keys: [String]
+        if let namespace {
+            let prefix = namespace + "/"
+            keys = all.keys.filter { $0.hasPrefix(prefix) }.sorted()
+        } else {
+            keys = all.keys.sorted()
+        }
+        return keys.map { all[$0]! }
+    }
+}
+
+extension WatchRegistration {
+    /// The wire frame for an event, or nil when the event does not concern this watch. Objects that
+    /// start matching the selector arrive as ADDED, objects that stop matching as DELETED.
+    func frame(for event: WatchEvent) -> [UInt8]? {
+        if let namespace, event.namespace != namespace { return nil }
+        let matchesNow = matches(event.object)
+        var type = event.type
+        var object = event.object
+        if event.type == "MODIFIED" {
+            let matchedBefore = event.oldObject.map(matches) ?? false
+            switch (matchedBefore, matchesNow) {
+            case (false, false): return nil
+            case (false, true): type = "ADDED"
+            case (true, false):
+                type = "DELETED"
+                object = event.oldObject ?? event.object
+            case (true, true): break
+            }
+        } else if !matchesNow {
+            return nil
+        }
+        return WatchRegistration.encode(type: type, object: withVersion(object))
+    }
+
+    func matches(_ object: JSONValue) -> Bool {
+        let meta = object["metadata"]
+        if !labelSelector.isEmpty && !labelSelector.matches(ObjectMeta.labels(object)) { return false }
+        return fieldSelector.matches(name: meta?["name"]?.stringValue ?? "", namespace: meta?["namespace"]?.stringValue ?? "")
+    }
+
+    func withVersion(_ object: JSONValue) -> JSONValue {
+        guard let apiVersion = object["apiVersion"]?.stringValue else { return object }
+        let (group, _) = Catalog.splitGroupVersion(apiVersion)
+        var o = object
+        o["apiVersion"] = .string(group.isEmpty ? version : "\(group)/\(version)")
+        return o
+    }
+
+    static func encode(type: String, object: JSONValue) -> [UInt8] {
+        var out: [UInt8] = Array("{\"type\":\"\(type)\",\"object\":".utf8)
+        object.write(to: &out)
+        out.append(contentsOf: "}\n".utf8)
+        return out
+    }
+}
+
+/// A field selector over `metadata.name` and `metadata.namespace` (what every resource supports).
+struct FieldSelector: Sendable {
+    struct Term: Sendable {
+        var field: String
+        var value: String
+        var negated: Bool
+    }
+    var terms: [Term] = []
+
+    static func parse(_ text: String) throws(APIError) -> FieldSelector {
+        var selector = FieldSelector()
+        for raw in text.split(separator: ",") {
+            let part = String(raw).trimmingSpaces
+            if part.isEmpty { continue }
+            var field: String
+            var value: String
+            var negated = false
+            if let r = part.range(of: "!=") {
+                field = String(part[..<r.lowerBound]); value = String(part[r.upperBound...]); negated = true
+            } else if let r = part.range(of: "==") {
+                field = String(part[..<r.lowerBound]); value = String(part[r.upperBound...])
+            } else if let r = part.range(of: "=") {
+                field = String(part[..<r.lowerBound]); value = String(part[r.upperBound...])
+            } else {
+                throw APIError.badRequest("invalid field selector: '\(part)'")
+            }
+            field = field.trimmingSpaces
+            value = value.trimmingSpaces
+            guard field == "metadata.name" || field == "metadata.namespace" else {
+                throw APIError.badRequest("field label not supported: \(field)")
+            }
+            selector.terms.append(Term(field: field, value: value, negated: negated))
+        }
+        return selector
+    }
+
+    func matches(name: String, namespace: String) -> Bool {
+        terms.allSatisfy { t in
+            let actual = t.field == "metadata.name" ? name : namespace
+            return (actual == t.value) != t.negated
+        }
+    }
+
+    /// The single name this selector pins, if any (used by watches to filter cheaply).
+    var pinnedName: String? { terms.first { $0.field == "metadata.name" && !$0.negated }?.value }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// Accessors for the parts of `metadata` the emulator reads often.
+enum ObjectMeta {
+    static func labels(_ object: JSONValue) -> [String: String] {
+        guard let l = object["metadata"]?["labels"]?.objectValue else { return [:] }
+        var out: [String: String] = [:]
+        for (k, v) in l { if let s = v.stringValue { out[k] = s } }
+        return out
+    }
+
+    static func finalizers(_ object: JSONValue) -> [String] {
+        object["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    static func name(_ object: JSONValue) -> String { object["metadata"]?["name"]?.stringValue ?? "" }
+    static func namespace(_ object: JSONValue) -> String { object["metadata"]?["namespace"]?.stringValue ?? "" }
+    static func uid(_ object: JSONValue) -> String { object["metadata"]?["uid"]?.stringValue ?? "" }
+    static func resourceVersion(_ object: JSONValue) -> String { object["metadata"]?["resourceVersion"]?.stringValue ?? "" }
+    static func isDeleting(_ object: JSONValue) -> Bool { object["metadata"]?["deletionTimestamp"] != nil }
+}

@@ -1,0 +1,1 @@
+print("flotilla-bench: not yet")

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Flotilla: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flotilla",
+        abstract: "A Kubernetes operator that runs many Flux v1-style GitOps instances in one process.",
+        subcommands: [Dev.self])
+}

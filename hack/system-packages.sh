@@ -1,0 +1,30 @@
+# Sourced by hack/test and hack/dev: installs the Debian packages the project needs,
+# and only when one of them is missing (so it is quiet and offline on a ready machine).
+
+FLOTILLA_SYSTEM_PACKAGES=(
+    python3-kubernetes  # the Python client the conformance suite drives the emulator with
+    python3-venv        # the suite's virtualenv (.venv)
+    libyaml-dev         # CYAML (Sources/CYAML)
+    pkg-config          # finds yaml-0.1 for SwiftPM
+    openssh-server      # git-over-SSH test server
+    libgit2-dev
+    libssh2-1-dev
+)
+
+ensure_system_packages() {
+    local missing=() package
+    for package in "${FLOTILLA_SYSTEM_PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q '^install ok installed$'; then
+            missing+=("$package")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    echo "Installing missing system packages: ${missing[*]}" >&2
+    # Wait for a concurrent apt/dpkg run instead of failing on its lock.
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 update
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq -y -o DPkg::Lock::Timeout=600 \
+        install --no-install-recommends "${missing[@]}" >/dev/null
+}
