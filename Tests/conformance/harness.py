@@ -42,7 +42,7 @@ HTTP_TIMEOUT = 30.0
 
 
 def flotilla_bin() -> Path:
-    return Path(os.environ.get("FLOTILLA_BIN", REPO / ".build" / "debug" / "flotilla"))
+    return Path(os.environ.get("FLOTILLA_BIN", REPO / ".build" / "debug" / "flotilla")).resolve()
 
 
 def unique_suffix(n: int = 5) -> str:

@@ -129,25 +129,32 @@ struct FieldSet: Sendable, Equatable {
             if k == "metadata" {
                 let om = o["metadata"]?.objectValue ?? [:]
                 for (mk, mv) in nv.objectValue ?? [:] where !ignoredMetadata.contains(mk) {
-                    set.diff(om[mk], mv, path: ["f:metadata", "f:" + mk], fieldPath: ["metadata", mk], types: types, markNew: true)
+                    set.diff(om[mk], mv, path: ["f:metadata", "f:" + mk], fieldPath: ["metadata", mk], types: types, builtin: builtin)
                 }
             } else {
-                // Built-in spec/status are plain structs that always exist; custom resources' are maps.
-                let markNew = !(builtin && (k == "spec" || k == "status"))
-                set.diff(o[k], nv, path: ["f:" + k], fieldPath: [k], types: types, markNew: markNew)
+                set.diff(o[k], nv, path: ["f:" + k], fieldPath: [k], types: types, builtin: builtin)
             }
         }
         return set
     }
 
-    mutating func diff(_ old: JSONValue?, _ new: JSONValue, path: [String], fieldPath: [String], types: FieldTypes, markNew: Bool) {
+    /// Built-in object fields that are Go maps or pointers: a newly set one is itself a member
+    /// (`.`). Plain struct fields of built-in kinds always exist, so they never are.
+    static let builtinMemberObjects: Set<String> = [
+        "labels", "annotations", "data", "binaryData", "stringData", "matchLabels", "nodeSelector", "limits", "requests",
+        "conversion", "rollingUpdate", "resourceAttributes", "nonResourceAttributes", "securityContext", "configMap", "secret",
+        "emptyDir", "persistentVolumeClaim", "hostPath", "livenessProbe", "readinessProbe", "startupProbe", "httpGet", "exec",
+    ]
+
+    mutating func diff(_ old: JSONValue?, _ new: JSONValue, path: [String], fieldPath: [String], types: FieldTypes, builtin: Bool) {
         if let old, old == new { return }
+        let markNew = !builtin || Self.builtinMemberObjects.contains(fieldPath.last ?? "")
         switch new {
         case .object(let n) where !types.isAtomicObject(fieldPath) && !n.isEmpty:
             let o = old?.objectValue
             if o == nil && markNew { paths.insert(path) }
             for (k, v) in n {
-                diff(o?[k], v, path: path + ["f:" + k], fieldPath: fieldPath + [k], types: types, markNew: true)
+                diff(o?[k], v, path: path + ["f:" + k], fieldPath: fieldPath + [k], types: types, builtin: builtin)
             }
         case .array(let items):
             switch types.listType(fieldPath) {
@@ -155,11 +162,11 @@ struct FieldSet: Sendable, Equatable {
                 paths.insert(path)
             case .set:
                 let oldItems = Set(old?.arrayValue ?? [])
-                if old == nil && markNew && !items.isEmpty { paths.insert(path) }
+                if old == nil && !items.isEmpty { paths.insert(path) }
                 for item in items where !oldItems.contains(item) { paths.insert(path + ["v:" + item.jsonString()]) }
                 if items.isEmpty { paths.insert(path) }
             case .map(let keys):
-                if old?.arrayValue == nil && markNew && !items.isEmpty { paths.insert(path) }
+                if old == nil && !items.isEmpty { paths.insert(path) }
                 let oldByKey = Dictionary((old?.arrayValue ?? []).map { (types.keyObject($0, keys: keys), $0) }, uniquingKeysWith: { a, _ in a })
                 for item in items {
                     let key = types.keyObject(item, keys: keys)
@@ -167,7 +174,7 @@ struct FieldSet: Sendable, Equatable {
                     let previous = oldByKey[key]
                     if previous == nil { paths.insert(kp) }
                     for (k, v) in item.objectValue ?? [:] {
-                        diff(previous?[k], v, path: kp + ["f:" + k], fieldPath: fieldPath + [k], types: types, markNew: true)
+                        diff(previous?[k], v, path: kp + ["f:" + k], fieldPath: fieldPath + [k], types: types, builtin: builtin)
                     }
                 }
                 if items.isEmpty { paths.insert(path) }

@@ -68,7 +68,9 @@ struct APIError: Error, Sendable {
             ["reason": .string(e.reason), "message": .string(e.detailMessage), "field": .string(e.field)]
         }
         let summary: String
-        let unique = errors.map(\.summary)
+        // Like field.ErrorList.ToAggregate: identical messages appear once in the summary.
+        var unique: [String] = []
+        for e in errors where !unique.contains(e.summary) { unique.append(e.summary) }
         if unique.count == 1 { summary = unique[0] } else { summary = "[" + unique.joined(separator: ", ") + "]" }
         return APIError(code: 422, reason: "Invalid", message: "\(r.qualifiedKind) \"\(name)\" is invalid: \(summary)",
                         details: details(name: name, group: r.group, kind: r.kind, causes: causes))

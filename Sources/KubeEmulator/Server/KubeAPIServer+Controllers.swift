@@ -26,7 +26,7 @@ extension KubeAPIServer {
                 progress = finishNamespaces(&s) || progress
                 progress = cleanUpCRDs(&s) || progress
             }
-            if hasPendingDeletions(s) { s.deletionsPending = true }
+            if s.deletionsPending || hasPendingDeletions(s) { s.deletionsPending = true }
         }
     }
 
@@ -99,6 +99,11 @@ extension KubeAPIServer {
         var changed = false
         for ns in s.list("namespaces", namespace: nil) where ObjectMeta.isDeleting(ns) {
             let name = ObjectMeta.name(ns)
+            // Like the real namespace controller, start a moment after the delete.
+            if let since = s.namespaceDeletions[name], ContinuousClock.now - since < configuration.namespaceDeletionDelay {
+                s.deletionsPending = true
+                continue
+            }
             var remaining = 0
             for key in Array(s.objects.keys) {
                 guard let r = resourceInfo(s, storageKey: key), r.namespaced else { continue }
@@ -116,6 +121,7 @@ extension KubeAPIServer {
             current.set(path: ["spec", "finalizers"], to: nil)
             current.set(path: ["metadata", "resourceVersion"], to: .string(String(s.nextRV())))
             if ObjectMeta.finalizers(current).isEmpty {
+                s.namespaceDeletions[name] = nil
                 s.commit(type: "DELETED", storageKey: "namespaces", namespace: "", name: name, object: current, old: old)
             } else {
                 s.commit(type: "MODIFIED", storageKey: "namespaces", namespace: "", name: name, object: current, old: old)

@@ -85,13 +85,27 @@ extension KubeAPIServer {
         let rvParam = request.query["resourceVersion"] ?? ""
         let timeout = Int(request.query["timeoutSeconds"] ?? "").map { max(0, $0) } ?? 1800
         let bookmarks = request.query["allowWatchBookmarks"] == "true"
+        let sendInitialEvents = request.query["sendInitialEvents"] == "true"
+        if sendInitialEvents && !bookmarks {
+            throw APIError.invalid(r, name: "", errors: [.forbidden("allowWatchBookmarks", "allowWatchBookmarks must be set to true when sendInitialEvents is set")])
+        }
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        let tableRequested = wantsTable(request)
+        let render: @Sendable (JSONValue) -> JSONValue = { [self] o in
+            tableRequested ? self.table(r, objects: [o], listRV: ObjectMeta.resourceVersion(o), request: request) : o
+        }
         let registration = WatchRegistration(storageKey: r.storageKey, namespace: r.namespaced && !info.namespace.isEmpty ? info.namespace : nil,
-                                             labelSelector: selector, fieldSelector: fields, version: r.version, continuation: continuation)
+                                             labelSelector: selector, fieldSelector: fields, version: r.version, render: render,
+                                             continuation: continuation)
         let id = try state.withLock { s throws(APIError) -> Int? in
-            if rvParam.isEmpty || rvParam == "0" {
+            if rvParam.isEmpty || rvParam == "0" || sendInitialEvents {
                 for o in s.list(r.storageKey, namespace: registration.namespace) where registration.matches(o) {
-                    continuation.yield(WatchRegistration.encode(type: "ADDED", object: served(o, r)))
+                    continuation.yield(WatchRegistration.encode(type: "ADDED", object: render(served(o, r))))
+                }
+                if sendInitialEvents {
+                    var meta: JSONValue = ["resourceVersion": .string(String(s.resourceVersion)), "annotations": ["k8s.io/initial-events-end": "true"]]
+                    if r.crd == nil { meta["creationTimestamp"] = .null }
+                    continuation.yield(WatchRegistration.encode(type: "BOOKMARK", object: ["kind": .string(r.kind), "apiVersion": .string(r.groupVersion), "metadata": meta]))
                 }
             } else {
                 guard let from = Int64(rvParam) else { throw APIError.badRequest("invalid resource version: \(rvParam)") }

@@ -93,8 +93,8 @@ extension KubeAPIServer {
     }
 
     func update(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
-        let body = try parseBody(request)
-        try checkKind(r, body)
+        var body = try parseBody(request)
+        try checkKind(r, &body)
         try checkStrictFields(request, r, body)
         let manager = Self.manager(request)
         let updated = try state.withLock { s throws(APIError) in
@@ -140,13 +140,13 @@ extension KubeAPIServer {
             throw APIError.badRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
         }
         let text = String(decoding: request.body, as: UTF8.self)
-        let applied: JSONValue
+        var applied: JSONValue
         do {
             applied = try YAML.decode(text)
         } catch {
             throw APIError.badRequest("error decoding YAML: \(error.description)")
         }
-        try checkKind(r, applied)
+        try checkKind(r, &applied)
         try checkStrictFields(request, r, applied)
         if let n = applied["metadata"]?["name"]?.stringValue, n != info.name {
             throw APIError.badRequest("the name of the object (\(n)) does not match the name on the URL (\(info.name))")

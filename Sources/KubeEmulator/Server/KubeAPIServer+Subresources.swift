@@ -82,9 +82,14 @@ extension KubeAPIServer {
             let expires = Date().addingTimeInterval(TimeInterval(seconds))
             let token = TokenGenerator.serviceAccountToken(namespace: info.namespace, name: info.name, uid: ObjectMeta.uid(sa), audiences: audiences, expires: expires)
             s.tokens[token] = TokenEntry(user: .serviceAccount(namespace: info.namespace, name: info.name), serviceAccountUID: ObjectMeta.uid(sa), expires: expires)
+            var tracked: JSONValue = ["apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": body["spec"] ?? .emptyObject]
+            ManagedFields.recordUpdate(old: nil, new: &tracked, manager: Self.manager(request), apiVersion: "authentication.k8s.io/v1", subresource: "token",
+                                       types: .builtin, statusSeparate: false, builtin: true, now: Timestamp.now())
+            var metadata: JSONValue = ["name": .string(info.name), "namespace": .string(info.namespace), "creationTimestamp": .string(Timestamp.now())]
+            metadata["managedFields"] = tracked["metadata"]?["managedFields"]
             let response: JSONValue = [
                 "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                "metadata": ["name": .string(info.name), "namespace": .string(info.namespace), "creationTimestamp": .string(Timestamp.now())],
+                "metadata": metadata,
                 "spec": ["audiences": .array(audiences.map { .string($0) }), "expirationSeconds": .int(seconds), "boundObjectRef": body["spec"]?["boundObjectRef"] ?? .null],
                 "status": ["token": .string(token), "expirationTimestamp": .string(Timestamp.format(expires))],
             ]
@@ -96,7 +101,7 @@ extension KubeAPIServer {
     /// answered by the same RBAC evaluation that enforces requests.
     func review(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, user: UserInfo) throws(APIError) -> APIResponse {
         var body = try parseBody(request)
-        try checkKind(r, body)
+        try checkKind(r, &body)
         let spec = body["spec"] ?? .emptyObject
         var subject = user
         if r.name == "subjectaccessreviews" || r.name == "localsubjectaccessreviews" {
@@ -138,7 +143,13 @@ extension KubeAPIServer {
             if !d.reason.isEmpty { status["reason"] = .string(d.reason) }
             return status
         }
-        if r.name == "selfsubjectrulesreviews" { body["spec"] = spec }
+        if r.name == "selfsubjectrulesreviews" {
+            // kube-apiserver answers with an empty spec (the namespace is not echoed).
+            body["spec"] = .emptyObject
+        } else {
+            ManagedFields.recordUpdate(old: nil, new: &body, manager: Self.manager(request), apiVersion: r.groupVersion, subresource: "",
+                                       types: .builtin, statusSeparate: false, builtin: true, now: Timestamp.now())
+        }
         body.set(path: ["metadata", "creationTimestamp"], to: .null)
         body["status"] = decision
         return .json(201, body)

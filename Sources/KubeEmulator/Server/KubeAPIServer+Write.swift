@@ -6,13 +6,16 @@ extension KubeAPIServer {
         r.crd.map { FieldTypes(schema: $0.schema) } ?? .builtin
     }
 
-    /// Checks `apiVersion`/`kind` of a request body against the resource it is sent to.
-    func checkKind(_ r: ResourceInfo, _ body: JSONValue) throws(APIError) {
-        guard let kind = body["kind"]?.stringValue, !kind.isEmpty else {
-            throw APIError.badRequest("Object 'Kind' is missing in '\(body.jsonString())'")
-        }
+    /// Checks `apiVersion`/`kind` of a request body against the resource it is sent to; a body without
+    /// them gets the resource's (as kube-apiserver decodes with the URL's kind as default).
+    func checkKind(_ r: ResourceInfo, _ body: inout JSONValue) throws(APIError) {
+        guard case .object = body else { throw APIError.badRequest("the body of the request must be a JSON object") }
+        let kind = body["kind"]?.stringValue ?? ""
         let apiVersion = body["apiVersion"]?.stringValue ?? ""
-        let (group, version) = Catalog.splitGroupVersion(apiVersion)
+        if kind.isEmpty { body["kind"] = .string(r.kind) }
+        if apiVersion.isEmpty { body["apiVersion"] = .string(r.groupVersion) }
+        guard !kind.isEmpty else { return }
+        let (group, version) = Catalog.splitGroupVersion(apiVersion.isEmpty ? r.groupVersion : apiVersion)
         if kind != r.kind || group != r.group {
             let target = r.group.isEmpty ? "core.\(r.kind)" : "\(r.group.split(separator: ".").first ?? "").\(r.kind)"
             throw APIError.badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(r.kind): converting (\(version).\(kind)) to (\(target)): unknown conversion")
@@ -47,9 +50,8 @@ extension KubeAPIServer {
     /// Update entry.
     func createObject(_ s: inout State, resource r: ResourceInfo, namespace: String, body: JSONValue, user: UserInfo,
                       manager: String, dryRun: Bool, applyManaged: JSONValue? = nil) throws(APIError) -> JSONValue {
-        guard case .object = body else { throw APIError.badRequest("the body of the request must be a JSON object") }
-        try checkKind(r, body)
         var obj = body
+        try checkKind(r, &obj)
         let bodyNamespace = body["metadata"]?["namespace"]?.stringValue ?? ""
         if r.namespaced {
             if !bodyNamespace.isEmpty && bodyNamespace != namespace {
@@ -85,13 +87,17 @@ extension KubeAPIServer {
         obj.set(path: ["metadata", "uid"], to: .string(Identifiers.uid()))
         obj.set(path: ["metadata", "creationTimestamp"], to: .string(Timestamp.now()))
         if r.tracksGeneration { obj.set(path: ["metadata", "generation"], to: .int(1)) }
-        if dryRun { return obj }
+        if dryRun {
+            applyStrategy(r, &obj, old: nil)
+            return obj
+        }
         if let applyManaged {
-            obj.set(path: ["metadata", "managedFields"], to: applyManaged)
+            obj.set(path: ["metadata", "managedFields"], to: applyManaged.arrayValue?.isEmpty == false ? applyManaged : nil)
         } else if !manager.isEmpty {
             ManagedFields.recordUpdate(old: nil, new: &obj, manager: manager, apiVersion: r.groupVersion, subresource: "",
                                        types: fieldTypes(r), statusSeparate: r.hasStatusSubresource, builtin: r.crd == nil, now: Timestamp.now())
         }
+        applyStrategy(r, &obj, old: nil)
         obj.set(path: ["metadata", "resourceVersion"], to: .string(String(s.nextRV())))
         s.commit(type: "ADDED", storageKey: r.storageKey, namespace: r.namespaced ? namespace : "", name: name, object: obj, old: nil)
         afterCreate(&s, r, obj)
@@ -106,14 +112,28 @@ extension KubeAPIServer {
         }
         switch r.storageKey {
         case "namespaces":
-            let name = ObjectMeta.name(obj)
-            obj.set(path: ["metadata", "labels", "kubernetes.io/metadata.name"], to: .string(name))
-            if obj["spec"]?["finalizers"] == nil { obj.set(path: ["spec", "finalizers"], to: ["kubernetes"]) }
-            if old == nil { obj["status"] = ["phase": "Active"] } else { obj["status"] = old?["status"] }
+            obj.set(path: ["metadata", "labels", "kubernetes.io/metadata.name"], to: .string(ObjectMeta.name(obj)))
         case "customresourcedefinitions.apiextensions.k8s.io":
             try validateCRD(r, &obj, old: old)
         default:
             BuiltinDefaults.apply(r.storageKey, &obj)
+        }
+    }
+
+    /// What the registry strategy sets after ownership is computed (kube-apiserver's PrepareForCreate/
+    /// PrepareForUpdate): fields nobody owns.
+    func applyStrategy(_ r: ResourceInfo, _ obj: inout JSONValue, old: JSONValue?) {
+        switch r.storageKey {
+        case "namespaces":
+            if let old {
+                obj.set(path: ["spec", "finalizers"], to: old["spec"]?["finalizers"])
+                obj["status"] = old["status"]
+            } else {
+                if obj["spec"]?["finalizers"] == nil { obj.set(path: ["spec", "finalizers"], to: ["kubernetes"]) }
+                obj["status"] = ["phase": "Active"]
+            }
+        default:
+            break
         }
     }
 
@@ -174,7 +194,7 @@ extension KubeAPIServer {
         for k in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "resourceVersion"] {
             obj.set(path: ["metadata", k], to: live["metadata"]?[k])
         }
-        if !applyManaged { obj.set(path: ["metadata", "managedFields"], to: live["metadata"]?["managedFields"]) }
+        obj.set(path: ["metadata", "managedFields"], to: applyManaged ? proposed["metadata"]?["managedFields"] : live["metadata"]?["managedFields"])
 
         if ObjectMeta.isDeleting(live) {
             let before = Set(ObjectMeta.finalizers(live))
@@ -193,6 +213,7 @@ extension KubeAPIServer {
             ManagedFields.recordUpdate(old: live, new: &obj, manager: manager, apiVersion: r.groupVersion, subresource: subresource,
                                        types: fieldTypes(r), statusSeparate: r.hasStatusSubresource, builtin: r.crd == nil, now: Timestamp.now())
         }
+        applyStrategy(r, &obj, old: live)
         if Self.withoutTimes(obj) == Self.withoutTimes(live) { return live }
         if dryRun { return obj }
         obj.set(path: ["metadata", "resourceVersion"], to: .string(String(s.nextRV())))
@@ -250,7 +271,8 @@ extension KubeAPIServer {
             if alreadyDeleting { return (200, live) }
             obj.set(path: ["metadata", "finalizers"], to: finalizers.isEmpty ? nil : .array(finalizers.map { .string($0) }))
             obj.set(path: ["metadata", "deletionTimestamp"], to: .string(Timestamp.now()))
-            if r.storageKey != "namespaces" { obj.set(path: ["metadata", "deletionGracePeriodSeconds"], to: .int(0)) }
+            if r.storageKey != "namespaces" && r.storageKey != Self.crdKey { obj.set(path: ["metadata", "deletionGracePeriodSeconds"], to: .int(0)) }
+            if r.storageKey == "namespaces" { s.namespaceDeletions[name] = .now }
             if r.storageKey == "namespaces" { obj.set(path: ["status", "phase"], to: "Terminating") }
             if r.storageKey == "customresourcedefinitions.apiextensions.k8s.io" {
                 var conditions = obj["status"]?["conditions"]?.arrayValue ?? []

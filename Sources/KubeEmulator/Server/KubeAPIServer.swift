@@ -12,6 +12,8 @@ public struct EmulatorConfiguration: Sendable {
     public var advertisedAddress: String = "127.0.0.1:6443"
     /// How often the built-in controllers (namespace, garbage collector, CRD cleanup) run.
     public var controllerInterval: Duration = .milliseconds(50)
+    /// How long a deleted namespace stays Terminating at least before its contents are removed.
+    public var namespaceDeletionDelay: Duration = .milliseconds(500)
     /// The CA bundle clients verify the server with (published in each namespace's kube-root-ca.crt).
     public var caBundlePEM: String = ""
 

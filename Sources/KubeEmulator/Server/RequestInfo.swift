@@ -54,7 +54,7 @@ struct RequestInfo: Sendable {
         switch method {
         case "GET", "HEAD":
             if name.isEmpty {
-                let w = query["watch"]
+                let w = query["watch"]?.lowercased()
                 verb = (isWatchPath || w == "true" || w == "1") ? "watch" : "list"
             } else {
                 verb = isWatchPath ? "watch" : "get"

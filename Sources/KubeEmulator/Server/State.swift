@@ -20,6 +20,8 @@ struct WatchRegistration: Sendable {
     var labelSelector: LabelSelector
     var fieldSelector: FieldSelector
     var version: String
+    /// Turns a stored object into what the client asked for (the object, or a Table row).
+    var render: @Sendable (JSONValue) -> JSONValue
     var continuation: AsyncStream<[UInt8]>.Continuation
 }
 
@@ -42,6 +44,8 @@ struct State: Sendable {
     var faults: [IdentifiedFault] = []
     /// Set when something is being deleted, so the controllers know there is work.
     var deletionsPending = false
+    /// When each terminating namespace was deleted (the namespace controller takes a moment).
+    var namespaceDeletions: [String: ContinuousClock.Instant] = [:]
     var nextFaultID = 0
 
     init(watchWindow: Int) { self.watchWindow = watchWindow }
@@ -129,7 +133,7 @@ extension WatchRegistration {
         } else if !matchesNow {
             return nil
         }
-        return WatchRegistration.encode(type: type, object: withVersion(object))
+        return WatchRegistration.encode(type: type, object: render(withVersion(object)))
     }
 
     func matches(_ object: JSONValue) -> Bool {
