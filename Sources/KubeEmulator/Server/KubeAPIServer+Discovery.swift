@@ -159,6 +159,7 @@ extension KubeAPIServer {
                 schema.set(path: ["properties", field], to: ["type": field == "rules" || field == "subjects" ? "array" : "object",
                                                                "description": .string("\(field) of the \(r.kind).")])
             }
+            if let spec = BuiltinSchemas.specs[r.storageKey] { schema.set(path: ["properties", "spec"], to: spec) }
         }
         schema.set(path: ["properties", "apiVersion"], to: ["type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."])
         schema.set(path: ["properties", "kind"], to: ["type": "string", "description": "Kind is a string value representing the REST resource this object represents."])

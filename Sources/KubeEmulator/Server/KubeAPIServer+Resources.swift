@@ -15,6 +15,14 @@ extension KubeAPIServer {
 
     func parseBody(_ request: APIRequest) throws(APIError) -> JSONValue {
         if request.body.isEmpty { return .null }
+        if KubeProtobuf.hasMagic(request.body) {
+            do {
+                return try KubeProtobuf.decode(request.body)
+            } catch {
+                throw APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request could not be decoded: \(error.message)",
+                               details: .object([:]))
+            }
+        }
         do {
             return try JSONValue.parse(request.body)
         } catch {

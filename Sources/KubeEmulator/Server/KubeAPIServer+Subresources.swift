@@ -33,7 +33,8 @@ extension KubeAPIServer {
         for k in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] { meta[k] = o["metadata"]?[k] }
         return ["apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": meta,
                 "spec": ["replicas": .int(o[path: paths.spec]?.intValue ?? 0)],
-                "status": ["replicas": .int(o[path: paths.status]?.intValue ?? 0), "selector": .string(selector)]]
+                "status": selector.isEmpty ? ["replicas": .int(o[path: paths.status]?.intValue ?? 0)]
+                    : ["replicas": .int(o[path: paths.status]?.intValue ?? 0), "selector": .string(selector)]]
     }
 
     func scale(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
