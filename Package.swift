@@ -80,6 +80,7 @@ let package = Package(
         .testTarget(
             name: "KubeEmulatorTests",
             dependencies: ["KubeEmulator", "KubeModel"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]
