@@ -5,7 +5,7 @@ import Synchronization
 extension KubeAPIServer {
     /// Bearer tokens (static users and ServiceAccount tokens); no credentials is `system:anonymous`.
     func authenticate(_ request: APIRequest) throws(APIError) -> UserInfo {
-        guard let header = request.header("authorization") else { return .anonymous }
+        guard let header = request.header("authorization") else { return request.clientCertificateIdentity ?? .anonymous }
         let unauthorized = APIError(code: 401, reason: "Unauthorized", message: "Unauthorized")
         guard header.lowercased().hasPrefix("bearer ") else { throw unauthorized }
         let token = String(header.dropFirst("bearer ".count)).trimmingSpaces

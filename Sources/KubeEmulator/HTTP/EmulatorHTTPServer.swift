@@ -32,6 +32,9 @@ public struct EmulatorHTTPServer: Sendable {
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(tls.serverCertificatePEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(tls.serverKeyPEM.utf8), format: .pem)))
         tlsConfiguration.applicationProtocols = ["http/1.1"]
+        // Client certificates are optional; when presented they must chain to our CA.
+        tlsConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(tls.caCertificatePEM.utf8)))
+        tlsConfiguration.certificateVerification = .optionalVerification
         let responder = EmulatorResponder(api: api)
         let app = Application(
             responder: responder,
@@ -49,17 +52,32 @@ public struct EmulatorHTTPServer: Sendable {
     }
 }
 
+/// The request context: Hummingbird's core context plus the connection, for the TLS peer certificate.
+struct EmulatorRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
 struct EmulatorResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = EmulatorRequestContext
     let api: KubeAPIServer
 
-    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+    func respond(to request: Request, context: EmulatorRequestContext) async throws -> Response {
         var headers: [String: [String]] = [:]
         for field in request.headers { headers[field.name.canonicalName.lowercased(), default: []].append(field.value) }
         let body = try await request.body.collect(upTo: EmulatorHTTPServer.maxBody)
-        let apiRequest = APIRequest(method: request.method.rawValue, path: request.uri.path,
+        var apiRequest = APIRequest(method: request.method.rawValue, path: request.uri.path,
                                     query: APIRequest.parseQuery(request.uri.query ?? ""), headers: headers,
                                     body: Array(buffer: body))
+        if headers["authorization"] == nil, let certificate = try? await context.channel.nioSSL_peerCertificate().get(),
+           let der = try? certificate.toDERBytes() {
+            apiRequest.clientCertificateIdentity = TLSMaterial.identity(fromDER: der)
+        }
         let response = await api.handle(apiRequest)
         var fields = HTTPFields()
         for (name, value) in response.headers {

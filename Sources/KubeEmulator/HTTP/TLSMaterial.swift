@@ -7,6 +7,7 @@ import X509
 /// process at start-up (ECDSA P-256), as PEM.
 public struct TLSMaterial: Sendable {
     public var caCertificatePEM: String
+    public var caKeyPEM: String
     public var serverCertificatePEM: String
     public var serverKeyPEM: String
 
@@ -43,8 +44,47 @@ public struct TLSMaterial: Sendable {
                 SubjectAlternativeNames(names)
             },
             issuerPrivateKey: .init(caKey))
-        return TLSMaterial(caCertificatePEM: try ca.serializeAsPEM().pemString,
+        return TLSMaterial(caCertificatePEM: try ca.serializeAsPEM().pemString, caKeyPEM: caKey.pemRepresentation,
                            serverCertificatePEM: try server.serializeAsPEM().pemString,
                            serverKeyPEM: serverKey.pemRepresentation)
+    }
+
+    /// A client certificate signed by this CA: the API server takes the common name as the user and
+    /// each organization as a group, as kube-apiserver does.
+    public func issueClientCertificate(user: String, groups: [String] = [], validFor: TimeInterval = 3600 * 24) throws -> (certificatePEM: String, keyPEM: String) {
+        let caKey = try P256.Signing.PrivateKey(pemRepresentation: caKeyPEM)
+        let ca = try Certificate(pemEncoded: caCertificatePEM)
+        let key = P256.Signing.PrivateKey()
+        let subject = try DistinguishedName {
+            for group in groups { OrganizationName(group) }
+            CommonName(user)
+        }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(validFor), issuer: ca.subject, subject: subject,
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+                try ExtendedKeyUsage([.clientAuth])
+            },
+            issuerPrivateKey: .init(caKey))
+        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+    }
+
+    /// The user and groups of a client certificate (common name, organizations).
+    static func identity(fromDER der: [UInt8]) -> UserInfo? {
+        guard let certificate = try? Certificate(derEncoded: der) else { return nil }
+        var user: String?
+        var groups: [String] = []
+        for rdn in certificate.subject {
+            for attribute in rdn {
+                if attribute.type == .RDNAttributeType.commonName { user = String(attribute.value) }
+                if attribute.type == .RDNAttributeType.organizationName, let g = String(attribute.value) { groups.append(g) }
+            }
+        }
+        guard let user, !user.isEmpty else { return nil }
+        return UserInfo(name: user, groups: groups + ["system:authenticated"])
     }
 }

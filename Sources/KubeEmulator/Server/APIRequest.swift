@@ -8,6 +8,8 @@ public struct APIRequest: Sendable {
     /// Header names in lower case.
     public var headers: [String: [String]]
     public var body: [UInt8]
+    /// The identity of a verified TLS client certificate, set by the transport.
+    public var clientCertificateIdentity: UserInfo?
 
     public init(method: String, path: String, query: [String: String] = [:], headers: [String: [String]] = [:], body: [UInt8] = []) {
         self.method = method

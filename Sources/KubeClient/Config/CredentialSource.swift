@@ -1,0 +1,120 @@
+import Foundation
+import KubeModel
+
+/// Produces the `Authorization` header for requests: a static token, a token file re-read when it
+/// changes, basic auth, or an exec credential plugin whose token is cached until it expires.
+actor CredentialSource {
+    let credentials: ClientConfiguration.Credentials
+    private var fileToken: (token: String, modified: Date, checked: ContinuousClock.Instant)?
+    private var execToken: (token: String, expires: Date?)?
+    private var execInFlight: Task<(String, Date?), any Error>?
+
+    init(_ credentials: ClientConfiguration.Credentials) {
+        self.credentials = credentials
+    }
+
+    /// The header value, or nil for anonymous requests.
+    func authorization() async throws(KubeError) -> String? {
+        switch credentials {
+        case .none: return nil
+        case .token(let t): return "Bearer \(t)"
+        case .basic(let u, let p): return "Basic " + Data("\(u):\(p)".utf8).base64EncodedString()
+        case .tokenFile(let path): return "Bearer \(try readTokenFile(path))"
+        case .exec(let exec): return "Bearer \(try await execCredential(exec))"
+        }
+    }
+
+    /// Forgets a cached credential after a 401, so the next request fetches a fresh one.
+    /// Returns true when retrying can help.
+    func invalidate() -> Bool {
+        switch credentials {
+        case .exec:
+            execToken = nil
+            return true
+        case .tokenFile:
+            fileToken = nil
+            return true
+        default:
+            return false
+        }
+    }
+
+    private func readTokenFile(_ path: String) throws(KubeError) -> String {
+        let now = ContinuousClock.now
+        if let cached = fileToken, now - cached.checked < .seconds(1) { return cached.token }
+        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date.distantPast
+        if let cached = fileToken, cached.modified == modified {
+            fileToken?.checked = now
+            return cached.token
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KubeError.transport("cannot read the token file \(path)")
+        }
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        fileToken = (token, modified, now)
+        return token
+    }
+
+    private func execCredential(_ exec: KubeConfig.ExecConfig) async throws(KubeError) -> String {
+        if let cached = execToken, cached.expires.map({ $0.timeIntervalSinceNow > 10 }) ?? true { return cached.token }
+        let task: Task<(String, Date?), any Error>
+        if let running = execInFlight {
+            task = running
+        } else {
+            task = Task.detached { try Self.runPlugin(exec) }
+            execInFlight = task
+        }
+        defer { execInFlight = nil }
+        do {
+            let (token, expires) = try await task.value
+            execToken = (token, expires)
+            return token
+        } catch let e as KubeError {
+            throw e
+        } catch {
+            throw KubeError.transport("exec credential plugin \(exec.command): \(error)")
+        }
+    }
+
+    /// Runs a `client.authentication.k8s.io/v1` exec plugin and reads its ExecCredential.
+    static func runPlugin(_ exec: KubeConfig.ExecConfig) throws -> (String, Date?) {
+        let process = Process()
+        if exec.command.contains("/") {
+            process.executableURL = URL(fileURLWithPath: exec.command)
+            process.arguments = exec.args
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [exec.command] + exec.args
+        }
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in exec.env { environment[k] = v }
+        environment["KUBERNETES_EXEC_INFO"] = #"{"apiVersion":"\#(exec.apiVersion)","kind":"ExecCredential","spec":{"interactive":false}}"#
+        process.environment = environment
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let tail = String(decoding: errors.suffix(300), as: UTF8.self)
+            throw KubeError.transport("exec credential plugin \(exec.command) exited with status \(process.terminationStatus): \(tail)")
+        }
+        guard let credential = try? JSONValue.parse(Array(output)), let token = credential["status"]?["token"]?.stringValue, !token.isEmpty else {
+            throw KubeError.transport("exec credential plugin \(exec.command) printed no ExecCredential with status.token")
+        }
+        let expires = credential["status"]?["expirationTimestamp"]?.stringValue.flatMap(parseRFC3339)
+        return (token, expires)
+    }
+
+    static func parseRFC3339(_ s: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        if let d = f.date(from: s) { return d }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: s)
+    }
+}

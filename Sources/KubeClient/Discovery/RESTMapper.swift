@@ -1,0 +1,124 @@
+import NIOHTTP1
+import KubeModel
+
+/// A resource type: group, version, plural resource name, kind and scope.
+public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
+    public var group: String
+    public var version: String
+    public var resource: String
+    public var kind: String
+    public var namespaced: Bool
+
+    public init(group: String, version: String, resource: String, kind: String, namespaced: Bool) {
+        self.group = group
+        self.version = version
+        self.resource = resource
+        self.kind = kind
+        self.namespaced = namespaced
+    }
+
+    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+    public var description: String { group.isEmpty ? "\(resource).\(version)" : "\(resource).\(version).\(group)" }
+
+    /// The REST path of a collection (`name == nil`) or an object, optionally a subresource.
+    public func path(namespace: String?, name: String? = nil, subresource: String? = nil) -> String {
+        var p = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+        if namespaced, let namespace, !namespace.isEmpty { p += "/namespaces/\(namespace)" }
+        p += "/\(resource)"
+        if let name { p += "/\(name)" }
+        if let subresource { p += "/\(subresource)" }
+        return p
+    }
+
+    public static let namespaces = ResourceType(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false)
+    public static let configMaps = ResourceType(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true)
+    public static let secrets = ResourceType(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
+    public static let serviceAccounts = ResourceType(group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", namespaced: true)
+    public static let events = ResourceType(group: "", version: "v1", resource: "events", kind: "Event", namespaced: true)
+    public static let pods = ResourceType(group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true)
+    public static let services = ResourceType(group: "", version: "v1", resource: "services", kind: "Service", namespaced: true)
+    public static let deployments = ResourceType(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true)
+    public static let leases = ResourceType(group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease", namespaced: true)
+    public static let roleBindings = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings", kind: "RoleBinding", namespaced: true)
+    public static let subjectAccessReviews = ResourceType(group: "authorization.k8s.io", version: "v1", resource: "subjectaccessreviews", kind: "SubjectAccessReview", namespaced: false)
+    public static let selfSubjectAccessReviews = ResourceType(group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview", namespaced: false)
+    public static let customResourceDefinitions = ResourceType(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
+                                                               kind: "CustomResourceDefinition", namespaced: false)
+}
+
+/// Maps apiVersion + kind to resource types using discovery, cached per group/version. A miss
+/// (a CRD created since) refreshes that group/version once, never more than once a second, and
+/// concurrent misses share one discovery request.
+public actor RESTMapper {
+    struct Entry {
+        var resources: [ResourceType]
+        var fetched: ContinuousClock.Instant
+    }
+    private var cache: [String: Entry] = [:]
+    private var inFlight: [String: Task<Entry, any Error>] = [:]
+    /// Discovery requests made (for tests and metrics).
+    public private(set) var discoveryRequests = 0
+
+    public init() {}
+
+    public func mapping(apiVersion: String, kind: String, client: KubeClient) async throws(KubeError) -> ResourceType {
+        if let hit = cache[apiVersion]?.resources.first(where: { $0.kind == kind }) { return hit }
+        if let entry = cache[apiVersion], ContinuousClock.now - entry.fetched < .seconds(1) {
+            throw noMatch(apiVersion, kind)
+        }
+        let entry = try await refresh(apiVersion, client: client)
+        guard let found = entry.resources.first(where: { $0.kind == kind }) else { throw noMatch(apiVersion, kind) }
+        return found
+    }
+
+    /// Every resource of a group/version (cached).
+    public func resources(apiVersion: String, client: KubeClient) async throws(KubeError) -> [ResourceType] {
+        if let entry = cache[apiVersion] { return entry.resources }
+        return try await refresh(apiVersion, client: client).resources
+    }
+
+    public func invalidate() { cache.removeAll() }
+
+    private func noMatch(_ apiVersion: String, _ kind: String) -> KubeError {
+        KubeError(code: 404, reason: "NotFound", message: "no matches for kind \"\(kind)\" in version \"\(apiVersion)\"")
+    }
+
+    private func refresh(_ apiVersion: String, client: KubeClient) async throws(KubeError) -> Entry {
+        let task: Task<Entry, any Error>
+        if let running = inFlight[apiVersion] {
+            task = running
+        } else {
+            discoveryRequests += 1
+            task = Task { try await Self.fetch(apiVersion, client: client) }
+            inFlight[apiVersion] = task
+        }
+        do {
+            let entry = try await task.value
+            cache[apiVersion] = entry
+            inFlight[apiVersion] = nil
+            return entry
+        } catch {
+            inFlight[apiVersion] = nil
+            if let e = error as? KubeError {
+                if e.isNotFound {
+                    cache[apiVersion] = Entry(resources: [], fetched: .now)
+                    throw KubeError(code: 404, reason: "NotFound", message: "the server does not serve \(apiVersion)")
+                }
+                throw e
+            }
+            throw KubeError.transport("discovery of \(apiVersion): \(error)")
+        }
+    }
+
+    static func fetch(_ apiVersion: String, client: KubeClient) async throws -> Entry {
+        let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
+        let list = try await client.send(.GET, path).json
+        let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
+        let version = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[1]) : apiVersion
+        let resources: [ResourceType] = (list["resources"]?.arrayValue ?? []).compactMap { r in
+            guard let name = r["name"]?.stringValue, !name.contains("/"), let kind = r["kind"]?.stringValue else { return nil }
+            return ResourceType(group: group, version: version, resource: name, kind: kind, namespaced: r["namespaced"]?.boolValue ?? false)
+        }
+        return Entry(resources: resources, fetched: .now)
+    }
+}
