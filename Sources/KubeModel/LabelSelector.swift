@@ -10,6 +10,12 @@ public struct LabelSelector: Sendable, Hashable {
         public var op: Operator
         public var values: [String]
 
+        public init(key: String, op: Operator, values: [String]) {
+            self.key = key
+            self.op = op
+            self.values = values
+        }
+
         public func matches(_ labels: [String: String]) -> Bool {
             switch op {
             case .equals, .in: return labels[key].map { values.contains($0) } ?? false
@@ -28,6 +34,26 @@ public struct LabelSelector: Sendable, Hashable {
     public init(requirements: [Requirement] = []) { self.requirements = requirements }
 
     public var isEmpty: Bool { requirements.isEmpty }
+
+    /// A `metav1.LabelSelector` object (`matchLabels` and `matchExpressions`); nil when malformed.
+    public init?(json selector: JSONValue) {
+        var requirements: [Requirement] = []
+        for (k, v) in selector["matchLabels"]?.objectValue ?? [:] {
+            requirements.append(.init(key: k, op: .equals, values: [v.stringValue ?? ""]))
+        }
+        for e in selector["matchExpressions"]?.arrayValue ?? [] {
+            guard let key = e["key"]?.stringValue else { return nil }
+            let values = e["values"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            switch e["operator"]?.stringValue {
+            case "In": requirements.append(.init(key: key, op: .in, values: values))
+            case "NotIn": requirements.append(.init(key: key, op: .notIn, values: values))
+            case "Exists": requirements.append(.init(key: key, op: .exists, values: []))
+            case "DoesNotExist": requirements.append(.init(key: key, op: .doesNotExist, values: []))
+            default: return nil
+            }
+        }
+        self.init(requirements: requirements)
+    }
 
     public func matches(_ labels: [String: String]) -> Bool {
         requirements.allSatisfy { $0.matches(labels) }

@@ -63,6 +63,7 @@ KNOWN_DEVIATIONS: dict[str, str] = {
     "strategic patch containers": "no kube-controller-manager (revision annotation, status)",
     "get deployment": "no kube-controller-manager (revision annotation, status)",
     "get deployment scale": "no kube-controller-manager: status.replicas stays 0 (no ReplicaSets or Pods are run)",
+    "discovery /apis/authentication.k8s.io/v1": "selfsubjectreviews (GA since 1.28, `kubectl auth whoami`) is served too",
     "ssrr": "rule order follows the authorizer's binding iteration, which is unordered in kube-apiserver",
 }
 

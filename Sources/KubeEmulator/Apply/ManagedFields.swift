@@ -52,7 +52,8 @@ enum ManagedFields {
     /// takes those fields from others, and fields that no longer exist are owned by nobody.
     static func recordUpdate(old: JSONValue?, new: inout JSONValue, manager: String, apiVersion: String, subresource: String,
                              types: FieldTypes, statusSeparate: Bool, builtin: Bool, now: String) {
-        var entries = old.map(entries(of:)) ?? []
+        // `new` carries the ownership to start from (the live object's, or what the client sent).
+        var entries = entries(of: new)
         let scope: FieldSet.Scope = subresource == "status" ? .status : .main(statusSeparate: statusSeparate)
         let changed = FieldSet.changed(from: old, to: new, types: types, scope: scope, builtin: builtin)
         if !changed.isEmpty {

@@ -41,8 +41,12 @@ struct ServerSideApply {
         var merged = merge(live: live, applied: applied, fieldPath: [], top: true)
         // Fields this manager dropped: remove them unless someone else still owns them.
         let others = entries.enumerated().filter { $0.offset != mine }.map(\.element.fields)
-        let dropped = (oldSet - newSet).paths.sorted { $0.count > $1.count }
-        for path in dropped where !others.contains(where: { $0.paths.contains(path) }) {
+        let dropped = (oldSet - newSet).paths.filter { path in !others.contains { $0.paths.contains(path) } }
+        let droppedSet = Set(dropped)
+        for path in dropped.sorted(by: { $0.count < $1.count }) {
+            // Remove only the topmost dropped path: removing a list item's key field first would
+            // leave a nameless item behind.
+            if (1..<max(1, path.count)).contains(where: { droppedSet.contains(Array(path.prefix($0))) }) { continue }
             // A dropped parent whose children others own stays.
             let ownedBelow = others.contains { o in o.paths.contains { $0.count > path.count && Array($0.prefix(path.count)) == path } }
             if !ownedBelow { FieldSet.remove(path, from: &merged) }

@@ -33,7 +33,8 @@ enum BootstrapPolicy {
         rule(["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"], read),
     ]
 
-    static let editRules: [JSONValue] = [
+    /// What `edit` adds to `view`.
+    static let editOnlyRules: [JSONValue] = [
         rule([""], ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets", "services/proxy"], read),
         rule([""], ["serviceaccounts"], ["impersonate"]),
         rule([""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"], write),
@@ -49,20 +50,26 @@ enum BootstrapPolicy {
                               "replicasets", "replicasets/scale", "replicationcontrollers/scale"], write),
         rule(["policy"], ["poddisruptionbudgets"], write),
         rule(["networking.k8s.io"], ["ingresses", "networkpolicies"], write),
-    ] + viewRules
+    ]
 
-    static let adminRules: [JSONValue] = [
+    /// What `admin` adds to `edit`.
+    static let adminOnlyRules: [JSONValue] = [
         rule(["authorization.k8s.io"], ["localsubjectaccessreviews"], ["create"]),
         rule(["rbac.authorization.k8s.io"], ["rolebindings", "roles"], ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]),
-    ] + editRules
+    ]
 
-    static func clusterRole(_ name: String, _ rules: [JSONValue], aggregate: String? = nil) -> JSONValue {
+    static func clusterRole(_ name: String, _ rules: [JSONValue], labels extra: [String] = [], aggregateFrom: String? = nil) -> JSONValue {
         var labels: JSONValue = ["kubernetes.io/bootstrapping": "rbac-defaults"]
-        if let aggregate { labels["rbac.authorization.k8s.io/\(aggregate)"] = "true" }
-        return ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                "metadata": ["name": .string(name), "labels": labels,
-                             "annotations": ["rbac.authorization.kubernetes.io/autoupdate": "true"]],
-                "rules": .array(rules)]
+        for l in extra { labels["rbac.authorization.k8s.io/\(l)"] = "true" }
+        var role: JSONValue = ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                               "metadata": ["name": .string(name), "labels": labels,
+                                            "annotations": ["rbac.authorization.kubernetes.io/autoupdate": "true"]],
+                               "rules": .array(rules)]
+        if let aggregateFrom {
+            role["aggregationRule"] = ["clusterRoleSelectors": [["matchLabels": [.init(stringLiteral: "rbac.authorization.k8s.io/\(aggregateFrom)"): "true"]]]]
+            role["rules"] = .array([])
+        }
+        return role
     }
 
     static func clusterRoleBinding(_ name: String, role: String, groups: [String]) -> JSONValue {
@@ -76,10 +83,14 @@ enum BootstrapPolicy {
     static var clusterRoles: [JSONValue] {
         [
             clusterRole("cluster-admin", [rule(["*"], ["*"], ["*"]), nonResource(["*"], ["*"])]),
-            clusterRole("admin", adminRules, aggregate: "aggregate-to-admin"),
-            clusterRole("edit", editRules, aggregate: "aggregate-to-edit"),
-            clusterRole("view", viewRules, aggregate: "aggregate-to-view"),
-            clusterRole("system:basic-user", [rule(["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], ["create"])]),
+            clusterRole("admin", [], aggregateFrom: "aggregate-to-admin"),
+            clusterRole("edit", [], labels: ["aggregate-to-admin"], aggregateFrom: "aggregate-to-edit"),
+            clusterRole("view", [], labels: ["aggregate-to-edit"], aggregateFrom: "aggregate-to-view"),
+            clusterRole("system:aggregate-to-admin", adminOnlyRules, labels: ["aggregate-to-admin"]),
+            clusterRole("system:aggregate-to-edit", editOnlyRules, labels: ["aggregate-to-edit"]),
+            clusterRole("system:aggregate-to-view", viewRules, labels: ["aggregate-to-view"]),
+            clusterRole("system:basic-user", [rule(["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], ["create"]),
+                                              rule(["authentication.k8s.io"], ["selfsubjectreviews"], ["create"])]),
             clusterRole("system:discovery", [nonResource(["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
                                                            "/readyz", "/version", "/version/"], ["get"])]),
             clusterRole("system:public-info-viewer", [nonResource(["/healthz", "/livez", "/readyz", "/version", "/version/"], ["get"])]),

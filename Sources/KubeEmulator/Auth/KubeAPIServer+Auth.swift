@@ -12,6 +12,7 @@ extension KubeAPIServer {
         return try state.withLock { s throws(APIError) -> UserInfo in
             guard let entry = s.tokens[token] else { throw unauthorized }
             if let expires = entry.expires, expires < Date() { throw unauthorized }
+            if let audiences = entry.audiences, !audiences.contains(configuration.apiAudience) { throw unauthorized }
             if let uid = entry.serviceAccountUID, let (ns, name) = entry.user.serviceAccount {
                 // A ServiceAccount token dies with its account.
                 guard let sa = s.get("serviceaccounts", namespace: ns, name: name), ObjectMeta.uid(sa) == uid else { throw unauthorized }

@@ -103,7 +103,6 @@ struct RBACAuthorizer {
         let resourceOK = resources.contains { r in
             if r == "*" || r == combined { return true }
             if r.hasPrefix("*/"), !a.subresource.isEmpty, r.dropFirst(2) == a.subresource { return true }
-            if r.hasSuffix("/*"), !a.subresource.isEmpty, r.dropLast(2) == a.resource { return true }
             return false
         }
         guard resourceOK else { return false }

@@ -33,6 +33,8 @@ struct TokenEntry: Sendable {
     /// Set for ServiceAccount tokens: the token dies with the account.
     var serviceAccountUID: String?
     var expires: Date?
+    /// Audiences of a TokenRequest token; the API accepts it only for its own audience.
+    var audiences: [String]? = nil
 }
 
 /// A static user for `flotilla dev` and tests: a name, groups and the token that authenticates it.

@@ -18,7 +18,12 @@ struct Catalog: Sendable {
         for doc in docs {
             guard let gv = doc["groupVersion"]?.stringValue, let resources = doc["resources"]?.arrayValue else { continue }
             let (group, version) = splitGroupVersion(gv)
-            catalog.addGroupVersion(group: group, version: version, entries: resources)
+            var entries = resources
+            // GA since 1.28 (`kubectl auth whoami`); absent from the 1.24 recording.
+            if gv == "authentication.k8s.io/v1" {
+                entries.append(["kind": "SelfSubjectReview", "name": "selfsubjectreviews", "namespaced": false, "singularName": "", "verbs": ["create"]])
+            }
+            catalog.addGroupVersion(group: group, version: version, entries: entries)
         }
         return catalog
     }()

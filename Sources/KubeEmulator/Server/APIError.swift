@@ -57,9 +57,12 @@ struct APIError: Error, Sendable {
     }
 
     static func unsupportedPatch(_ r: ResourceInfo, contentType: String) -> APIError {
-        APIError(code: 415, reason: "UnsupportedMediaType",
-                 message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
-                 details: .object([:]))
+        let types = r.crd == nil
+            ? "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+            : "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+        return APIError(code: 415, reason: "UnsupportedMediaType",
+                        message: "the body of the request was in an unknown format - accepted media types include: \(types)",
+                        details: .object([:]))
     }
 
     /// 422 Invalid with one cause per field error.

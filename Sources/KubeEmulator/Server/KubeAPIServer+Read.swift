@@ -47,13 +47,13 @@ extension KubeAPIServer {
 
     func list(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
         let selector = try labelSelector(request)
-        let fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "")
+        let fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "", storageKey: r.storageKey)
         let limit = Int(request.query["limit"] ?? "") ?? 0
         let token = try request.query["continue"].flatMap { t throws(APIError) in t.isEmpty ? nil : try ContinueToken(t) }
         let namespace: String? = r.namespaced && !info.namespace.isEmpty ? info.namespace : nil
         let (matching, rv) = state.withLock { s -> ([JSONValue], Int64) in
             let all = s.list(r.storageKey, namespace: namespace).filter {
-                selector.matches(ObjectMeta.labels($0)) && fields.matches(name: ObjectMeta.name($0), namespace: ObjectMeta.namespace($0))
+                selector.matches(ObjectMeta.labels($0)) && fields.matches($0)
             }
             return (all, s.resourceVersion)
         }
@@ -80,10 +80,11 @@ extension KubeAPIServer {
 
     func watch(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, dropAfter: Duration?) throws(APIError) -> APIResponse {
         let selector = try labelSelector(request)
-        var fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "")
+        var fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "", storageKey: r.storageKey)
         if !info.name.isEmpty { fields.terms.append(.init(field: "metadata.name", value: info.name, negated: false)) }
         let rvParam = request.query["resourceVersion"] ?? ""
-        let timeout = Int(request.query["timeoutSeconds"] ?? "").map { max(0, $0) } ?? 1800
+        // 0 or absent means the server's own limit (kube-apiserver: min-request-timeout × 1–2).
+        let timeout = Int(request.query["timeoutSeconds"] ?? "").flatMap { $0 > 0 ? $0 : nil } ?? Int.random(in: 1800...3600)
         let bookmarks = request.query["allowWatchBookmarks"] == "true"
         let sendInitialEvents = request.query["sendInitialEvents"] == "true"
         if sendInitialEvents && !bookmarks {
@@ -128,15 +129,22 @@ extension KubeAPIServer {
             return ["kind": .string(r.kind), "apiVersion": .string(r.groupVersion), "metadata": meta]
         }
         let deadline = dropAfter ?? .seconds(timeout)
+        let interval = configuration.bookmarkInterval
         let timer = Task { [self] in
-            if bookmarks && deadline > .seconds(2) {
-                try? await Task.sleep(for: deadline - .seconds(2))
+            let clock = ContinuousClock()
+            let end = clock.now + deadline
+            // Bookmarks about every `bookmarkInterval`, and one shortly before the deadline.
+            while bookmarks && clock.now + interval < end - .seconds(2) {
+                try? await Task.sleep(for: interval)
                 if Task.isCancelled { return }
                 continuation.yield(WatchRegistration.encode(type: "BOOKMARK", object: bookmarkObject()))
-                try? await Task.sleep(for: .seconds(2))
-            } else {
-                try? await Task.sleep(for: deadline)
             }
+            if bookmarks && deadline > .seconds(2) {
+                try? await Task.sleep(until: end - .seconds(2), clock: clock)
+                if Task.isCancelled { return }
+                continuation.yield(WatchRegistration.encode(type: "BOOKMARK", object: bookmarkObject()))
+            }
+            try? await Task.sleep(until: end, clock: clock)
             if Task.isCancelled { return }
             if bookmarks && dropAfter == nil { continuation.yield(WatchRegistration.encode(type: "BOOKMARK", object: bookmarkObject())) }
             _ = self.state.withLock { $0.watchers.removeValue(forKey: id) }

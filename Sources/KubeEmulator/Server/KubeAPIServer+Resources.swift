@@ -45,8 +45,15 @@ extension KubeAPIServer {
         guard verbs.contains(verbForSupport) else { throw APIError.methodNotSupported(r, verb: info.verb) }
         if r.namespaced && info.namespace.isEmpty && !["list", "watch"].contains(info.verb) { throw APIError.notFoundPath() }
 
+        // A list or watch pinned to one name by `fieldSelector=metadata.name=X` is authorized like
+        // a request for X (so RBAC resourceNames apply), as in kube-apiserver.
+        var rbacName = info.name
+        if rbacName.isEmpty, info.verb == "list" || info.verb == "watch",
+           let pinned = try? FieldSelector.parse(request.query["fieldSelector"] ?? "", storageKey: r.storageKey).pinnedName {
+            rbacName = pinned
+        }
         let attributes = Attributes(user: user, verb: info.verb, group: r.group, resource: r.name, subresource: info.subresource,
-                                    namespace: info.namespace, name: info.name)
+                                    namespace: info.namespace, name: rbacName)
         try state.withLock { s throws(APIError) in try authorize(s, attributes) }
 
         switch (info.verb, info.subresource) {
@@ -55,6 +62,8 @@ extension KubeAPIServer {
             return try review(request, r, info, user: user)
         case ("create", _) where r.storageKey == "tokenreviews.authentication.k8s.io":
             return try tokenReview(request, r)
+        case ("create", _) where r.storageKey == "selfsubjectreviews.authentication.k8s.io":
+            return selfSubjectReview(user)
         case (_, "scale"): return try scale(request, r, info)
         case ("get", _): return try get(request, r, info)
         case ("list", _): return try list(request, r, info)
@@ -105,16 +114,26 @@ extension KubeAPIServer {
         try checkKind(r, &body)
         try checkStrictFields(request, r, body)
         let manager = Self.manager(request)
-        let updated = try state.withLock { s throws(APIError) in
-            let current = try live(s, r, info)
-            return try updateObject(&s, resource: r, live: current, proposed: body, manager: manager, subresource: info.subresource, dryRun: Self.isDryRun(request))
+        let dryRun = Self.isDryRun(request)
+        let (code, updated) = try state.withLock { s throws(APIError) -> (Int, JSONValue) in
+            guard let current = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name) else {
+                // Leases (like kube-apiserver's lease strategy) may be created by a PUT.
+                guard r.storageKey == "leases.coordination.k8s.io", info.subresource.isEmpty else { throw APIError.notFound(r, info.name) }
+                return (201, try createObject(&s, resource: r, namespace: info.namespace, body: body, user: UserInfo.anonymous, manager: manager, dryRun: dryRun))
+            }
+            return (200, try updateObject(&s, resource: r, live: current, proposed: body, manager: manager, subresource: info.subresource,
+                                          dryRun: dryRun, requireResourceVersion: true))
         }
-        return .json(200, served(updated, r))
+        return .json(code, served(updated, r))
     }
 
     func patch(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, user: UserInfo) throws(APIError) -> APIResponse {
         let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map { String($0).trimmingSpaces } ?? ""
         if contentType == "application/apply-patch+yaml" { return try apply(request, r, info, user: user) }
+        if request.query["force"] != nil {
+            throw APIError(code: 422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
+                           details: ["kind": "PatchOptions", "group": "meta.k8s.io", "causes": [["reason": "FieldValueForbidden", "message": "Forbidden: may not be specified for non-apply patch", "field": "force"]]])
+        }
         let body = try parseBody(request)
         let manager = Self.manager(request)
         let updated = try state.withLock { s throws(APIError) in
@@ -156,6 +175,13 @@ extension KubeAPIServer {
         }
         try checkKind(r, &applied)
         try checkStrictFields(request, r, applied)
+        if applied["metadata"]?["managedFields"] != nil {
+            throw APIError.badRequest("metadata.managedFields must be nil")
+        }
+        if r.namespaced, let ns = applied["metadata"]?["namespace"]?.stringValue, !ns.isEmpty, ns != info.namespace {
+            throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+        }
+        let appliedRV = applied["metadata"]?["resourceVersion"]?.stringValue ?? ""
         if let n = applied["metadata"]?["name"]?.stringValue, n != info.name {
             throw APIError.badRequest("the name of the object (\(n)) does not match the name on the URL (\(info.name))")
         }
@@ -165,6 +191,7 @@ extension KubeAPIServer {
         let ssa = ServerSideApply(types: fieldTypes(r), statusSeparate: r.hasStatusSubresource, subresource: info.subresource)
         return try state.withLock { s throws(APIError) in
             if let current = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name) {
+                if !appliedRV.isEmpty && appliedRV != ObjectMeta.resourceVersion(current) { throw APIError.conflict(r, info.name) }
                 var base = current
                 if r.crd != nil { base["apiVersion"] = .string(r.groupVersion) }
                 switch ssa.apply(live: base, applied: applied, manager: manager, force: force, apiVersion: r.groupVersion, now: now) {
@@ -207,11 +234,11 @@ extension KubeAPIServer {
     func deleteCollection(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
         let options = try deleteOptions(request)
         let selector = try labelSelector(request)
-        let fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "")
+        let fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "", storageKey: r.storageKey)
         let dryRun = Self.isDryRun(request)
         let deleted = try state.withLock { s throws(APIError) -> [JSONValue] in
             let targets = s.list(r.storageKey, namespace: r.namespaced && !info.namespace.isEmpty ? info.namespace : nil)
-                .filter { selector.matches(ObjectMeta.labels($0)) && fields.matches(name: ObjectMeta.name($0), namespace: ObjectMeta.namespace($0)) }
+                .filter { selector.matches(ObjectMeta.labels($0)) && fields.matches($0) }
             var out: [JSONValue] = []
             for t in targets {
                 _ = try deleteObject(&s, resource: r, live: t, options: options, query: request.query, dryRun: dryRun)

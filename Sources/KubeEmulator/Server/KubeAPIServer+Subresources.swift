@@ -79,10 +79,12 @@ extension KubeAPIServer {
                                                     singularName: "", shortNames: [], verbs: [], categories: [], discovery: .null),
                                        name: info.name, errors: [.invalid("spec.expirationSeconds", value: String(seconds), "may not specify a duration less than 10 minutes")])
             }
-            let audiences = body["spec"]?["audiences"]?.arrayValue?.compactMap(\.stringValue) ?? ["https://kubernetes.default.svc.cluster.local"]
+            var audiences = body["spec"]?["audiences"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            if audiences.isEmpty { audiences = [configuration.apiAudience] }
             let expires = Date().addingTimeInterval(TimeInterval(seconds))
             let token = TokenGenerator.serviceAccountToken(namespace: info.namespace, name: info.name, uid: ObjectMeta.uid(sa), audiences: audiences, expires: expires)
-            s.tokens[token] = TokenEntry(user: .serviceAccount(namespace: info.namespace, name: info.name), serviceAccountUID: ObjectMeta.uid(sa), expires: expires)
+            s.tokens[token] = TokenEntry(user: .serviceAccount(namespace: info.namespace, name: info.name), serviceAccountUID: ObjectMeta.uid(sa),
+                                         expires: expires, audiences: audiences)
             var tracked: JSONValue = ["apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": body["spec"] ?? .emptyObject]
             ManagedFields.recordUpdate(old: nil, new: &tracked, manager: Self.manager(request), apiVersion: "authentication.k8s.io/v1", subresource: "token",
                                        types: .builtin, statusSeparate: false, builtin: true, now: Timestamp.now())
@@ -159,14 +161,25 @@ extension KubeAPIServer {
     func tokenReview(_ request: APIRequest, _ r: ResourceInfo) throws(APIError) -> APIResponse {
         var body = try parseBody(request)
         let token = body["spec"]?["token"]?.stringValue ?? ""
+        let wanted = body["spec"]?["audiences"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let entry = state.withLock { $0.tokens[token] }
-        if let entry, entry.expires.map({ $0 > Date() }) ?? true {
+        let tokenAudiences = entry?.audiences ?? [configuration.apiAudience]
+        let accepted = wanted.isEmpty ? tokenAudiences.filter { $0 == configuration.apiAudience } : tokenAudiences.filter { wanted.contains($0) }
+        if let entry, entry.expires.map({ $0 > Date() }) ?? true, !accepted.isEmpty {
             body["status"] = ["authenticated": true, "user": ["username": .string(entry.user.name), "groups": .array(entry.user.groups.map { .string($0) })],
-                              "audiences": ["https://kubernetes.default.svc.cluster.local"]]
+                              "audiences": .array(accepted.map { .string($0) })]
+        } else if entry != nil {
+            body["status"] = ["authenticated": false, "error": "token audiences are invalid for the target audiences"]
         } else {
             body["status"] = ["authenticated": false, "error": "invalid bearer token"]
         }
         body.set(path: ["metadata", "creationTimestamp"], to: .null)
         return .json(201, body)
+    }
+
+    /// SelfSubjectReview (`kubectl auth whoami`): who the server thinks the caller is.
+    func selfSubjectReview(_ user: UserInfo) -> APIResponse {
+        .json(201, ["apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": ["creationTimestamp": .null],
+                    "status": ["userInfo": ["username": .string(user.name), "groups": .array(user.groups.map { .string($0) })]]])
     }
 }

@@ -159,6 +159,8 @@ extension KubeAPIServer {
             }
         case "customresourcedefinitions.apiextensions.k8s.io":
             establishCRD(&s, obj)
+        case Self.clusterRolesKey:
+            aggregateClusterRoles(&s)
         default:
             break
         }
@@ -166,8 +168,14 @@ extension KubeAPIServer {
 
     /// Replaces a live object with `proposed` (already merged/patched), keeping what clients cannot
     /// change, tracking generation and ownership, and finishing deletions whose finalizers are gone.
+    /// Kinds whose strategy refuses a PUT without a resourceVersion (kube-apiserver's
+    /// AllowUnconditionalUpdate is false for them).
+    static func allowsUnconditionalUpdate(_ r: ResourceInfo) -> Bool {
+        r.crd == nil && r.storageKey != "leases.coordination.k8s.io"
+    }
+
     func updateObject(_ s: inout State, resource r: ResourceInfo, live: JSONValue, proposed: JSONValue, manager: String,
-                      subresource: String, dryRun: Bool, applyManaged: Bool = false) throws(APIError) -> JSONValue {
+                      subresource: String, dryRun: Bool, applyManaged: Bool = false, requireResourceVersion: Bool = false) throws(APIError) -> JSONValue {
         let name = ObjectMeta.name(live)
         let namespace = ObjectMeta.namespace(live)
         guard case .object = proposed else { throw APIError.badRequest("the body of the request must be a JSON object") }
@@ -178,8 +186,12 @@ extension KubeAPIServer {
         if let pns = proposed["metadata"]?["namespace"]?.stringValue, !pns.isEmpty, r.namespaced, pns != namespace {
             throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
-        if let rv = proposed["metadata"]?["resourceVersion"]?.stringValue, !rv.isEmpty, rv != ObjectMeta.resourceVersion(live) {
+        let proposedRV = proposed["metadata"]?["resourceVersion"]?.stringValue ?? ""
+        if !proposedRV.isEmpty, proposedRV != ObjectMeta.resourceVersion(live) {
             throw APIError.conflict(r, name)
+        }
+        if proposedRV.isEmpty && requireResourceVersion && !Self.allowsUnconditionalUpdate(r) {
+            throw APIError.invalid(r, name: name, errors: [.invalid("metadata.resourceVersion", value: "0x0", "must be specified for an update")])
         }
         var obj: JSONValue
         if subresource == "status" {
@@ -194,7 +206,16 @@ extension KubeAPIServer {
         for k in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "resourceVersion"] {
             obj.set(path: ["metadata", k], to: live["metadata"]?[k])
         }
-        obj.set(path: ["metadata", "managedFields"], to: applyManaged ? proposed["metadata"]?["managedFields"] : live["metadata"]?["managedFields"])
+        // Ownership starts from what the client sent when it sent managedFields (kubectl rewrites
+        // them when switching from client-side to server-side apply; `[{}]` clears them).
+        var managed = live["metadata"]?["managedFields"]
+        if applyManaged {
+            managed = proposed["metadata"]?["managedFields"]
+        } else if let sent = proposed["metadata"]?["managedFields"], sent != live["metadata"]?["managedFields"] {
+            let valid = (sent.arrayValue ?? []).filter { !($0["manager"]?.stringValue ?? "").isEmpty && $0["fieldsV1"] != nil }
+            managed = valid.isEmpty ? nil : .array(valid)
+        }
+        obj.set(path: ["metadata", "managedFields"], to: managed)
 
         if ObjectMeta.isDeleting(live) {
             let before = Set(ObjectMeta.finalizers(live))
@@ -205,8 +226,13 @@ extension KubeAPIServer {
                 throw APIError.invalid(r, name: name, errors: [.forbidden("metadata.finalizers", detail), .forbidden("metadata.finalizers", detail)])
             }
         }
-        if subresource != "status" { try prepareForStorage(&s, r, &obj, old: live) }
-        if r.tracksGeneration && specPart(obj) != specPart(live) {
+        if subresource != "status" {
+            try prepareForStorage(&s, r, &obj, old: live)
+        } else if let crd = r.crd {
+            // Status writes are validated against the whole schema too.
+            try validateCustomResource(r, crd, &obj)
+        }
+        if r.tracksGeneration && specPart(obj, r) != specPart(live, r) {
             obj.set(path: ["metadata", "generation"], to: .int((live["metadata"]?["generation"]?.intValue ?? 0) + 1))
         }
         if !applyManaged && !manager.isEmpty {
@@ -224,14 +250,16 @@ extension KubeAPIServer {
             s.commit(type: "MODIFIED", storageKey: r.storageKey, namespace: namespace, name: name, object: obj, old: live)
             if r.storageKey == Self.crdKey && isEstablished(obj) && !ObjectMeta.isDeleting(obj) { registerCRD(&s, obj) }
         }
+        if r.storageKey == Self.clusterRolesKey && manager != Self.aggregationManager { aggregateClusterRoles(&s) }
         return obj
     }
 
     /// Everything but metadata and status: what `generation` tracks.
-    func specPart(_ o: JSONValue) -> JSONValue {
+    func specPart(_ o: JSONValue, _ r: ResourceInfo) -> JSONValue {
         var c = o
         c["metadata"] = nil
-        c["status"] = nil
+        // Without a status subresource, status is part of what generation tracks.
+        if r.hasStatusSubresource || r.crd == nil { c["status"] = nil }
         return c
     }
 
@@ -268,6 +296,11 @@ extension KubeAPIServer {
             if r.storageKey == "customresourcedefinitions.apiextensions.k8s.io" { finalizers.append("customresourcecleanup.apiextensions.k8s.io") }
         }
         if r.storageKey == "namespaces" || !finalizers.isEmpty {
+            if alreadyDeleting && r.storageKey == "namespaces" {
+                throw APIError(code: 409, reason: "Conflict",
+                               message: "Operation cannot be fulfilled on namespaces \"\(name)\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+                               details: APIError.details(name: name, group: "", kind: "namespaces"))
+            }
             if alreadyDeleting { return (200, live) }
             obj.set(path: ["metadata", "finalizers"], to: finalizers.isEmpty ? nil : .array(finalizers.map { .string($0) }))
             obj.set(path: ["metadata", "deletionTimestamp"], to: .string(Timestamp.now()))
@@ -296,6 +329,7 @@ extension KubeAPIServer {
     }
 
     func afterDelete(_ s: inout State, _ r: ResourceInfo, _ obj: JSONValue) {
+        if r.storageKey == Self.clusterRolesKey { aggregateClusterRoles(&s) }
         if r.storageKey == "customresourcedefinitions.apiextensions.k8s.io" { unregisterCRD(&s, obj) }
         if r.storageKey == "serviceaccounts" {
             let uid = ObjectMeta.uid(obj)

@@ -14,6 +14,10 @@ public struct EmulatorConfiguration: Sendable {
     public var controllerInterval: Duration = .milliseconds(50)
     /// How long a deleted namespace stays Terminating at least before its contents are removed.
     public var namespaceDeletionDelay: Duration = .milliseconds(500)
+    /// How often a watch that allows bookmarks gets one (kube-apiserver: about a minute).
+    public var bookmarkInterval: Duration = .seconds(60)
+    /// The audience API requests must carry in ServiceAccount tokens.
+    public var apiAudience = "https://kubernetes.default.svc.cluster.local"
     /// The CA bundle clients verify the server with (published in each namespace's kube-root-ca.crt).
     public var caBundlePEM: String = ""
 
@@ -65,6 +69,7 @@ public final class KubeAPIServer: Sendable {
             for role in BootstrapPolicy.clusterRoles {
                 _ = try? createObject(&s, resource: cr, namespace: "", body: role, user: system, manager: "kube-apiserver", dryRun: false)
             }
+            aggregateClusterRoles(&s)
             let crb = s.catalog.resource(group: "rbac.authorization.k8s.io", version: "v1", name: "clusterrolebindings")!
             for binding in BootstrapPolicy.clusterRoleBindings {
                 _ = try? createObject(&s, resource: crb, namespace: "", body: binding, user: system, manager: "kube-apiserver", dryRun: false)
@@ -110,11 +115,11 @@ public final class KubeAPIServer: Sendable {
     func route(_ request: APIRequest, _ info: RequestInfo, dropWatchAfter: Duration?) throws(APIError) -> APIResponse {
         let user = try authenticate(request)
         let path = request.path.hasSuffix("/") && request.path.count > 1 ? String(request.path.dropLast()) : request.path
+        let effective = try impersonate(request, user: user)
         if !info.isResourceRequest {
-            try authorizeNonResource(user: user, path: path)
+            try authorizeNonResource(user: effective, path: path)
             return try serveNonResource(request, path: path, info: info)
         }
-        let effective = try impersonate(request, user: user)
         return try serveResource(request, info, user: effective, dropWatchAfter: dropWatchAfter)
     }
 }

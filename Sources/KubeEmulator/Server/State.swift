@@ -37,6 +37,9 @@ struct State: Sendable {
     var watchWindow: Int
     /// Events with rv below this were compacted away; watching from older versions gets 410.
     var compactedRV: Int64 = 0
+    /// Per resource: the newest evicted change; watching from before it gets 410.
+    var compactedByKey: [String: Int64] = [:]
+    var forcedCompactionRV: Int64 = 0
     var watchers: [Int: WatchRegistration] = [:]
     var nextWatcherID = 0
     var tokens: [String: TokenEntry] = [:]
@@ -74,7 +77,9 @@ struct State: Sendable {
         let event = WatchEvent(rv: rv, type: type, storageKey: storageKey, namespace: namespace, object: object, oldObject: old)
         log.append(event)
         if log.count - logStart > watchWindow {
-            compactedRV = log[logStart].rv
+            let evicted = log[logStart]
+            compactedRV = evicted.rv
+            compactedByKey[evicted.storageKey] = evicted.rv
             logStart += 1
             if logStart > 4096 {
                 log.removeFirst(logStart)
@@ -88,13 +93,16 @@ struct State: Sendable {
 
     /// Events newer than `rv` for one resource, or nil when `rv` is older than the retained window.
     func events(after rv: Int64, storageKey: String) -> [WatchEvent]? {
-        if rv < compactedRV { return nil }
+        // Like the per-resource watch cache: only a change of this resource that is no longer
+        // retained makes an old resourceVersion unusable.
+        if rv < forcedCompactionRV || rv < (compactedByKey[storageKey] ?? 0) { return nil }
         return log[logStart...].filter { $0.rv > rv && $0.storageKey == storageKey }
     }
 
     /// Drops the whole change log: the next watch from an older resourceVersion gets 410 Gone.
     mutating func compact() {
         compactedRV = resourceVersion
+        forcedCompactionRV = resourceVersion
         log.removeAll()
         logStart = 0
     }
@@ -127,7 +135,9 @@ extension WatchRegistration {
             case (false, true): type = "ADDED"
             case (true, false):
                 type = "DELETED"
+                // The last matching state, stamped with the resourceVersion of the change.
                 object = event.oldObject ?? event.object
+                object.set(path: ["metadata", "resourceVersion"], to: .string(String(event.rv)))
             case (true, true): break
             }
         } else if !matchesNow {
@@ -139,7 +149,8 @@ extension WatchRegistration {
     func matches(_ object: JSONValue) -> Bool {
         let meta = object["metadata"]
         if !labelSelector.isEmpty && !labelSelector.matches(ObjectMeta.labels(object)) { return false }
-        return fieldSelector.matches(name: meta?["name"]?.stringValue ?? "", namespace: meta?["namespace"]?.stringValue ?? "")
+        _ = meta
+        return fieldSelector.matches(object)
     }
 
     func withVersion(_ object: JSONValue) -> JSONValue {
@@ -158,7 +169,8 @@ extension WatchRegistration {
     }
 }
 
-/// A field selector over `metadata.name` and `metadata.namespace` (what every resource supports).
+/// A field selector: `metadata.name` and `metadata.namespace` for every resource, plus the fields
+/// kube-apiserver supports for some kinds (`involvedObject.*` of events, `spec.nodeName` of pods, …).
 struct FieldSelector: Sendable {
     struct Term: Sendable {
         var field: String
@@ -167,8 +179,24 @@ struct FieldSelector: Sendable {
     }
     var terms: [Term] = []
 
-    static func parse(_ text: String) throws(APIError) -> FieldSelector {
+    static let common: Set<String> = ["metadata.name", "metadata.namespace"]
+    static let byResource: [String: Set<String>] = [
+        "events": ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion",
+                   "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"],
+        "events.events.k8s.io": ["regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "reason", "type", "reportingController"],
+        "pods": ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                 "status.podIP", "status.nominatedNodeName"],
+        "secrets": ["type"],
+        "namespaces": ["status.phase"],
+        "replicasets.apps": ["status.replicas"],
+        "jobs.batch": ["status.successful"],
+        "nodes": ["spec.unschedulable"],
+        "services": ["spec.clusterIP", "spec.type"],
+    ]
+
+    static func parse(_ text: String, storageKey: String = "") throws(APIError) -> FieldSelector {
         var selector = FieldSelector()
+        let allowed = common.union(byResource[storageKey] ?? [])
         for raw in text.split(separator: ",") {
             let part = String(raw).trimmingSpaces
             if part.isEmpty { continue }
@@ -186,7 +214,7 @@ struct FieldSelector: Sendable {
             }
             field = field.trimmingSpaces
             value = value.trimmingSpaces
-            guard field == "metadata.name" || field == "metadata.namespace" else {
+            guard allowed.contains(field) else {
                 throw APIError.badRequest("field label not supported: \(field)")
             }
             selector.terms.append(Term(field: field, value: value, negated: negated))
@@ -194,14 +222,20 @@ struct FieldSelector: Sendable {
         return selector
     }
 
-    func matches(name: String, namespace: String) -> Bool {
+    func matches(_ object: JSONValue) -> Bool {
         terms.allSatisfy { t in
-            let actual = t.field == "metadata.name" ? name : namespace
+            let actual: String
+            switch object[path: t.field.split(separator: ".").map(String.init)] {
+            case .string(let s)?: actual = s
+            case .int(let i)?: actual = String(i)
+            case .bool(let b)?: actual = b ? "true" : "false"
+            default: actual = ""
+            }
             return (actual == t.value) != t.negated
         }
     }
 
-    /// The single name this selector pins, if any (used by watches to filter cheaply).
+    /// The single name this selector pins, if any (RBAC treats it like a named request).
     var pinnedName: String? { terms.first { $0.field == "metadata.name" && !$0.negated }?.value }
 }
 
