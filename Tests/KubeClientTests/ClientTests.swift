@@ -164,3 +164,44 @@ struct ClientTests {
         }
     }
 }
+
+@Suite("Resilient watch")
+struct WatchTests {
+    @Test("a watch stays open while idle and stops promptly when its task is cancelled")
+    func idleAndCancel() async throws {
+        try await withTestCluster { cluster in
+            let client = try cluster.client()
+            defer { Task { try await client.shutdown() } }
+            let seen = AsyncStream.makeStream(of: String.self)
+            let watching = Task {
+                for try await event in client.watch(.configMaps, namespace: "default") {
+                    if case .added(let o) = event { seen.continuation.yield(o["metadata"]?["name"]?.stringValue ?? "") }
+                    if case .synced = event { seen.continuation.yield("<synced>") }
+                }
+            }
+            var names = seen.stream.makeAsyncIterator()
+            #expect(await names.next() == "kube-root-ca.crt")
+            #expect(await names.next() == "<synced>")
+            try await Task.sleep(for: .seconds(3))
+            _ = try await client.create(.configMaps, configMap("late"))
+            #expect(await names.next() == "late", "delivered after an idle period on the same watch")
+            #expect(cluster.api.requestCount(verb: "watch", resource: "configmaps") == 1)
+            let clock = ContinuousClock()
+            let t0 = clock.now
+            watching.cancel()
+            _ = try? await watching.value
+            #expect(clock.now - t0 < .seconds(2))
+            let closed = try await eventuallyTrue { cluster.api.openWatches == 0 }
+            #expect(closed, "the server saw the watch close")
+        }
+    }
+}
+
+func eventuallyTrue(timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    return condition()
+}

@@ -38,7 +38,8 @@ public struct EmulatorHTTPServer: Sendable {
         let responder = EmulatorResponder(api: api)
         let app = Application(
             responder: responder,
-            server: try .tls(.http1(configuration: .init(idleTimeout: nil)), tlsConfiguration: tlsConfiguration),
+            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [InputClosedObserver()], idleTimeout: nil)),
+                             tlsConfiguration: tlsConfiguration),
             configuration: .init(address: .hostname(host, port: port), serverName: "flotilla-kube-emulator"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -86,6 +87,13 @@ struct EmulatorResponder: HTTPResponder {
         let status = HTTPResponse.Status(code: response.status)
         if let stream = response.stream {
             fields[.cacheControl] = "no-cache, private"
+            // A client that goes away ends its watch at once (not at the next event).
+            if let cancel = response.cancel {
+                context.channel.closeFuture.whenComplete { _ in cancel() }
+                if let observer = try? await context.channel.pipeline.handler(type: InputClosedObserver.self).get() {
+                    observer.onInputClosed(cancel, eventLoop: context.channel.eventLoop)
+                }
+            }
             return Response(status: status, headers: fields, body: ResponseBody { writer in
                 for await chunk in stream {
                     try await writer.write(ByteBuffer(bytes: chunk))
@@ -122,5 +130,32 @@ public enum Kubeconfig {
         }
         out += "current-context: \(clusterName)\n"
         return out
+    }
+}
+
+/// Notices when a client closes its side of the connection. Hummingbird allows half-closed
+/// connections, so a client that hangs up during a watch would otherwise only be noticed at the next
+/// event; kube-apiserver ends the watch at once.
+final class InputClosedObserver: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    // Safe: every stored property is touched only on the channel's event loop (handlers run there,
+    // and `onInputClosed` hops onto it before touching state).
+    typealias InboundIn = NIOAny
+    private var closed = false
+    private var callbacks: [@Sendable () -> Void] = []
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed {
+            closed = true
+            let pending = callbacks
+            callbacks.removeAll()
+            for c in pending { c() }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func onInputClosed(_ callback: @escaping @Sendable () -> Void, eventLoop: any EventLoop) {
+        eventLoop.execute {
+            if self.closed { callback() } else { self.callbacks.append(callback) }
+        }
     }
 }

@@ -70,12 +70,16 @@ public struct APIResponse: Sendable {
     public var headers: [(String, String)]
     public var body: [UInt8]
     public var stream: AsyncStream<[UInt8]>?
+    /// Ends the stream early (the transport calls it when the client goes away).
+    public var cancel: (@Sendable () -> Void)?
 
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], stream: AsyncStream<[UInt8]>? = nil) {
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], stream: AsyncStream<[UInt8]>? = nil,
+                cancel: (@Sendable () -> Void)? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
         self.stream = stream
+        self.cancel = cancel
     }
 
     static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> APIResponse {

@@ -154,6 +154,6 @@ extension KubeAPIServer {
             timer.cancel()
             _ = self.state.withLock { $0.watchers.removeValue(forKey: id) }
         }
-        return APIResponse(status: 200, headers: [("Content-Type", "application/json")], stream: stream)
+        return APIResponse(status: 200, headers: [("Content-Type", "application/json")], stream: stream, cancel: { continuation.finish() })
     }
 }
