@@ -42,6 +42,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "FlotillaAPI",
+            dependencies: ["KubeModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KubeEmulator",
             dependencies: [
                 "KubeModel",
@@ -102,6 +107,9 @@ let package = Package(
             dependencies: [
                 "KubeEmulator",
                 "KubeModel",
+                "KubeClient",
+                "KubeRuntime",
+                "KubeTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -114,6 +122,11 @@ let package = Package(
         .testTarget(
             name: "KubeModelTests",
             dependencies: ["KubeModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlotillaAPITests",
+            dependencies: ["FlotillaAPI", "KubeModel"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,35 @@
+/// Load-bearing identifiers: the API group, finalizer, annotations, labels and field managers.
+/// Changing one is a breaking change for clusters already running Flotilla.
+public enum Flotilla {
+    public static let group = "flotilla.dev"
+    public static let version = "v1alpha1"
+    public static let apiVersion = "\(group)/\(version)"
+
+    /// Holds a FluxInstance until its deletion policy has been carried out.
+    public static let finalizer = "flotilla.dev/finalizer"
+    /// Setting it (to any new value, e.g. a timestamp) asks for an immediate sync.
+    public static let reconcileRequestedAt = "flotilla.dev/reconcile-requested-at"
+    /// The field manager of applied manifests.
+    public static let syncFieldManager = "flotilla"
+    /// The field manager of FluxInstance status writes.
+    public static let statusFieldManager = "flotilla-status"
+}
+
+/// Flux v1 annotations and labels that Flotilla honours unchanged (`fluxcd.io/` and the legacy
+/// `flux.weave.works/` prefixes).
+public enum FluxAnnotations {
+    public static let prefixes = ["fluxcd.io/", "flux.weave.works/"]
+    public static let ignore = "ignore"
+    public static let automated = "automated"
+    public static let locked = "locked"
+    public static let lockedMessage = "locked_msg"
+    public static let lockedUser = "locked_user"
+    public static let syncChecksum = "fluxcd.io/sync-checksum"
+    public static let syncGCMark = "fluxcd.io/sync-gc-mark"
+
+    /// The value of a Flux annotation under either prefix (`fluxcd.io/` wins).
+    public static func value(_ name: String, in annotations: [String: String]) -> String? {
+        for prefix in prefixes { if let v = annotations[prefix + name] { return v } }
+        return nil
+    }
+}

@@ -1,0 +1,102 @@
+import KubeModel
+
+/// A FluxInstance (`flotilla.dev/v1alpha1`): one git repository synchronised into the cluster by
+/// its own isolated reconciler, as one Flux v1 daemon did.
+public struct FluxInstance: KubeObject {
+    public static let resourceType = ResourceType(group: Flotilla.group, version: Flotilla.version, resource: "fluxinstances",
+                                                  kind: "FluxInstance", namespaced: true)
+    public var apiVersion = Flotilla.apiVersion
+    public var kind = "FluxInstance"
+    public var metadata: ObjectMeta
+    public var spec: FluxInstanceSpec
+    public var status: FluxInstanceStatus?
+
+    public init(metadata: ObjectMeta, spec: FluxInstanceSpec) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
+public struct FluxInstanceSpec: Codable, Sendable, Hashable {
+    public var git: GitSpec
+    public var sync: SyncSpec?
+    /// The identity every read and write of this instance's manifests is made as.
+    public var serviceAccountName: String?
+    /// Empty: the instance's own namespace only; `["*"]`: all namespaces.
+    public var allowedNamespaces: [String]?
+    public var defaultNamespace: String?
+    public var clusterScoped: Bool?
+    public var manifestGeneration: Bool?
+    public var suspend: Bool?
+    /// Registry scanning settings (image automation).
+    public var registry: JSONValue?
+    /// Image automation settings.
+    public var automation: JSONValue?
+
+    public init(git: GitSpec) { self.git = git }
+}
+
+public struct SecretReference: Codable, Sendable, Hashable {
+    public var name: String
+    public init(name: String) { self.name = name }
+}
+
+public struct GitSpec: Codable, Sendable, Hashable {
+    public var url: String
+    public var branch: String?
+    public var paths: [String]?
+    public var readonly: Bool?
+    public var pollInterval: String?
+    public var timeout: String?
+    public var secretRef: SecretReference?
+    public var syncTag: String?
+    public var label: String?
+    public var user: String?
+    public var email: String?
+    public var setAuthor: Bool?
+    public var ciSkip: Bool?
+    public var ciSkipMessage: String?
+
+    public init(url: String) { self.url = url }
+}
+
+public struct GarbageCollectionSpec: Codable, Sendable, Hashable {
+    public var enabled: Bool?
+    public var dryRun: Bool?
+    public var maxDeletePercent: Int?
+}
+
+public struct SyncSpec: Codable, Sendable, Hashable {
+    public enum DeletionPolicy: String, Codable, Sendable { case orphan = "Orphan", delete = "Delete" }
+    public var interval: String?
+    public var timeout: String?
+    public var garbageCollection: GarbageCollectionSpec?
+    public var deletionPolicy: DeletionPolicy?
+}
+
+public struct SyncCounts: Codable, Sendable, Hashable {
+    public var applied: Int?
+    public var unchanged: Int?
+    public var pruned: Int?
+    public var failed: Int?
+}
+
+public struct InstanceIdentity: Codable, Sendable, Hashable {
+    public var publicKey: String?
+    public var gitHost: String?
+}
+
+public struct FluxInstanceStatus: Codable, Sendable, Hashable {
+    public var observedGeneration: Int64?
+    public var conditions: [Condition]?
+    public var headRevision: String?
+    public var lastAppliedRevision: String?
+    public var lastSyncTime: String?
+    public var behind: Int?
+    public var counts: SyncCounts?
+    public var lastError: String?
+    public var identity: InstanceIdentity?
+    public var pendingDeletions: [String]?
+
+    public init() {}
+}

@@ -1,0 +1,32 @@
+import FlotillaAPI
+import KubeModel
+import Testing
+
+@Suite("FluxInstance model")
+struct FluxInstanceTests {
+    @Test("a FluxInstance round-trips through JSON with the fields users write")
+    func roundTrip() throws {
+        let json = try JSONValue.parse(#"""
+            {"apiVersion":"flotilla.dev/v1alpha1","kind":"FluxInstance","metadata":{"name":"team-a","namespace":"flux"},
+             "spec":{"git":{"url":"git@github.com:org/repo","branch":"main","paths":["deploy"],"secretRef":{"name":"deploy-key"},"readonly":true},
+                     "sync":{"interval":"5m","garbageCollection":{"enabled":true,"maxDeletePercent":30},"deletionPolicy":"Delete"},
+                     "allowedNamespaces":["team-a"],"registry":{"includeImages":["*/team-a/*"]}},
+             "status":{"observedGeneration":3,"conditions":[{"type":"Ready","status":"True","reason":"Synced"}],"behind":0}}
+            """#)
+        let instance = try json.decode(FluxInstance.self)
+        #expect(instance.spec.git.url == "git@github.com:org/repo")
+        #expect(instance.spec.sync?.deletionPolicy == .delete)
+        #expect(instance.spec.sync?.garbageCollection?.maxDeletePercent == 30)
+        #expect(instance.spec.registry?["includeImages"] == ["*/team-a/*"])
+        #expect(instance.status?.conditions?.first?.reason == "Synced")
+        let back = try JSONValue.encode(instance)
+        #expect(back.semanticallyEquals(json))
+    }
+
+    @Test("Flux v1 annotations are read under either prefix, fluxcd.io first")
+    func annotations() {
+        #expect(FluxAnnotations.value("automated", in: ["flux.weave.works/automated": "true"]) == "true")
+        #expect(FluxAnnotations.value("ignore", in: ["fluxcd.io/ignore": "sync_only", "flux.weave.works/ignore": "true"]) == "sync_only")
+        #expect(FluxAnnotations.value("locked", in: [:]) == nil)
+    }
+}
