@@ -1,0 +1,304 @@
+import CLibGit2
+import Foundation
+import Synchronization
+
+/// A file in a commit's tree: its path from the repository root, blob id and mode.
+public struct GitFile: Sendable, Hashable {
+    public var path: String
+    public var blobID: String
+    public var executable: Bool
+}
+
+/// A commit between two revisions.
+public struct GitCommit: Sendable, Hashable {
+    public var id: String
+    public var summary: String
+    public var author: String
+}
+
+/// The refs a remote advertises: a cheap "did the branch move?" check, without fetching.
+public struct RemoteHeads: Sendable {
+    public var refs: [String: String]
+    /// The branch the remote's HEAD points at.
+    public var defaultBranch: String?
+
+    public func branch(_ name: String) -> String? { refs["refs/heads/\(name)"] }
+}
+
+/// Who commits (and, when asked, who is the author).
+public struct GitSignature: Sendable, Hashable {
+    public var name: String
+    public var email: String
+    public init(name: String, email: String) {
+        self.name = name
+        self.email = email
+    }
+}
+
+/// One instance's git repository: a bare mirror under a directory the instance owns, cloned once
+/// and then fetched. Trees are read straight from the object database (no worktree: nothing to
+/// keep in sync on disk, and blob ids are free cache keys for parsed manifests). Every operation
+/// runs on a git thread of its own with the configured timeout; operations on one mirror run one at
+/// a time.
+public final class GitMirror: Sendable {
+    public struct Options: Sendable {
+        public var url: String
+        /// The directory the mirror lives in (owned by the instance; removed with it).
+        public var directory: String
+        public var credentials: GitCredentials = .none
+        /// known_hosts lines for SSH remotes (host keys are always checked).
+        public var knownHosts: String = ""
+        public var timeout: Duration = .seconds(20)
+        /// Refuse every write (commit, push, tag).
+        public var readOnly = false
+        public var committer = GitSignature(name: "Flotilla", email: "flotilla@localhost")
+
+        public init(url: String, directory: String) {
+            self.url = url
+            self.directory = directory
+        }
+    }
+
+    public let options: Options
+    let knownHosts: KnownHosts
+    let gate = Gate()
+
+    public init(_ options: Options) {
+        self.options = options
+        self.knownHosts = KnownHosts(options.knownHosts)
+    }
+
+    var path: String { options.directory + "/mirror.git" }
+
+    func context(_ operation: String) -> CallbackContext {
+        CallbackContext(operation: operation, url: options.url, credentials: options.credentials, knownHosts: knownHosts)
+    }
+
+    /// Runs a blocking libgit2 operation for this mirror (one at a time).
+    func run<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (CallbackContext) throws(GitError) -> T) async throws(GitError) -> T {
+        await gate.acquire()
+        defer { Task { await gate.release() } }
+        let ctx = context(operation)
+        do {
+            return try await Blocking.run(timeout: options.timeout, context: ctx) { () throws -> T in
+                do { return try body(ctx) } catch { throw error as any Error }
+            }
+        } catch let e as GitError {
+            throw e
+        } catch {
+            throw GitError(.other, "\(operation): \(error)")
+        }
+    }
+
+    // MARK: read side
+
+    /// The remote's refs (`git ls-remote`), without touching the mirror.
+    public func remoteHeads() async throws(GitError) -> RemoteHeads {
+        let url = options.url
+        return try await run("list remote refs of") { ctx throws(GitError) in
+            var remote: OpaquePointer?
+            try check(git_remote_create_detached(&remote, url), "open remote", remote: url)
+            defer { git_remote_free(remote) }
+            var callbacks = git_remote_callbacks()
+            git_remote_init_callbacks(&callbacks, UInt32(GIT_REMOTE_CALLBACKS_VERSION))
+            ctx.install(&callbacks)
+            let code = git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, nil, nil)
+            guard code == 0 else { throw ctx.error(code) }
+            defer { git_remote_disconnect(remote) }
+            var heads: UnsafeMutablePointer<UnsafePointer<git_remote_head>?>?
+            var count = 0
+            try check(git_remote_ls(&heads, &count, remote), "list remote refs", remote: url)
+            var refs: [String: String] = [:]
+            var defaultBranch: String?
+            for i in 0..<count {
+                guard let head = heads?[i]?.pointee else { continue }
+                let name = String(cString: head.name)
+                refs[name] = head.oid.hex
+                if name == "HEAD", let target = head.symref_target {
+                    defaultBranch = String(String(cString: target).dropFirst("refs/heads/".count))
+                }
+            }
+            return RemoteHeads(refs: refs, defaultBranch: defaultBranch)
+        }
+    }
+
+    /// Clones on first use, then fetches every branch and tag (pruning deleted ones). Returns
+    /// branch → commit id.
+    @discardableResult
+    public func fetch() async throws(GitError) -> [String: String] {
+        let (url, path) = (options.url, path)
+        return try await run("fetch") { ctx throws(GitError) in
+            let repo = try Repository.openOrCreate(path)
+            try Self.fetch(repo, url: url, ctx: ctx)
+            return repo.branches()
+        }
+    }
+
+    static func fetch(_ repo: Repository, url: String, ctx: CallbackContext) throws(GitError) {
+        let remote = try repo.origin(url: url)
+        var opts = git_fetch_options()
+        git_fetch_options_init(&opts, UInt32(GIT_FETCH_OPTIONS_VERSION))
+        ctx.install(&opts.callbacks)
+        opts.prune = GIT_FETCH_PRUNE
+        opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
+        let code = git_remote_fetch(remote.pointer, nil, &opts, "flotilla fetch")
+        guard code == 0 else { throw ctx.error(code) }
+    }
+
+    /// The commit a local branch points at (after a fetch), if any.
+    public func revision(branch: String) async throws(GitError) -> String? {
+        let path = path
+        return try await run("read branch") { _ throws(GitError) in
+            try Repository.openOrCreate(path).reference("refs/heads/\(branch)")?.hex
+        }
+    }
+
+    /// Every file under `paths` (the root when empty) at a commit. A path that does not exist, is
+    /// not a directory, or escapes the repository is an error. Symlinks and submodules are skipped.
+    public func files(at commit: String, paths: [String] = []) async throws(GitError) -> [GitFile] {
+        let path = path
+        return try await run("read tree") { _ throws(GitError) in
+            let repo = try Repository.openOrCreate(path)
+            guard let id = git_oid(hex: commit) else { throw GitError(.invalid, "not a commit id: \(commit)") }
+            let root = try repo.commitTree(id)
+            var out: [GitFile] = []
+            for raw in paths.isEmpty ? [""] : paths {
+                let p = try Self.normalise(raw)
+                let tree: Tree
+                if p.isEmpty {
+                    tree = root
+                } else {
+                    guard let entry = root.entry(path: p) else { throw GitError(.notFound, "path \(raw) does not exist at \(commit.prefix(7))") }
+                    guard entry.type == GIT_OBJECT_TREE else { throw GitError(.invalid, "path \(raw) is not a directory at \(commit.prefix(7))") }
+                    tree = try repo.tree(entry.id)
+                }
+                try Self.walk(repo, tree, prefix: p, into: &out)
+            }
+            var seen = Set<String>()
+            return out.filter { seen.insert($0.path).inserted }
+        }
+    }
+
+    static func normalise(_ path: String) throws(GitError) -> String {
+        var parts: [Substring] = []
+        for component in path.split(separator: "/") where component != "." && !component.isEmpty {
+            if component == ".." {
+                guard !parts.isEmpty else { throw GitError(.invalid, "path \(path) escapes the repository") }
+                parts.removeLast()
+            } else {
+                parts.append(component)
+            }
+        }
+        return parts.joined(separator: "/")
+    }
+
+    static func walk(_ repo: Repository, _ tree: Tree, prefix: String, into out: inout [GitFile]) throws(GitError) {
+        for e in tree.entries {
+            let p = prefix.isEmpty ? e.name : "\(prefix)/\(e.name)"
+            if e.type == GIT_OBJECT_TREE {
+                try walk(repo, try repo.tree(e.id), prefix: p, into: &out)
+            } else if e.type == GIT_OBJECT_BLOB && e.mode != GIT_FILEMODE_LINK {
+                out.append(GitFile(path: p, blobID: e.id.hex, executable: e.mode == GIT_FILEMODE_BLOB_EXECUTABLE))
+            }
+        }
+    }
+
+    /// The contents of blobs, by id.
+    public func blobs(_ ids: [String]) async throws(GitError) -> [String: [UInt8]] {
+        let path = path
+        return try await run("read blobs") { _ throws(GitError) in
+            let repo = try Repository.openOrCreate(path)
+            var out: [String: [UInt8]] = [:]
+            for id in ids {
+                guard let oid = git_oid(hex: id) else { throw GitError(.invalid, "not a blob id: \(id)") }
+                out[id] = try repo.blob(oid)
+            }
+            return out
+        }
+    }
+
+    /// Paths changed between two commits (`from` nil: everything in `to`), limited to `paths`.
+    public func changedPaths(from: String?, to: String, paths: [String] = []) async throws(GitError) -> [String] {
+        let path = path
+        return try await run("diff") { _ throws(GitError) in
+            let repo = try Repository.openOrCreate(path)
+            return try Self.diff(repo, from: from, to: to, paths: paths)
+        }
+    }
+
+    static func diff(_ repo: Repository, from: String?, to: String, paths: [String]) throws(GitError) -> [String] {
+        guard let toID = git_oid(hex: to) else { throw GitError(.invalid, "not a commit id: \(to)") }
+        let newTree = try repo.commitTree(toID)
+        let oldTree: Tree? = try from.flatMap { f throws(GitError) in
+            guard let id = git_oid(hex: f) else { throw GitError(.invalid, "not a commit id: \(f)") }
+            return try repo.commitTree(id)
+        }
+        var opts = git_diff_options()
+        git_diff_options_init(&opts, UInt32(GIT_DIFF_OPTIONS_VERSION))
+        let specs = try paths.map { p throws(GitError) in try normalise(p) }.filter { !$0.isEmpty }
+        var cStrings = specs.map { strdup($0) }
+        defer { cStrings.forEach { free($0) } }
+        var diff: OpaquePointer?
+        let code: Int32 = cStrings.withUnsafeMutableBufferPointer { buffer in
+            opts.pathspec = git_strarray(strings: buffer.baseAddress, count: buffer.count)
+            return git_diff_tree_to_tree(&diff, repo.pointer, oldTree?.pointer, newTree.pointer, &opts)
+        }
+        try check(code, "diff \(from?.prefix(7) ?? "nothing")..\(to.prefix(7))")
+        defer { git_diff_free(diff) }
+        var out: [String] = []
+        for i in 0..<git_diff_num_deltas(diff) {
+            guard let delta = git_diff_get_delta(diff, i)?.pointee else { continue }
+            if let p = delta.new_file.path { out.append(String(cString: p)) }
+            if let p = delta.old_file.path, out.last != String(cString: p) { out.append(String(cString: p)) }
+        }
+        return Array(Set(out)).sorted()
+    }
+
+    /// Commits reachable from `to` but not from `from` that touch `paths`, newest first.
+    public func commits(from: String?, to: String, paths: [String] = []) async throws(GitError) -> [GitCommit] {
+        let path = path
+        return try await run("walk history") { _ throws(GitError) in
+            let repo = try Repository.openOrCreate(path)
+            var walk: OpaquePointer?
+            try check(git_revwalk_new(&walk, repo.pointer), "walk history")
+            defer { git_revwalk_free(walk) }
+            git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL.rawValue | GIT_SORT_TIME.rawValue)
+            guard var toID = git_oid(hex: to) else { throw GitError(.invalid, "not a commit id: \(to)") }
+            try check(git_revwalk_push(walk, &toID), "walk from \(to.prefix(7))")
+            if let from, var fromID = git_oid(hex: from) { try check(git_revwalk_hide(walk, &fromID), "walk to \(from.prefix(7))") }
+            var out: [GitCommit] = []
+            var oid = git_oid()
+            while git_revwalk_next(&oid, walk) == 0 {
+                var commit: OpaquePointer?
+                guard git_commit_lookup(&commit, repo.pointer, &oid) == 0 else { continue }
+                defer { git_commit_free(commit) }
+                if !paths.isEmpty {
+                    let parent = git_commit_parentcount(commit) > 0 ? git_commit_parent_id(commit, 0)?.pointee.hex : nil
+                    if try Self.diff(repo, from: parent, to: oid.hex, paths: paths).isEmpty { continue }
+                }
+                let summary = git_commit_summary(commit).map { String(cString: $0) } ?? ""
+                let author = git_commit_author(commit).map { String(cString: $0.pointee.name) } ?? ""
+                out.append(GitCommit(id: oid.hex, summary: summary, author: author))
+            }
+            return out
+        }
+    }
+}
+
+/// A FIFO async lock: operations on one mirror take turns.
+actor Gate {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
+}

@@ -1,0 +1,147 @@
+import CLibGit2
+import Foundation
+
+/// Thin, synchronous wrappers over libgit2 objects, used only on a git thread (see `Blocking`).
+/// Every pointer is freed by its owner's deinit.
+final class Repository {
+    let pointer: OpaquePointer
+
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { git_repository_free(pointer) }
+
+    /// Opens the bare mirror at `path`, creating it when missing.
+    static func openOrCreate(_ path: String) throws(GitError) -> Repository {
+        var repo: OpaquePointer?
+        if FileManager.default.fileExists(atPath: path + "/HEAD") {
+            try check(git_repository_open(&repo, path), "open mirror \(path)")
+        } else {
+            try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try check(git_repository_init(&repo, path, 1), "create mirror \(path)")
+        }
+        return Repository(repo!)
+    }
+
+    /// The `origin` remote, created or re-pointed at `url`.
+    func origin(url: String) throws(GitError) -> Remote {
+        var remote: OpaquePointer?
+        if git_remote_lookup(&remote, pointer, "origin") == 0, let existing = remote {
+            if let current = git_remote_url(existing).map({ String(cString: $0) }), current == url { return Remote(existing) }
+            git_remote_free(existing)
+            try check(git_remote_set_url(pointer, "origin", url), "set the remote URL")
+            try check(git_remote_lookup(&remote, pointer, "origin"), "look up the remote")
+            return Remote(remote!)
+        }
+        try check(git_remote_create_with_fetchspec(&remote, pointer, "origin", url, "+refs/heads/*:refs/heads/*"), "create the remote", remote: url)
+        try check(git_remote_add_fetch(pointer, "origin", "+refs/tags/*:refs/tags/*"), "add the tags refspec")
+        git_remote_free(remote)
+        try check(git_remote_lookup(&remote, pointer, "origin"), "look up the remote")
+        return Remote(remote!)
+    }
+
+    func oid(_ spec: String) throws(GitError) -> git_oid {
+        var object: OpaquePointer?
+        try check(git_revparse_single(&object, pointer, spec), "resolve \(spec)")
+        defer { git_object_free(object) }
+        return git_object_id(object).pointee
+    }
+
+    func reference(_ name: String) -> git_oid? {
+        var oid = git_oid()
+        return git_reference_name_to_id(&oid, pointer, name) == 0 ? oid : nil
+    }
+
+    /// refs/heads/* → commit id.
+    func branches() -> [String: String] {
+        var out: [String: String] = [:]
+        var iterator: OpaquePointer?
+        guard git_reference_iterator_glob_new(&iterator, pointer, "refs/heads/*") == 0 else { return out }
+        defer { git_reference_iterator_free(iterator) }
+        var ref: OpaquePointer?
+        while git_reference_next(&ref, iterator) == 0 {
+            if let name = git_reference_name(ref).map({ String(cString: $0) }), let target = git_reference_target(ref) {
+                out[String(name.dropFirst("refs/heads/".count))] = target.pointee.hex
+            }
+            git_reference_free(ref)
+        }
+        return out
+    }
+
+    func commitTree(_ commit: git_oid) throws(GitError) -> Tree {
+        var c = commit
+        var commitPointer: OpaquePointer?
+        try check(git_commit_lookup(&commitPointer, pointer, &c), "look up commit \(commit.hex)")
+        defer { git_commit_free(commitPointer) }
+        var tree: OpaquePointer?
+        try check(git_commit_tree(&tree, commitPointer), "read the tree of \(commit.hex)")
+        return Tree(tree!)
+    }
+
+    func tree(_ id: git_oid) throws(GitError) -> Tree {
+        var oid = id
+        var tree: OpaquePointer?
+        try check(git_tree_lookup(&tree, pointer, &oid), "read tree \(id.hex)")
+        return Tree(tree!)
+    }
+
+    func blob(_ id: git_oid) throws(GitError) -> [UInt8] {
+        var oid = id
+        var blob: OpaquePointer?
+        try check(git_blob_lookup(&blob, pointer, &oid), "read blob \(id.hex)")
+        defer { git_blob_free(blob) }
+        let size = Int(git_blob_rawsize(blob))
+        guard size > 0, let raw = git_blob_rawcontent(blob) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: raw, count: size))
+    }
+}
+
+final class Remote {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { git_remote_free(pointer) }
+}
+
+final class Tree {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { git_tree_free(pointer) }
+
+    var id: git_oid { git_tree_id(pointer).pointee }
+
+    struct Entry {
+        var name: String
+        var id: git_oid
+        var type: git_object_t
+        var mode: git_filemode_t
+    }
+
+    var entries: [Entry] {
+        (0..<git_tree_entrycount(pointer)).compactMap { i in
+            guard let e = git_tree_entry_byindex(pointer, i) else { return nil }
+            return Entry(name: String(cString: git_tree_entry_name(e)), id: git_tree_entry_id(e).pointee,
+                         type: git_tree_entry_type(e), mode: git_tree_entry_filemode(e))
+        }
+    }
+
+    func entry(path: String) -> Entry? {
+        var e: OpaquePointer?
+        guard git_tree_entry_bypath(&e, pointer, path) == 0, let e else { return nil }
+        defer { git_tree_entry_free(e) }
+        return Entry(name: String(cString: git_tree_entry_name(e)), id: git_tree_entry_id(e).pointee,
+                     type: git_tree_entry_type(e), mode: git_tree_entry_filemode(e))
+    }
+}
+
+extension git_oid {
+    var hex: String {
+        var o = self
+        var buffer = [CChar](repeating: 0, count: 41)
+        git_oid_tostr(&buffer, 41, &o)
+        return String(cString: buffer)
+    }
+
+    init?(hex: String) {
+        var o = git_oid()
+        guard hex.count == 40, git_oid_fromstr(&o, hex) == 0 else { return nil }
+        self = o
+    }
+}

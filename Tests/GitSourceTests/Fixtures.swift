@@ -1,0 +1,162 @@
+import Foundation
+import GitSource
+import Testing
+
+/// Runs a command, returning stdout; throws on a non-zero exit. Uses posix_spawn and waitpid
+/// directly: Foundation's Process waits through a run loop, which can starve under parallel tests.
+@discardableResult
+func sh(_ args: [String], cwd: String? = nil, env: [String: String] = [:]) throws -> String {
+    var environment = ProcessInfo.processInfo.environment
+    environment["GIT_AUTHOR_NAME"] = "Test"; environment["GIT_AUTHOR_EMAIL"] = "test@example.com"
+    environment["GIT_COMMITTER_NAME"] = "Test"; environment["GIT_COMMITTER_EMAIL"] = "test@example.com"
+    for (k, v) in env { environment[k] = v }
+    let dir = tempDir("sh")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let outPath = dir + "/out", errPath = dir + "/err"
+    var command = args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+    if let cwd { command = "cd '\(cwd)' && " + command }
+    command += " </dev/null >'\(outPath)' 2>'\(errPath)'"
+    var pid: pid_t = 0
+    let words: [String] = ["/bin/sh", "-c", command]
+    let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, envp) == 0 else { throw FixtureError("cannot run \(args)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    guard status == 0 else { throw FixtureError("\(args.joined(separator: " ")) failed (\(status)): \(err)") }
+    return out.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func tempDir(_ name: String = "git") -> String {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("flotilla-\(name)-\(UUID().uuidString.prefix(8))").path
+    try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+/// A bare repository with an initial commit, plus a scratch clone to make upstream changes.
+struct UpstreamRepo {
+    let root: String
+    var bare: String { root + "/upstream.git" }
+    var work: String { root + "/work" }
+    var url: String { "file://" + bare }
+
+    init(files: [String: String] = ["deploy/app.yaml": "kind: ConfigMap\n", "README.md": "hello\n"]) throws {
+        root = tempDir("upstream")
+        try sh(["git", "init", "-q", "--bare", "-b", "main", bare])
+        try sh(["git", "clone", "-q", bare, work])
+        try sh(["git", "checkout", "-q", "-b", "main"], cwd: work)
+        try commit(files, message: "initial")
+    }
+
+    @discardableResult
+    func commit(_ files: [String: String?], message: String) throws -> String {
+        for (path, contents) in files {
+            let full = work + "/" + path
+            if let contents {
+                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try contents.write(toFile: full, atomically: true, encoding: .utf8)
+                try sh(["git", "add", path], cwd: work)
+            } else {
+                try sh(["git", "rm", "-q", path], cwd: work)
+            }
+        }
+        try sh(["git", "commit", "-q", "-m", message], cwd: work)
+        try sh(["git", "push", "-q", "origin", "main"], cwd: work)
+        return try head()
+    }
+
+    func head() throws -> String { try sh(["git", "--git-dir", bare, "rev-parse", "main"]) }
+    func show(_ spec: String) throws -> String { try sh(["git", "--git-dir", bare, "show", spec]) }
+}
+
+/// A real sshd on 127.0.0.1 with a temporary host key and the given authorized keys.
+final class TestSSHD {
+    let dir: String
+    let port: Int
+    let process: Process
+    let hostKeyLine: String
+
+    init(authorizedKeys: [String]) throws {
+        dir = tempDir("sshd")
+        try sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"])
+        try authorizedKeys.joined(separator: "\n").appending("\n").write(toFile: dir + "/authorized_keys", atomically: true, encoding: .utf8)
+        chmod(dir + "/authorized_keys", 0o600)
+        port = Int.random(in: 20_000...40_000)
+        let config = """
+            ListenAddress 127.0.0.1:\(port)
+            HostKey \(dir)/host_key
+            AuthorizedKeysFile \(dir)/authorized_keys
+            StrictModes no
+            UsePAM no
+            PermitRootLogin prohibit-password
+            PasswordAuthentication no
+            PidFile \(dir)/sshd.pid
+            LogLevel ERROR
+            """
+        try config.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
+        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
+        process.arguments = ["-D", "-e", "-f", dir + "/sshd_config"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let publicKey = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        hostKeyLine = "[127.0.0.1]:\(port) \(publicKey)"
+        // Wait until it accepts connections.
+        for _ in 0..<100 {
+            if Self.canConnect(port) { return }
+            usleep(50_000)
+        }
+        throw FixtureError("sshd did not start on port \(port)")
+    }
+
+    static func canConnect(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
+    }
+
+    func url(_ path: String) -> String { "ssh://root@127.0.0.1:\(port)\(path)" }
+
+    /// Stops sshd (SIGKILL; not waiting: Foundation reaps the child).
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+}
+
+/// A TCP listener that accepts connections and never answers (a hung remote).
+final class SilentServer {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        guard ok else { throw FixtureError("cannot listen") }
+    }
+
+    deinit { close(fd) }
+}
