@@ -125,6 +125,7 @@ let package = Package(
                 "KubeClient",
                 "KubeRuntime",
                 "KubeTesting",
+                "GitSource",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

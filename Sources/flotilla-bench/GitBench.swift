@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import GitSource
+import KubeModel
+
+/// Git operations through libgit2: the no-op poll, a no-op fetch, and clone + reading every file of
+/// a 1,000-file repository. With `--ssh`, the poll also runs against a real sshd on loopback.
+struct GitBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "git", abstract: "libgit2 poll, fetch and clone figures.")
+
+    @Option(help: "Files in the test repository.") var files = 1000
+    @Option(help: "Polls to time (median and p99 are reported).") var polls = 200
+    @Flag(help: "Also poll over SSH (starts sshd on 127.0.0.1).") var ssh = false
+
+    func shell(_ command: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        p.environment = ["GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b",
+                         "PATH": "/usr/bin:/bin:/usr/sbin"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ValidationError("failed: \(command)") }
+    }
+
+    func stats(_ samples: [Duration]) -> (String, String) {
+        let s = samples.sorted()
+        func ms(_ d: Duration) -> String { String(format: "%.2f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) }
+        return (ms(s[s.count / 2]), ms(s[min(s.count - 1, Int(Double(s.count) * 0.99))]))
+    }
+
+    func run() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("flotilla-gitbench-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: root + "/work/deploy", withIntermediateDirectories: true)
+        for i in 0..<files {
+            let dir = root + "/work/deploy/app\(i / 50)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Manifests.make(i).jsonString().write(toFile: dir + "/m\(i).yaml", atomically: false, encoding: .utf8)
+        }
+        try shell("cd \(root)/work && git init -q -b main && git add . && git commit -q -m init && git clone -q --bare . \(root)/up.git")
+        let url = "file://\(root)/up.git"
+        let clock = ContinuousClock()
+        let mirror = GitMirror(GitMirror.Options(url: url, directory: root + "/mirror"))
+        let t0 = clock.now
+        let head = try await mirror.fetch()["main"]!
+        let cloneTime = clock.now - t0
+        let t1 = clock.now
+        let listed = try await mirror.files(at: head, paths: ["deploy"])
+        let blobs = try await mirror.blobs(listed.map(\.blobID))
+        let readTime = clock.now - t1
+        var pollSamples: [Duration] = []
+        for _ in 0..<polls { pollSamples.append(try await clock.measure { _ = try await mirror.remoteHeads() }) }
+        var fetchSamples: [Duration] = []
+        for _ in 0..<min(polls, 50) { fetchSamples.append(try await clock.measure { _ = try await mirror.fetch() }) }
+        let (pollP50, pollP99) = stats(pollSamples)
+        let (fetchP50, fetchP99) = stats(fetchSamples)
+        let bytes = blobs.values.reduce(0) { $0 + $1.count }
+        func ms(_ d: Duration) -> String { String(format: "%.0f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) }
+        print("| operation | p50 | p99 |")
+        print("|---|---:|---:|")
+        print("| no-op poll (ls-remote), file:// | \(pollP50) | \(pollP99) |")
+        print("| no-op fetch, file:// | \(fetchP50) | \(fetchP99) |")
+        if ssh {
+            let samples = try await sshPolls(root: root, url: "\(root)/up.git")
+            let (p50, p99) = stats(samples)
+            print("| no-op poll (ls-remote), ssh on loopback | \(p50) | \(p99) |")
+        }
+        print("")
+        print("Clone (fetch into an empty mirror) of \(files) files: \(ms(cloneTime)); listing the tree and reading all \(blobs.count) blobs (\(bytes / 1024) KiB) from the object database: \(ms(readTime)).")
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func sshPolls(root: String, url: String) async throws -> [Duration] {
+        let key = DeployKey.generateEd25519(comment: "bench")
+        let dir = root + "/sshd"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try shell("ssh-keygen -q -t ed25519 -N '' -f \(dir)/host_key")
+        try (key.publicKey + "\n").write(toFile: dir + "/authorized_keys", atomically: true, encoding: .utf8)
+        let port = Int.random(in: 41_000...50_000)
+        try """
+            ListenAddress 127.0.0.1:\(port)
+            HostKey \(dir)/host_key
+            AuthorizedKeysFile \(dir)/authorized_keys
+            StrictModes no
+            UsePAM no
+            PermitRootLogin prohibit-password
+            PidFile \(dir)/sshd.pid
+            """.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
+        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        let sshd = Process()
+        sshd.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
+        sshd.arguments = ["-D", "-f", dir + "/sshd_config"]
+        try sshd.run()
+        defer { kill(sshd.processIdentifier, SIGKILL) }
+        try await Task.sleep(for: .milliseconds(500))
+        let hostKey = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        var options = GitMirror.Options(url: "ssh://root@127.0.0.1:\(port)\(url)", directory: root + "/ssh-mirror")
+        options.credentials = .sshKey(privateKey: key.privateKeyOpenSSH)
+        options.knownHosts = "[127.0.0.1]:\(port) \(hostKey)"
+        let mirror = GitMirror(options)
+        let clock = ContinuousClock()
+        var samples: [Duration] = []
+        for _ in 0..<min(polls, 50) { samples.append(try await clock.measure { _ = try await mirror.remoteHeads() }) }
+        return samples
+    }
+}
