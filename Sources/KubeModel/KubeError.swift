@@ -46,7 +46,8 @@ public struct KubeError: Error, Sendable, CustomStringConvertible {
         return KubeError(code: code, reason: defaultReason(code), message: text.isEmpty ? "the server responded with status \(code)" : text, retryAfter: retry)
     }
 
-    static func defaultReason(_ code: Int) -> String {
+    /// The `Status` reason kube-apiserver uses for an HTTP status code.
+    public static func defaultReason(_ code: Int) -> String {
         switch code {
         case 400: return "BadRequest"
         case 401: return "Unauthorized"

@@ -40,20 +40,8 @@ public struct FaultRule: Sendable {
     }
 
     static func reason(for code: Int) -> String {
-        switch code {
-        case 400: return "BadRequest"
-        case 401: return "Unauthorized"
-        case 403: return "Forbidden"
-        case 404: return "NotFound"
-        case 409: return "Conflict"
-        case 410: return "Expired"
-        case 422: return "Invalid"
-        case 429: return "TooManyRequests"
-        case 500: return "InternalError"
-        case 503: return "ServiceUnavailable"
-        case 504: return "Timeout"
-        default: return ""
-        }
+        let reason = KubeError.defaultReason(code)
+        return reason == "Unknown" ? "" : reason
     }
 
     static func message(for code: Int) -> String {
