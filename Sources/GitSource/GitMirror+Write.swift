@@ -32,6 +32,7 @@ extension GitMirror {
             throw GitError(.readOnly, "the repository \(GitURL.redacted(options.url)) is read-only for this instance: refusing to commit")
         }
         let (url, path, committer) = (options.url, path, options.committer)
+        let message = options.commitMessageSuffix.map { message + "\n\n" + $0 } ?? message
         for attempt in 1...max(1, maxAttempts) {
             let outcome: PushOutcome = try await run("push") { ctx throws(GitError) in
                 let repo = try Repository.openOrCreate(path)

@@ -52,6 +52,8 @@ public final class GitMirror: Sendable {
         /// Refuse every write (commit, push, tag).
         public var readOnly = false
         public var committer = GitSignature(name: "Flotilla", email: "flotilla@localhost")
+        /// Appended to every commit message (Flux v1's `--git-ci-skip`), e.g. `[ci skip]`.
+        public var commitMessageSuffix: String?
 
         public init(url: String, directory: String) {
             self.url = url
