@@ -16,7 +16,6 @@ public final class EventRecorder: Sendable {
         var name: String
         var namespace: String
         var count: Int
-        var first: String
         var last: ContinuousClock.Instant
     }
     private let seen = Mutex([String: Seen]())
@@ -62,7 +61,7 @@ public final class EventRecorder: Sendable {
             let event = Event(metadata: ObjectMeta(name: eventName, namespace: namespace), involvedObject: involved, reason: reason,
                               message: message, type: type.rawValue, count: 1, firstTimestamp: now, lastTimestamp: now, component: component)
             _ = try await client.create(event)
-            seen.withLock { $0[key] = Seen(name: eventName, namespace: namespace, count: 1, first: now, last: .now) }
+            seen.withLock { $0[key] = Seen(name: eventName, namespace: namespace, count: 1, last: .now) }
         } catch {
             if previous != nil { _ = seen.withLock { $0.removeValue(forKey: key) } }
             logger.warning("could not record event", metadata: ["object": "\(namespace)/\(name)", "reason": "\(reason)", "error": "\(error)"])

@@ -104,19 +104,16 @@ extension KubeAPIServer {
                 s.deletionsPending = true
                 continue
             }
-            var remaining = 0
             for key in Array(s.objects.keys) {
                 guard let r = resourceInfo(s, storageKey: key), r.namespaced else { continue }
-                for o in s.list(key, namespace: name) {
-                    remaining += 1
-                    if !ObjectMeta.isDeleting(o) {
-                        _ = try? deleteObject(&s, resource: r, live: o, options: .emptyObject, query: [:], dryRun: false)
-                        changed = true
-                    }
+                for o in s.list(key, namespace: name) where !ObjectMeta.isDeleting(o) {
+                    _ = try? deleteObject(&s, resource: r, live: o, options: .emptyObject, query: [:], dryRun: false)
+                    changed = true
                 }
             }
-            guard remaining == 0 || s.objects.keys.allSatisfy({ s.list($0, namespace: name).isEmpty }) else { continue }
-            guard let r = resourceInfo(s, storageKey: "namespaces"), var current = s.get("namespaces", namespace: "", name: name) else { continue }
+            // Objects held by finalizers keep the namespace until they are gone.
+            guard s.objects.keys.allSatisfy({ s.list($0, namespace: name).isEmpty }),
+                  var current = s.get("namespaces", namespace: "", name: name) else { continue }
             let old = current
             current.set(path: ["spec", "finalizers"], to: nil)
             current.set(path: ["metadata", "resourceVersion"], to: .string(String(s.nextRV())))
@@ -126,7 +123,6 @@ extension KubeAPIServer {
             } else {
                 s.commit(type: "MODIFIED", storageKey: "namespaces", namespace: "", name: name, object: current, old: old)
             }
-            _ = r
             changed = true
         }
         return changed

@@ -68,9 +68,9 @@ extension KubeAPIServer {
         case ("get", _): return try get(request, r, info)
         case ("list", _): return try list(request, r, info)
         case ("watch", _): return try watch(request, r, info, dropAfter: dropWatchAfter)
-        case ("create", _): return try create(request, r, info, user: user)
+        case ("create", _): return try create(request, r, info)
         case ("update", _): return try update(request, r, info)
-        case ("patch", _): return try patch(request, r, info, user: user)
+        case ("patch", _): return try patch(request, r, info)
         case ("delete", _): return try delete(request, r, info)
         case ("deletecollection", _): return try deleteCollection(request, r, info)
         default: throw APIError.methodNotSupported(r, verb: info.verb)
@@ -98,13 +98,13 @@ extension KubeAPIServer {
         return .json(200, served(o, r))
     }
 
-    func create(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, user: UserInfo) throws(APIError) -> APIResponse {
+    func create(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
         let body = try parseBody(request)
         try checkStrictFields(request, r, body)
         let manager = Self.manager(request)
         let dryRun = Self.isDryRun(request)
         let created = try state.withLock { s throws(APIError) in
-            try createObject(&s, resource: r, namespace: info.namespace, body: body, user: user, manager: manager, dryRun: dryRun)
+            try createObject(&s, resource: r, namespace: info.namespace, body: body, manager: manager, dryRun: dryRun)
         }
         return .json(201, served(created, r))
     }
@@ -119,7 +119,7 @@ extension KubeAPIServer {
             guard let current = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name) else {
                 // Leases (like kube-apiserver's lease strategy) may be created by a PUT.
                 guard r.storageKey == "leases.coordination.k8s.io", info.subresource.isEmpty else { throw APIError.notFound(r, info.name) }
-                return (201, try createObject(&s, resource: r, namespace: info.namespace, body: body, user: UserInfo.anonymous, manager: manager, dryRun: dryRun))
+                return (201, try createObject(&s, resource: r, namespace: info.namespace, body: body, manager: manager, dryRun: dryRun))
             }
             return (200, try updateObject(&s, resource: r, live: current, proposed: body, manager: manager, subresource: info.subresource,
                                           dryRun: dryRun, requireResourceVersion: true))
@@ -127,9 +127,9 @@ extension KubeAPIServer {
         return .json(code, served(updated, r))
     }
 
-    func patch(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, user: UserInfo) throws(APIError) -> APIResponse {
+    func patch(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
         let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map { String($0).trimmingSpaces } ?? ""
-        if contentType == "application/apply-patch+yaml" { return try apply(request, r, info, user: user) }
+        if contentType == "application/apply-patch+yaml" { return try apply(request, r, info) }
         if request.query["force"] != nil {
             throw APIError(code: 422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
                            details: ["kind": "PatchOptions", "group": "meta.k8s.io", "causes": [["reason": "FieldValueForbidden", "message": "Forbidden: may not be specified for non-apply patch", "field": "force"]]])
@@ -162,7 +162,7 @@ extension KubeAPIServer {
         return .json(200, served(updated, r))
     }
 
-    func apply(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, user: UserInfo) throws(APIError) -> APIResponse {
+    func apply(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
         guard let manager = request.query["fieldManager"], !manager.isEmpty else {
             throw APIError.badRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
         }
@@ -206,11 +206,11 @@ extension KubeAPIServer {
             var body = applied
             body.set(path: ["metadata", "name"], to: .string(info.name))
             // Create-on-apply: ownership is computed on the object as it will be stored.
-            let probe = try createObject(&s, resource: r, namespace: info.namespace, body: body, user: user, manager: "", dryRun: true)
+            let probe = try createObject(&s, resource: r, namespace: info.namespace, body: body, manager: "", dryRun: true)
             guard case .success(let owned) = ssa.apply(live: probe, applied: applied, manager: manager, force: true, apiVersion: r.groupVersion, now: now) else {
                 throw APIError.internalError("apply on create failed")
             }
-            let created = try createObject(&s, resource: r, namespace: info.namespace, body: body, user: user, manager: "", dryRun: dryRun,
+            let created = try createObject(&s, resource: r, namespace: info.namespace, body: body, manager: "", dryRun: dryRun,
                                            applyManaged: owned["metadata"]?["managedFields"] ?? .array([]))
             return .json(201, served(created, r))
         }

@@ -48,7 +48,7 @@ extension KubeAPIServer {
 
     /// Creates an object; `applied` carries the managedFields of a create-on-apply instead of an
     /// Update entry.
-    func createObject(_ s: inout State, resource r: ResourceInfo, namespace: String, body: JSONValue, user: UserInfo,
+    func createObject(_ s: inout State, resource r: ResourceInfo, namespace: String, body: JSONValue,
                       manager: String, dryRun: Bool, applyManaged: JSONValue? = nil) throws(APIError) -> JSONValue {
         var obj = body
         try checkKind(r, &obj)
@@ -139,13 +139,12 @@ extension KubeAPIServer {
 
     /// What controllers of a real cluster do right after a create.
     func afterCreate(_ s: inout State, _ r: ResourceInfo, _ obj: JSONValue) {
-        let system = UserInfo(name: "system:kube-controller-manager", groups: ["system:masters"])
         switch r.storageKey {
         case "namespaces":
             let ns = ObjectMeta.name(obj)
             if let sa = s.catalog.resource(group: "", version: "v1", name: "serviceaccounts") {
                 _ = try? createObject(&s, resource: sa, namespace: ns, body: ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "default"]],
-                                      user: system, manager: "", dryRun: false)
+                                      manager: "", dryRun: false)
             }
             if let cm = s.catalog.resource(group: "", version: "v1", name: "configmaps") {
                 let body: JSONValue = [
@@ -155,7 +154,7 @@ extension KubeAPIServer {
                     ]],
                     "data": ["ca.crt": .string(caBundlePEM)],
                 ]
-                _ = try? createObject(&s, resource: cm, namespace: ns, body: body, user: system, manager: "kube-controller-manager", dryRun: false)
+                _ = try? createObject(&s, resource: cm, namespace: ns, body: body, manager: "kube-controller-manager", dryRun: false)
             }
         case "customresourcedefinitions.apiextensions.k8s.io":
             establishCRD(&s, obj)

@@ -59,20 +59,19 @@ public final class KubeAPIServer: Sendable {
     /// Creates what a fresh cluster has: the default namespaces and the bootstrap RBAC policy.
     private func bootstrap() {
         state.withLock { s in
-            let system = UserInfo(name: "system:apiserver", groups: ["system:masters"])
             for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
                 _ = try? createObject(&s, resource: s.catalog.resource(group: "", version: "v1", name: "namespaces")!,
                                       namespace: "", body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]],
-                                      user: system, manager: "kube-apiserver", dryRun: false)
+                                      manager: "kube-apiserver", dryRun: false)
             }
             let cr = s.catalog.resource(group: "rbac.authorization.k8s.io", version: "v1", name: "clusterroles")!
             for role in BootstrapPolicy.clusterRoles {
-                _ = try? createObject(&s, resource: cr, namespace: "", body: role, user: system, manager: "kube-apiserver", dryRun: false)
+                _ = try? createObject(&s, resource: cr, namespace: "", body: role, manager: "kube-apiserver", dryRun: false)
             }
             aggregateClusterRoles(&s)
             let crb = s.catalog.resource(group: "rbac.authorization.k8s.io", version: "v1", name: "clusterrolebindings")!
             for binding in BootstrapPolicy.clusterRoleBindings {
-                _ = try? createObject(&s, resource: crb, namespace: "", body: binding, user: system, manager: "kube-apiserver", dryRun: false)
+                _ = try? createObject(&s, resource: crb, namespace: "", body: binding, manager: "kube-apiserver", dryRun: false)
             }
         }
     }

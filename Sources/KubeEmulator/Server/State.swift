@@ -147,9 +147,7 @@ extension WatchRegistration {
     }
 
     func matches(_ object: JSONValue) -> Bool {
-        let meta = object["metadata"]
         if !labelSelector.isEmpty && !labelSelector.matches(ObjectMeta.labels(object)) { return false }
-        _ = meta
         return fieldSelector.matches(object)
     }
 
