@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "KubeRuntime", targets: ["KubeRuntime"]),
         .library(name: "GitSource", targets: ["GitSource"]),
+        .library(name: "Manifests", targets: ["Manifests"]),
+        .library(name: "Sync", targets: ["Sync"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -48,6 +50,33 @@ let package = Package(
                 "CLibGit2",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GitTesting",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Manifests",
+            dependencies: [
+                "KubeModel",
+                "GitSource",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Sync",
+            dependencies: [
+                "KubeModel",
+                "KubeClient",
+                "KubeRuntime",
+                "FlotillaAPI",
+                "Manifests",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -126,6 +155,10 @@ let package = Package(
                 "KubeRuntime",
                 "KubeTesting",
                 "GitSource",
+                "GitTesting",
+                "Manifests",
+                "Sync",
+                "FlotillaAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -142,8 +175,22 @@ let package = Package(
         ),
         .testTarget(
             name: "GitSourceTests",
-            dependencies: ["GitSource", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["GitSource", "GitTesting", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ManifestsTests",
+            dependencies: ["Manifests", "GitSource", "GitTesting", "KubeModel",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SyncTests",
+            dependencies: ["Sync", "Manifests", "GitSource", "GitTesting", "KubeTesting", "KubeClient", "KubeRuntime",
+                           "KubeEmulator", "KubeModel", "FlotillaAPI",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

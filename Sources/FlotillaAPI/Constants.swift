@@ -13,6 +13,14 @@ public enum Flotilla {
     public static let syncFieldManager = "flotilla"
     /// The field manager of FluxInstance status writes.
     public static let statusFieldManager = "flotilla-status"
+    /// Label on every object an instance applies: `<namespace>.<name>` of the FluxInstance (or a
+    /// hash of it when that is not a valid label value). The instance's cache watches only these.
+    public static let instanceLabel = "flotilla.dev/instance"
+    /// Set to a revision (full or at least 7 characters) to release deletions the blast-radius
+    /// guard holds for that revision.
+    public static let approvePruneAnnotation = "flotilla.dev/approve-prune"
+    /// Prefix of the ConfigMap (in the instance's namespace) holding an instance's inventory.
+    public static let inventoryPrefix = "flotilla-inventory-"
 }
 
 /// Flux v1 annotations and labels that Flotilla honours unchanged (`fluxcd.io/` and the legacy
@@ -26,6 +34,9 @@ public enum FluxAnnotations {
     public static let lockedUser = "locked_user"
     public static let syncChecksum = "fluxcd.io/sync-checksum"
     public static let syncGCMark = "fluxcd.io/sync-gc-mark"
+    /// `fluxcd.io/ignore` values: skip apply and garbage collection / apply but never collect.
+    public static let ignoreTrue = "true"
+    public static let ignoreSyncOnly = "sync_only"
 
     /// The value of a Flux annotation under either prefix (`fluxcd.io/` wins).
     public static func value(_ name: String, in annotations: [String: String]) -> String? {

@@ -65,9 +65,10 @@ extension KubeClient {
         try await send(.GET, type.path(namespace: namespace, name: name, subresource: subresource)).json
     }
 
-    /// Lists a collection, following `continue` tokens until the list is complete.
+    /// Lists a collection, following `continue` tokens until the list is complete (with
+    /// `firstPageOnly`, at most `pageSize` items: a cheap "may I list this?" probe).
     public func list(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-                     pageSize: Int = 500) async throws(KubeError) -> ObjectList {
+                     pageSize: Int = 500, firstPageOnly: Bool = false) async throws(KubeError) -> ObjectList {
         var items: [JSONValue] = []
         var token: String? = nil
         var resourceVersion = ""
@@ -80,7 +81,7 @@ extension KubeClient {
             items += page["items"]?.arrayValue ?? []
             if resourceVersion.isEmpty { resourceVersion = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
             token = page["metadata"]?["continue"]?.stringValue
-            if token?.isEmpty == true { token = nil }
+            if token?.isEmpty == true || firstPageOnly { token = nil }
         } while token != nil
         // Typed lists omit apiVersion/kind on items; restore them so items are self-describing.
         for i in items.indices where items[i]["kind"] == nil {
@@ -113,7 +114,14 @@ extension KubeClient {
     /// resource is found through discovery. `subresource: "status"` applies status only.
     public func apply(_ object: JSONValue, fieldManager: String, force: Bool = false, subresource: String? = nil,
                       dryRun: Bool = false) async throws(KubeError) -> JSONValue {
-        let type = try await resourceType(for: object)
+        try await apply(object, as: try await resourceType(for: object), fieldManager: fieldManager, force: force,
+                        subresource: subresource, dryRun: dryRun)
+    }
+
+    /// Server-side apply to a known resource type (no discovery: e.g. a custom resource whose
+    /// CRD was created a moment ago).
+    public func apply(_ object: JSONValue, as type: ResourceType, fieldManager: String, force: Bool = false,
+                      subresource: String? = nil, dryRun: Bool = false) async throws(KubeError) -> JSONValue {
         var q: [(String, String)] = [("fieldManager", fieldManager)]
         if force { q.append(("force", "true")) }
         if dryRun { q.append(("dryRun", "All")) }

@@ -33,12 +33,25 @@ public enum YAML {
         return try builder.run(bytes)
     }
 
+    /// All documents of a stream with the 1-based line each starts on (empty ones are `.null`).
+    public static func documents(bytes: UnsafeBufferPointer<UInt8>, limits: YAMLLimits = YAMLLimits()) throws(YAMLError) -> [YAMLDocument] {
+        var builder = YAMLBuilder(limits: limits)
+        let values = try builder.run(bytes)
+        return zip(values, builder.documentLines).map { YAMLDocument(value: $0, line: $1) }
+    }
+
     /// Exactly one document (an empty stream is `.null`).
     public static func decode(_ text: String) throws(YAMLError) -> JSONValue {
         let docs = try decodeAll(text)
         if docs.count > 1 { throw YAMLError(message: "expected a single document, found \(docs.count)", line: 1, column: 1) }
         return docs.first ?? .null
     }
+}
+
+/// One document of a YAML stream and the line it starts on.
+public struct YAMLDocument: Sendable, Hashable {
+    public var value: JSONValue
+    public var line: Int
 }
 
 struct YAMLBuilder {
@@ -51,6 +64,10 @@ struct YAMLBuilder {
     var stack: [Frame] = []
     var anchors: [String: JSONValue] = [:]
     var documents: [JSONValue] = []
+    /// Where each document's content starts (its first node; the marker line when empty).
+    var documentLines: [Int] = []
+    var documentLine: Int? = nil
+    var documentHasNode = false
     var current: JSONValue? = nil
     var aliasBudget: Int
 
@@ -77,13 +94,22 @@ struct YAMLBuilder {
             defer { yaml_event_delete(&event) }
             let line = Int(event.start_mark.line) + 1
             let column = Int(event.start_mark.column) + 1
+            if !documentHasNode, stack.isEmpty, event.type == YAML_SCALAR_EVENT || event.type == YAML_SEQUENCE_START_EVENT
+                || event.type == YAML_MAPPING_START_EVENT || event.type == YAML_ALIAS_EVENT {
+                documentHasNode = true
+                documentLine = line
+            }
             switch event.type {
             case YAML_STREAM_END_EVENT:
                 return documents
             case YAML_DOCUMENT_START_EVENT:
                 current = nil
+                documentLine = line
             case YAML_DOCUMENT_END_EVENT:
                 documents.append(current ?? .null)
+                documentLines.append(documentLine ?? line)
+                documentLine = nil
+                documentHasNode = false
                 current = nil
                 anchors.removeAll()
             case YAML_SCALAR_EVENT:

@@ -7,7 +7,7 @@ import KubeRuntime
 import KubeTesting
 
 /// Typical manifests: a Deployment, a Service and a ConfigMap, round-robin.
-enum Manifests {
+enum SampleManifests {
     static func make(_ i: Int) -> JSONValue {
         switch i % 3 {
         case 0:
@@ -85,7 +85,7 @@ struct CodecBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let objects = (0..<count).map(Manifests.make)
+        let objects = (0..<count).map(SampleManifests.make)
         let encoded = objects.map { $0.jsonBytes() }
         let bytes = encoded.reduce(0) { $0 + $1.count }
         let datas = encoded.map { Data($0) }
@@ -130,7 +130,7 @@ struct InformerBench: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for w in 0..<16 {
                     group.addTask {
-                        for i in stride(from: w, to: half, by: 16) { _ = try await client.create(.configMaps, Manifests.make(3 * i + 2)) }
+                        for i in stride(from: w, to: half, by: 16) { _ = try await client.create(.configMaps, SampleManifests.make(3 * i + 2)) }
                     }
                 }
                 try await group.waitForAll()
@@ -148,7 +148,7 @@ struct InformerBench: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for w in 0..<16 {
                     group.addTask {
-                        for i in stride(from: half + w, to: objects, by: 16) { _ = try await client.create(.configMaps, Manifests.make(3 * i + 2)) }
+                        for i in stride(from: half + w, to: objects, by: 16) { _ = try await client.create(.configMaps, SampleManifests.make(3 * i + 2)) }
                     }
                 }
                 try await group.waitForAll()

@@ -36,7 +36,7 @@ struct GitBench: AsyncParsableCommand {
         for i in 0..<files {
             let dir = root + "/work/deploy/app\(i / 50)"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try Manifests.make(i).jsonString().write(toFile: dir + "/m\(i).yaml", atomically: false, encoding: .utf8)
+            try SampleManifests.make(i).jsonString().write(toFile: dir + "/m\(i).yaml", atomically: false, encoding: .utf8)
         }
         try shell("cd \(root)/work && git init -q -b main && git add . && git commit -q -m init && git clone -q --bare . \(root)/up.git")
         let url = "file://\(root)/up.git"

@@ -1,5 +1,6 @@
 import Foundation
 import GitSource
+import GitTesting
 import Testing
 
 @Suite("GitMirror over file://", .serialized)

@@ -1,5 +1,6 @@
 import Foundation
 import GitSource
+import GitTesting
 import Testing
 
 /// git's smart HTTP (`git http-backend`) behind basic auth, on 127.0.0.1.

@@ -11,16 +11,6 @@ func configMap(_ name: String, _ ns: String, _ data: JSONValue = ["v": "0"]) -> 
     ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name), "namespace": .string(ns)], "data": data]
 }
 
-/// Polls until `condition` holds or the timeout passes.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
-}
-
 @Suite("Informer")
 struct InformerTests {
     /// Records every event a handler sees.

@@ -34,6 +34,9 @@ public actor RESTMapper {
 
     public func invalidate() { cache.removeAll() }
 
+    /// Forgets one group/version (e.g. after a CRD for it was created).
+    public func invalidate(apiVersion: String) { cache[apiVersion] = nil }
+
     private func noMatch(_ apiVersion: String, _ kind: String) -> KubeError {
         KubeError(code: 404, reason: "NotFound", message: "no matches for kind \"\(kind)\" in version \"\(apiVersion)\"")
     }

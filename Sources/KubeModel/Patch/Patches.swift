@@ -1,9 +1,7 @@
-import Foundation
-import KubeModel
 
 /// JSON merge patch (RFC 7386).
-enum MergePatch {
-    static func apply(_ patch: JSONValue, to target: JSONValue) -> JSONValue {
+public enum MergePatch {
+    public static func apply(_ patch: JSONValue, to target: JSONValue) -> JSONValue {
         guard case .object(let p) = patch else { return patch }
         var result = target.objectValue ?? [:]
         for (k, v) in p {
@@ -18,10 +16,10 @@ enum MergePatch {
 }
 
 /// JSON patch (RFC 6902): add, remove, replace, move, copy, test.
-enum JSONPatch {
-    struct Failure: Error { var message: String }
+public enum JSONPatch {
+    public struct Failure: Error, Sendable { public var message: String }
 
-    static func apply(_ patch: JSONValue, to target: JSONValue) throws(Failure) -> JSONValue {
+    public static func apply(_ patch: JSONValue, to target: JSONValue) throws(Failure) -> JSONValue {
         guard let ops = patch.arrayValue else { throw Failure(message: "json patch must be an array") }
         var doc = target
         for op in ops {
@@ -61,7 +59,7 @@ enum JSONPatch {
         if path.isEmpty { return [] }
         guard path.hasPrefix("/") else { throw Failure(message: "invalid path \(path)") }
         return path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
-            String($0).replacingAll("~1", with: "/").replacingAll("~0", with: "~")
+            String($0).replacing("~1", with: "/").replacing("~0", with: "~")
         }
     }
 
@@ -130,10 +128,12 @@ enum JSONPatch {
 /// Strategic merge patch for built-in kinds: keyed lists merge by their merge key, `$patch`
 /// directives (`delete`, `replace`, `merge`), `$retainKeys`, `$deleteFromPrimitiveList/…` and
 /// `$setElementOrder/…` (order hints are accepted and ignored).
-struct StrategicMergePatch {
-    var types: FieldTypes
+public struct StrategicMergePatch: Sendable {
+    public var types: FieldTypes
 
-    func apply(_ patch: JSONValue, to target: JSONValue, fieldPath: [String] = []) -> JSONValue {
+    public init(types: FieldTypes) { self.types = types }
+
+    public func apply(_ patch: JSONValue, to target: JSONValue, fieldPath: [String] = []) -> JSONValue {
         guard case .object(let p) = patch else { return patch }
         if p["$patch"]?.stringValue == "replace" {
             var replaced = p
@@ -204,19 +204,5 @@ struct StrategicMergePatch {
             }
             return .array(l)
         }
-    }
-}
-
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty, contains(target) else { return self }
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
     }
 }

@@ -1,11 +1,9 @@
 import Foundation
-import GitSource
-import Testing
 
 /// Runs a command, returning stdout; throws on a non-zero exit. Uses posix_spawn and waitpid
 /// directly: Foundation's Process waits through a run loop, which can starve under parallel tests.
 @discardableResult
-func sh(_ args: [String], cwd: String? = nil, env: [String: String] = [:]) throws -> String {
+public func sh(_ args: [String], cwd: String? = nil, env: [String: String] = [:]) throws -> String {
     var environment = ProcessInfo.processInfo.environment
     environment["GIT_AUTHOR_NAME"] = "Test"; environment["GIT_AUTHOR_EMAIL"] = "test@example.com"
     environment["GIT_COMMITTER_NAME"] = "Test"; environment["GIT_COMMITTER_EMAIL"] = "test@example.com"
@@ -30,25 +28,28 @@ func sh(_ args: [String], cwd: String? = nil, env: [String: String] = [:]) throw
     return out.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }
 
-func tempDir(_ name: String = "git") -> String {
+public func tempDir(_ name: String = "git") -> String {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("flotilla-\(name)-\(UUID().uuidString.prefix(8))").path
     try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
     return d
 }
 
-/// A bare repository with an initial commit, plus a scratch clone to make upstream changes.
-struct UpstreamRepo {
-    let root: String
-    var bare: String { root + "/upstream.git" }
-    var work: String { root + "/work" }
-    var url: String { "file://" + bare }
+/// Test fixtures for git: a shell runner, temporary directories, upstream repositories, a real
+/// sshd on 127.0.0.1 and a hung remote. Shared by every test target that needs real git.
 
-    init(files: [String: String] = ["deploy/app.yaml": "kind: ConfigMap\n", "README.md": "hello\n"]) throws {
+/// A bare repository with an initial commit, plus a scratch clone to make upstream changes.
+public struct UpstreamRepo: Sendable {
+    public let root: String
+    public var bare: String { root + "/upstream.git" }
+    public var work: String { root + "/work" }
+    public var url: String { "file://" + bare }
+
+    public init(files: [String: String] = ["deploy/app.yaml": "kind: ConfigMap\n", "README.md": "hello\n"]) throws {
         root = tempDir("upstream")
         try sh(["git", "init", "-q", "--bare", "-b", "main", bare])
         try sh(["git", "clone", "-q", bare, work])
@@ -57,7 +58,7 @@ struct UpstreamRepo {
     }
 
     @discardableResult
-    func commit(_ files: [String: String?], message: String) throws -> String {
+    public func commit(_ files: [String: String?], message: String) throws -> String {
         for (path, contents) in files {
             let full = work + "/" + path
             if let contents {
@@ -73,18 +74,18 @@ struct UpstreamRepo {
         return try head()
     }
 
-    func head() throws -> String { try sh(["git", "--git-dir", bare, "rev-parse", "main"]) }
-    func show(_ spec: String) throws -> String { try sh(["git", "--git-dir", bare, "show", spec]) }
+    public func head() throws -> String { try sh(["git", "--git-dir", bare, "rev-parse", "main"]) }
+    public func show(_ spec: String) throws -> String { try sh(["git", "--git-dir", bare, "show", spec]) }
 }
 
 /// A real sshd on 127.0.0.1 with a temporary host key and the given authorized keys.
-final class TestSSHD {
-    let dir: String
-    let port: Int
+public final class TestSSHD {
+    public let dir: String
+    public let port: Int
     let process: Process
-    let hostKeyLine: String
+    public let hostKeyLine: String
 
-    init(authorizedKeys: [String]) throws {
+    public init(authorizedKeys: [String]) throws {
         dir = tempDir("sshd")
         try sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"])
         try authorizedKeys.joined(separator: "\n").appending("\n").write(toFile: dir + "/authorized_keys", atomically: true, encoding: .utf8)
@@ -118,7 +119,7 @@ final class TestSSHD {
         throw FixtureError("sshd did not start on port \(port)")
     }
 
-    static func canConnect(_ port: Int) -> Bool {
+    public static func canConnect(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
@@ -128,10 +129,10 @@ final class TestSSHD {
         return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
     }
 
-    func url(_ path: String) -> String { "ssh://root@127.0.0.1:\(port)\(path)" }
+    public func url(_ path: String) -> String { "ssh://root@127.0.0.1:\(port)\(path)" }
 
     /// Stops sshd (SIGKILL; not waiting: Foundation reaps the child).
-    func stop() {
+    public func stop() {
         kill(process.processIdentifier, SIGKILL)
     }
 
@@ -139,11 +140,11 @@ final class TestSSHD {
 }
 
 /// A TCP listener that accepts connections and never answers (a hung remote).
-final class SilentServer {
+public final class SilentServer {
     let fd: Int32
-    let port: Int
+    public let port: Int
 
-    init() throws {
+    public init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
         var addr = sockaddr_in()

@@ -1,7 +1,5 @@
-import KubeModel
-
 /// How a list merges and is tracked by field managers (structured-merge-diff's list types).
-enum ListType: Sendable, Equatable {
+public enum ListType: Sendable, Equatable {
     case atomic
     case set
     case map(keys: [String])
@@ -10,13 +8,15 @@ enum ListType: Sendable, Equatable {
 /// Structural type information the emulator needs for server-side apply, strategic merge patch and
 /// managed fields: which lists are keyed, which are sets, which objects are atomic. Built-in kinds use
 /// the list-map keys of their Go types; custom resources use their CRD schema.
-struct FieldTypes: Sendable {
+public struct FieldTypes: Sendable {
     /// The CRD's schema for custom resources (nil for built-ins).
-    var schema: JSONValue?
+    public var schema: JSONValue?
 
-    static let builtin = FieldTypes(schema: nil)
+    public init(schema: JSONValue?) { self.schema = schema }
 
-    func listType(_ fieldPath: [String]) -> ListType {
+    public static let builtin = FieldTypes(schema: nil)
+
+    public func listType(_ fieldPath: [String]) -> ListType {
         guard let last = fieldPath.last else { return .atomic }
         // Object metadata is the same everywhere.
         if fieldPath.count == 2 && fieldPath[0] == "metadata" {
@@ -52,7 +52,7 @@ struct FieldTypes: Sendable {
     }
 
     /// Objects replaced as a whole rather than merged field by field.
-    func isAtomicObject(_ fieldPath: [String]) -> Bool {
+    public func isAtomicObject(_ fieldPath: [String]) -> Bool {
         guard let last = fieldPath.last else { return false }
         if let schema {
             guard let node = Self.schemaNode(schema, fieldPath) else { return false }
@@ -62,7 +62,7 @@ struct FieldTypes: Sendable {
     }
 
     /// The schema node at a field path (array items are stepped into transparently).
-    static func schemaNode(_ schema: JSONValue, _ fieldPath: [String]) -> JSONValue? {
+    public static func schemaNode(_ schema: JSONValue, _ fieldPath: [String]) -> JSONValue? {
         var node: JSONValue? = schema
         for field in fieldPath {
             if node?["type"]?.stringValue == "array" { node = node?["items"] }
@@ -79,7 +79,7 @@ struct FieldTypes: Sendable {
 
     /// The key object of a keyed list item, e.g. `{"name":"app"}`. Missing `protocol` defaults to TCP,
     /// as the API server's defaulting does before keys are computed.
-    func keyObject(_ item: JSONValue, keys: [String]) -> JSONValue {
+    public func keyObject(_ item: JSONValue, keys: [String]) -> JSONValue {
         var k: [String: JSONValue] = [:]
         for key in keys {
             if let v = item[key] {

@@ -1,0 +1,200 @@
+import Foundation
+import GitSource
+import KubeModel
+import Logging
+
+/// What to render from a revision.
+public struct RenderOptions: Sendable {
+    /// Paths from the repository root; empty means the root.
+    public var paths: [String] = []
+    /// Honour `.flux.yaml` files (Flux v1's `--manifest-generation`).
+    public var manifestGeneration = false
+    /// Timeout of a generator without its own `timeout`.
+    public var generatorTimeout: Duration = .seconds(60)
+    /// Largest generator output accepted.
+    public var maxGeneratorOutput = 64 << 20
+
+    public init(paths: [String] = [], manifestGeneration: Bool = false) {
+        self.paths = paths
+        self.manifestGeneration = manifestGeneration
+    }
+}
+
+/// The manifests of one revision, in a stable order (by path and position).
+public struct RenderedSet: Sendable {
+    public var revision: String
+    public var manifests: [Manifest]
+    /// Manifest files read (cached or not).
+    public var files: Int
+    /// Files that had to be parsed (not in the parse cache).
+    public var parsed: Int
+}
+
+/// Renders revisions of one instance's repository into manifests: the repository walk, the parse
+/// cache and `.flux.yaml` generation. Owns a work directory (for generators) that `release()`
+/// removes; one renderer per instance.
+public final class ManifestRenderer: Sendable {
+    let mirror: GitMirror
+    let workDirectory: String
+    let logger: Logger
+    public let cache = ParseCache()
+
+    public init(mirror: GitMirror, workDirectory: String, logger: Logger) {
+        self.mirror = mirror
+        self.workDirectory = workDirectory
+        self.logger = logger
+    }
+
+    /// Removes the work directory (the instance is gone).
+    public func release() {
+        try? FileManager.default.removeItem(atPath: workDirectory)
+    }
+
+    public func render(revision: String, options: RenderOptions) async throws(RenderError) -> RenderedSet {
+        let paths = Array(Set(try (options.paths.isEmpty ? [""] : options.paths).map { p throws(RenderError) in try RepositoryWalk.normalise(p) })).sorted()
+        let files: [GitFile]
+        do {
+            // Generators may read anything in the repository; otherwise list only the paths.
+            files = try await mirror.files(at: revision, paths: options.manifestGeneration ? [] : paths)
+        } catch {
+            throw error.kind == .notFound || error.kind == .invalid ? RenderError(.path, error.message) : RenderError(.source, error.message)
+        }
+        let byPath = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let allPaths = files.map(\.path)
+        let charts = RepositoryWalk.chartDirectories(allPaths)
+
+        var plainFiles: [String] = []
+        var generated: [(path: String, config: FluxConfig)] = []
+        for path in paths {
+            if options.manifestGeneration, let config = try await fluxConfig(for: path, files: byPath) {
+                if case .scanForFiles = config.mode {
+                    plainFiles += try RepositoryWalk.manifestFiles(in: path, of: allPaths, charts: charts)
+                } else {
+                    _ = try RepositoryWalk.manifestFiles(in: path, of: allPaths, charts: charts)
+                    generated.append((path, config))
+                }
+            } else {
+                plainFiles += try RepositoryWalk.manifestFiles(in: path, of: allPaths, charts: charts)
+            }
+        }
+        var seen = Set<String>()
+        plainFiles = plainFiles.filter { seen.insert($0).inserted }
+
+        let before = cache.statistics.misses
+        var manifests = try await parseFiles(plainFiles.compactMap { byPath[$0] })
+        cache.retain(Set(files.map(\.blobID)))
+        let parsed = cache.statistics.misses - before
+
+        if !generated.isEmpty {
+            let tree = try await export(files, revision: revision)
+            let runner = CommandRunner(defaultTimeout: options.generatorTimeout, maxOutput: options.maxGeneratorOutput, home: workDirectory + "/home")
+            for (path, config) in generated {
+                manifests += try await generate(config, path: path, tree: tree, files: byPath, runner: runner)
+            }
+        }
+        return RenderedSet(revision: revision, manifests: manifests, files: plainFiles.count, parsed: parsed)
+    }
+
+    /// The `.flux.yaml` that governs `path`: the nearest one from the path up to the root.
+    func fluxConfig(for path: String, files: [String: GitFile]) async throws(RenderError) -> FluxConfig? {
+        var dir = path
+        while true {
+            let candidate = dir.isEmpty ? FluxConfig.fileName : "\(dir)/\(FluxConfig.fileName)"
+            if let file = files[candidate] {
+                return try FluxConfig.parse(try await read([file])[file.blobID] ?? [], directory: dir)
+            }
+            if dir.isEmpty { return nil }
+            dir = RepositoryWalk.parent(dir)
+        }
+    }
+
+    func read(_ files: [GitFile]) async throws(RenderError) -> [String: [UInt8]] {
+        guard !files.isEmpty else { return [:] }
+        do {
+            return try await mirror.blobs(files.map(\.blobID))
+        } catch {
+            throw RenderError(.source, error.message)
+        }
+    }
+
+    func parseFiles(_ files: [GitFile]) async throws(RenderError) -> [Manifest] {
+        let missing = files.filter { !cache.contains($0.blobID) }
+        let contents = try await read(missing)
+        var out: [Manifest] = []
+        for file in files {
+            let docs = try cache.documents(blobID: file.blobID, source: file.path) { () throws(RenderError) in
+                guard let bytes = contents[file.blobID] else { throw RenderError(.source, "\(file.path): blob \(file.blobID) is missing") }
+                return bytes
+            }
+            out += try ManifestParser.manifests(docs, source: file.path)
+        }
+        return out
+    }
+
+    /// Writes the revision's files under the work directory, for generators to run in.
+    func export(_ files: [GitFile], revision: String) async throws(RenderError) -> String {
+        let tree = workDirectory + "/tree"
+        let fm = FileManager.default
+        let contents = try await read(files)
+        do {
+            try? fm.removeItem(atPath: tree)
+            try fm.createDirectory(atPath: tree, withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: workDirectory + "/home", withIntermediateDirectories: true)
+            for file in files {
+                let full = tree + "/" + file.path
+                try fm.createDirectory(atPath: RepositoryWalk.parent(full), withIntermediateDirectories: true)
+                guard fm.createFile(atPath: full, contents: Data(contents[file.blobID] ?? []),
+                                    attributes: [.posixPermissions: file.executable ? 0o755 : 0o644]) else {
+                    throw RenderError(.source, "cannot write \(full)")
+                }
+            }
+        } catch let error as RenderError {
+            throw error
+        } catch {
+            throw RenderError(.source, "cannot export revision \(revision.prefix(7)) for generators: \(error)")
+        }
+        return tree
+    }
+
+    func generate(_ config: FluxConfig, path: String, tree: String, files: [String: GitFile], runner: CommandRunner) async throws(RenderError) -> [Manifest] {
+        let directory = path.isEmpty ? tree : tree + "/" + path
+        let configFile = config.directory.isEmpty ? FluxConfig.fileName : "\(config.directory)/\(FluxConfig.fileName)"
+        let place = "\(path.isEmpty ? "." : path) (\(configFile))"
+        var out: [Manifest] = []
+        for command in config.generators {
+            logger.debug("running generator", metadata: ["path": "\(path)", "command": "\(command.command)"])
+            let output = try await runner.run(command, in: directory, describedAs: place)
+            out += try ManifestParser.parse(output, source: "output of `\(command.command)` in \(place)")
+        }
+        if case .patchUpdated(_, let patchFile) = config.mode {
+            let patchPath = try RepositoryWalk.normalise(path.isEmpty ? patchFile : "\(path)/\(patchFile)")
+            if let file = files[patchPath] {
+                let patches = try ManifestParser.parse(try await read([file])[file.blobID] ?? [], source: patchPath)
+                out = PatchSet(patches).apply(to: out) { unmatched in
+                    logger.notice("patch matches no generated object", metadata: ["patch": "\(unmatched.location)", "object": "\(unmatched.kind)/\(unmatched.name)"])
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// `patchUpdated` patches: strategic merge patches matched to generated objects by kind,
+/// namespace and name.
+struct PatchSet {
+    let patches: [Manifest]
+    init(_ patches: [Manifest]) { self.patches = patches }
+
+    func apply(to manifests: [Manifest], unmatched: (Manifest) -> Void) -> [Manifest] {
+        var out = manifests
+        for patch in patches {
+            var matched = false
+            for i in out.indices where out[i].kind == patch.kind && out[i].name == patch.name && out[i].namespace == patch.namespace {
+                out[i].object = StrategicMergePatch(types: .builtin).apply(patch.object, to: out[i].object)
+                matched = true
+            }
+            if !matched { unmatched(patch) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,62 @@
+/// What a sync did to one object.
+public struct Change: Sendable, Equatable, CustomStringConvertible {
+    public enum Action: String, Sendable {
+        case created, configured, unchanged, skipped, failed
+        /// Deleted by garbage collection.
+        case deleted
+        /// Would be deleted (garbage collection dry run).
+        case wouldDelete = "would-delete"
+        /// Held by the blast-radius guard until approved.
+        case held
+    }
+    public var id: ResourceID
+    public var action: Action
+    /// Why (for skipped, failed, held, and deletions that were not made): names the object's file.
+    public var reason: String?
+
+    public init(id: ResourceID, action: Action, reason: String? = nil) {
+        self.id = id
+        self.action = action
+        self.reason = reason
+    }
+
+    public var description: String { "\(id) \(action.rawValue)" + (reason.map { ": \($0)" } ?? "") }
+}
+
+/// The outcome of one sync of one revision.
+public struct SyncResult: Sendable {
+    public var revision: String
+    public var changes: [Change]
+    /// Deletions the guard holds (ids), with why.
+    public var pendingDeletions: [ResourceID]
+    public var pruneHeldReason: String?
+
+    public func count(_ action: Change.Action) -> Int { changes.reduce(0) { $0 + ($1.action == action ? 1 : 0) } }
+    public func changes(_ action: Change.Action) -> [Change] { changes.filter { $0.action == action } }
+
+    /// True when every object was applied or unchanged and nothing was held or failed to delete.
+    public var succeeded: Bool { count(.failed) == 0 && pendingDeletions.isEmpty }
+}
+
+/// Decides whether deletions may go ahead (pure): the blast-radius guard holds them when the
+/// rendered set is empty or when more than `maxDeletePercent` of the inventory would be deleted,
+/// unless this revision was approved or the guard is off.
+public struct PruneGuard: Sendable, Equatable {
+    public var options: GarbageCollectionOptions
+
+    public init(options: GarbageCollectionOptions) { self.options = options }
+
+    /// Nil when deletions may proceed; otherwise why they are held.
+    public func holdReason(deletions: Int, inventory: Int, renderedObjects: Int, revision: String) -> String? {
+        guard deletions > 0, options.guardEnabled else { return nil }
+        if let approved = options.approvedRevision, approved.count >= 7, revision.hasPrefix(approved) { return nil }
+        if renderedObjects == 0 {
+            return "the revision renders no objects; \(deletions) deletion(s) held until approved"
+        }
+        let percent = inventory == 0 ? 100 : deletions * 100 / inventory
+        if deletions * 100 > options.maxDeletePercent * inventory {
+            return "\(deletions) of \(inventory) objects (\(percent)%) would be deleted, more than the \(options.maxDeletePercent)% allowed; held until approved"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,141 @@
+import FlotillaAPI
+import KubeClient
+import KubeModel
+import Manifests
+
+/// How `fluxcd.io/ignore` (or the legacy `flux.weave.works/ignore`) treats an object.
+public enum IgnoreMode: Sendable, Equatable {
+    case none
+    /// `"true"`: neither applied nor collected.
+    case ignored
+    /// `sync_only`: applied, never collected.
+    case syncOnly
+
+    public init(annotations: [String: String]) {
+        switch FluxAnnotations.value(FluxAnnotations.ignore, in: annotations) {
+        case FluxAnnotations.ignoreTrue: self = .ignored
+        case FluxAnnotations.ignoreSyncOnly: self = .syncOnly
+        default: self = .none
+        }
+    }
+
+    public init(object: JSONValue?) {
+        self.init(annotations: object.map { Manifest.stringMap($0["metadata"]?["annotations"]) } ?? [:])
+    }
+}
+
+/// One object as it will be applied: resolved type, final namespace, Flux marks and checksum.
+public struct DesiredObject: Sendable {
+    public var id: ResourceID
+    /// nil when the server serves no such kind (then `unresolved` says why; the object fails).
+    public var type: ResourceType?
+    public var unresolved: String?
+    public var object: JSONValue
+    public var checksum: String
+    public var ignore: IgnoreMode
+    public var manifest: Manifest
+
+    public var apiVersion: String { manifest.apiVersion }
+    public var kind: String { id.kind }
+}
+
+/// A revision that must not be applied at all: duplicate objects or objects outside what the
+/// instance may touch. Lists every offending object with its file and line.
+public struct SyncPlanError: Error, Sendable, CustomStringConvertible, Equatable {
+    public enum Reason: String, Sendable {
+        case duplicate = "DuplicateObject"
+        case forbidden = "Forbidden"
+    }
+    public var reason: Reason
+    public var problems: [String]
+    public var description: String { problems.joined(separator: "; ") }
+}
+
+/// Turns manifests into desired objects: scope from discovery (or from CRDs in the same set),
+/// default namespace, allow-list checks, duplicate detection, Flux labels and checksum.
+public struct Planner: Sendable {
+    public var options: SyncOptions
+
+    public init(options: SyncOptions) { self.options = options }
+
+    public func plan(_ manifests: [Manifest], client: KubeClient) async throws(SyncPlanError) -> [DesiredObject] {
+        let crds = Self.customResourceTypes(in: manifests)
+        var out: [DesiredObject] = []
+        var forbidden: [String] = []
+        var locations: [ResourceID: String] = [:]
+        var duplicates: [String] = []
+        for manifest in manifests {
+            var type: ResourceType? = nil
+            var unresolved: String? = nil
+            let group = ResourceID(apiVersion: manifest.apiVersion, kind: manifest.kind, namespace: nil, name: "").group
+            if let t = crds[CRDKey(group: group, kind: manifest.kind)] {
+                type = ResourceType(group: t.group, version: Self.version(of: manifest.apiVersion), resource: t.resource, kind: t.kind, namespaced: t.namespaced)
+            } else {
+                do {
+                    type = try await client.mapper.mapping(apiVersion: manifest.apiVersion, kind: manifest.kind, client: client)
+                } catch {
+                    unresolved = error.message
+                }
+            }
+            let namespaced = type?.namespaced ?? true
+            var object = manifest.object
+            let namespace: String? = namespaced ? (manifest.namespace ?? options.defaultNamespace) : nil
+            object["metadata"]?["namespace"] = namespace.map(JSONValue.string)
+            let id = ResourceID(group: group, kind: manifest.kind, namespace: namespace, name: manifest.name)
+
+            if let namespace, !options.allows(namespace: namespace) {
+                forbidden.append("\(manifest.location): \(id) is in namespace \(namespace), which this instance may not use (allowed: \(options.allowedNamespaces.joined(separator: ", ")))")
+            } else if !namespaced {
+                let allowedNamespaceObject = manifest.kind == "Namespace" && group.isEmpty && options.allows(namespace: manifest.name)
+                if !allowedNamespaceObject && !options.clusterScoped {
+                    forbidden.append("\(manifest.location): \(id) is cluster-scoped and this instance may not apply cluster-scoped objects")
+                }
+            }
+            if let first = locations[id] {
+                duplicates.append("\(id) is defined twice: in \(first) and in \(manifest.location)")
+            } else {
+                locations[id] = manifest.location
+            }
+
+            var labels = object["metadata"]?["labels"]?.objectValue ?? [:]
+            labels[Flotilla.instanceLabel] = .string(options.instance.labelValue)
+            labels[FluxAnnotations.syncGCMark] = .string(GCMark.mark(setName: options.setName, id: id))
+            object["metadata"]?["labels"] = .object(labels)
+            var annotations = object["metadata"]?["annotations"]?.objectValue ?? [:]
+            annotations[FluxAnnotations.syncChecksum] = nil
+            if annotations.isEmpty { object["metadata"]?["annotations"] = nil } else { object["metadata"]?["annotations"] = .object(annotations) }
+            let checksum = LiveComparison.checksum(object)
+            annotations[FluxAnnotations.syncChecksum] = .string(checksum)
+            object["metadata"]?["annotations"] = .object(annotations)
+
+            out.append(DesiredObject(id: id, type: type, unresolved: unresolved, object: object, checksum: checksum,
+                                     ignore: IgnoreMode(annotations: manifest.annotations), manifest: manifest))
+        }
+        if !duplicates.isEmpty { throw SyncPlanError(reason: .duplicate, problems: duplicates) }
+        if !forbidden.isEmpty { throw SyncPlanError(reason: .forbidden, problems: forbidden) }
+        return out
+    }
+
+    struct CRDKey: Hashable {
+        var group: String
+        var kind: String
+    }
+
+    /// Kinds defined by CRDs in the same set: their scope is known before the CRD exists.
+    static func customResourceTypes(in manifests: [Manifest]) -> [CRDKey: ResourceType] {
+        var out: [CRDKey: ResourceType] = [:]
+        for m in manifests where m.kind == "CustomResourceDefinition" {
+            let spec = m.object["spec"]
+            guard let group = spec?["group"]?.stringValue, let kind = spec?["names"]?["kind"]?.stringValue,
+                  let plural = spec?["names"]?["plural"]?.stringValue else { continue }
+            let version = spec?["versions"]?.arrayValue?.first?["name"]?.stringValue ?? ""
+            out[CRDKey(group: group, kind: kind)] = ResourceType(group: group, version: version, resource: plural, kind: kind,
+                                                                  namespaced: spec?["scope"]?.stringValue != "Cluster")
+        }
+        return out
+    }
+
+    static func version(of apiVersion: String) -> String {
+        apiVersion.split(separator: "/").last.map(String.init) ?? apiVersion
+    }
+}

@@ -1,0 +1,56 @@
+import FlotillaAPI
+import KubeClient
+import KubeModel
+import Logging
+import Manifests
+
+extension Syncer {
+    /// Deletes one object that left git, only if it is still exactly the object this instance
+    /// applied: same uid, Flux's GC mark for this sync set, no ignore annotation. Returns the
+    /// change to report (nil when it was already gone) and whether to keep it in the inventory
+    /// (only a failed delete is kept, to be retried).
+    func prune(_ entry: InventoryEntry) async -> (Change?, keep: Bool) {
+        let id = entry.id
+        let type: ResourceType
+        do {
+            type = try await client.mapper.mapping(apiVersion: entry.apiVersion, kind: id.kind, client: client)
+        } catch {
+            // The kind is no longer served (its CRD went): nothing of it is left to delete.
+            if error.isNotFound { return (nil, false) }
+            return (Change(id: id, action: .failed, reason: "cannot resolve \(entry.apiVersion) \(id.kind) to delete it: \(error.message)"), true)
+        }
+        let live: JSONValue
+        switch await read(type, namespace: id.namespace, name: id.name) {
+        case .absent:
+            return (nil, false)
+        case .failed(let error):
+            return (Change(id: id, action: .failed, reason: "cannot read it before deleting: \(error.message)"), true)
+        case .found(let object):
+            live = object
+        }
+        let metadata = live["metadata"]
+        if metadata?["uid"]?.stringValue != entry.uid {
+            return (Change(id: id, action: .skipped, reason: "not deleted: it was re-created by someone else since this instance applied it"), false)
+        }
+        if metadata?["labels"]?[FluxAnnotations.syncGCMark]?.stringValue != GCMark.mark(setName: options.setName, id: id) {
+            return (Change(id: id, action: .skipped, reason: "not deleted: it no longer carries this instance's \(FluxAnnotations.syncGCMark)"), false)
+        }
+        let ignore = IgnoreMode(object: live)
+        if ignore != .none {
+            let value = ignore == .syncOnly ? FluxAnnotations.ignoreSyncOnly : FluxAnnotations.ignoreTrue
+            return (Change(id: id, action: .skipped, reason: "not deleted: annotated fluxcd.io/ignore: \(value)"), false)
+        }
+        do {
+            try await client.delete(type, name: id.name, namespace: id.namespace, propagation: .background, preconditionUID: entry.uid)
+            logger.info("deleted", metadata: ["object": "\(id)"])
+            return (Change(id: id, action: .deleted), false)
+        } catch {
+            if error.isNotFound { return (nil, false) }
+            if error.isConflict {
+                return (Change(id: id, action: .skipped, reason: "not deleted: it was re-created by someone else since this instance applied it"), false)
+            }
+            logger.warning("delete failed", metadata: ["object": "\(id)", "error": "\(error.message)"])
+            return (Change(id: id, action: .failed, reason: "delete failed (will retry): \(error.message)"), true)
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import FlotillaAPI
+import KubeClient
+import KubeModel
+import Logging
+import Manifests
+
+/// Why a revision was not synced at all (nothing applied, nothing deleted).
+public enum SyncError: Error, Sendable, CustomStringConvertible {
+    case plan(SyncPlanError)
+    case inventory(String)
+
+    public var description: String {
+        switch self {
+        case .plan(let e): return e.description
+        case .inventory(let m): return "inventory: \(m)"
+        }
+    }
+}
+
+/// Syncs one instance's rendered revisions into the cluster: plan, staged server-side apply,
+/// inventory, conservative garbage collection. One per instance; syncs run one at a time.
+/// Every request is made with `client`, which impersonates the instance's identity.
+public actor Syncer {
+    public let options: SyncOptions
+    let client: KubeClient
+    let live: LiveCache
+    let store: any InventoryStore
+    let logger: Logger
+    private var inventory: Inventory?
+
+    public init(client: KubeClient, live: LiveCache, inventoryStore: any InventoryStore, options: SyncOptions, logger: Logger) {
+        self.client = client
+        self.live = live
+        self.store = inventoryStore
+        self.options = options
+        var logger = logger
+        logger[metadataKey: "instance"] = "\(options.instance)"
+        self.logger = logger
+    }
+
+    /// The inventory as last saved (loaded on first use).
+    public var currentInventory: Inventory? { inventory }
+
+    public func sync(_ rendered: RenderedSet) async throws(SyncError) -> SyncResult {
+        let desired: [DesiredObject]
+        do {
+            desired = try await Planner(options: options).plan(rendered.manifests, client: client)
+        } catch {
+            logger.warning("revision refused", metadata: ["revision": "\(rendered.revision.prefix(7))", "reason": "\(error.reason.rawValue)", "error": "\(error)"])
+            throw .plan(error)
+        }
+        var inventory = try await loadInventory()
+        let before = inventory
+
+        let applied = await applyStaged(desired)
+        var changes = applied.map(\.change)
+        for result in applied {
+            switch result.change.action {
+            case .created, .configured, .unchanged:
+                if let uid = result.uid { inventory.entries[result.object.id] = InventoryEntry(id: result.object.id, apiVersion: result.object.apiVersion, uid: uid) }
+            default:
+                break
+            }
+        }
+
+        let wanted = Set(desired.map(\.id))
+        let candidates = inventory.entries.values.filter { !wanted.contains($0.id) }
+            .sorted { (KindOrder.rank($0.id.kind), $1.id) > (KindOrder.rank($1.id.kind), $0.id) }
+        var pending: [ResourceID] = []
+        var heldReason: String? = nil
+        if options.garbageCollection.enabled && !candidates.isEmpty {
+            heldReason = PruneGuard(options: options.garbageCollection)
+                .holdReason(deletions: candidates.count, inventory: inventory.count, renderedObjects: desired.count, revision: rendered.revision)
+            if let heldReason {
+                pending = candidates.map(\.id)
+                changes += candidates.map { Change(id: $0.id, action: .held, reason: heldReason) }
+                logger.warning("deletions held", metadata: ["revision": "\(rendered.revision.prefix(7))", "count": "\(pending.count)", "reason": "\(heldReason)"])
+            } else if options.garbageCollection.dryRun {
+                changes += candidates.map { Change(id: $0.id, action: .wouldDelete, reason: "garbage collection dry run") }
+            } else {
+                for entry in candidates {
+                    let (change, keep) = await prune(entry)
+                    if !keep { inventory.entries[entry.id] = nil }
+                    if let change { changes.append(change) }
+                }
+            }
+        }
+
+        if inventory.entries != before.entries {
+            do {
+                try await store.save(inventory)
+            } catch {
+                logger.error("inventory not saved", metadata: ["error": "\(error)"])
+                throw .inventory("cannot save the inventory: \(error)")
+            }
+        }
+        self.inventory = inventory
+        let result = SyncResult(revision: rendered.revision, changes: changes, pendingDeletions: pending, pruneHeldReason: heldReason)
+        logger.info("synced", metadata: ["revision": "\(rendered.revision.prefix(7))", "created": "\(result.count(.created))",
+                                         "configured": "\(result.count(.configured))", "unchanged": "\(result.count(.unchanged))",
+                                         "failed": "\(result.count(.failed))", "deleted": "\(result.count(.deleted))", "held": "\(pending.count)"])
+        return result
+    }
+
+    func loadInventory() async throws(SyncError) -> Inventory {
+        if let inventory { return inventory }
+        do {
+            let loaded = try await store.load()
+            inventory = loaded
+            return loaded
+        } catch {
+            logger.error("inventory not loaded", metadata: ["error": "\(error)"])
+            throw .inventory("cannot load the inventory: \(error)")
+        }
+    }
+
+    // MARK: reading live objects
+
+    enum LiveRead {
+        case found(JSONValue)
+        case absent
+        case failed(KubeError)
+    }
+
+    /// The live object from the instance's cache, or with one GET when the cache cannot say.
+    func read(_ type: ResourceType, namespace: String?, name: String) async -> LiveRead {
+        let scope = type.namespaced && !options.allowsAllNamespaces ? namespace : nil
+        switch await live.lookup(type, scope: scope, objectNamespace: namespace, name: name) {
+        case .found(let object):
+            return .found(object)
+        case .absent, .unknown:
+            do {
+                return .found(try await client.get(type, name: name, namespace: namespace))
+            } catch {
+                return error.isNotFound ? .absent : .failed(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import ArgumentParser
+import Foundation
+import GitSource
+import GitTesting
+import KubeClient
+import KubeEmulator
+import KubeModel
+import KubeTesting
+import Logging
+import Manifests
+import Sync
+
+/// One instance syncing a repository of N manifests into the emulator (in process, over HTTPS):
+/// parse time, first sync, no-op resync (requests sent, CPU) and one changed object.
+struct SyncBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sync", abstract: "Render and sync figures for one instance.")
+
+    @Option(help: "Manifests in the repository (Deployment / Service / ConfigMap mix).") var manifests = 1000
+    @Option(help: "Rounds for the parse and no-op figures (the median is reported).") var rounds = 21
+
+    static func yaml(_ i: Int) -> String {
+        switch i % 3 {
+        case 0:
+            return """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata:
+                  name: web-\(i)
+                  labels: {app: web-\(i), tier: frontend}
+                  annotations:
+                    fluxcd.io/automated: "true"
+                    fluxcd.io/tag.app: semver:~1.25
+                spec:
+                  selector:
+                    matchLabels: {app: web-\(i)}
+                  template:
+                    metadata:
+                      labels: {app: web-\(i)}
+                    spec:
+                      containers:
+                      - name: app
+                        image: nginx:1.25.3
+                        ports:
+                        - {containerPort: 80, name: http}
+                        env:
+                        - {name: MODE, value: production}
+                        - {name: LOG_LEVEL, value: info}
+                        resources:
+                          requests: {cpu: 100m, memory: 128Mi}
+                          limits: {memory: 256Mi}
+                        readinessProbe:
+                          httpGet: {path: /healthz, port: 80}
+                          periodSeconds: 10
+
+                """
+        case 1:
+            return """
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: web-\(i)
+                  labels: {app: web-\(i)}
+                spec:
+                  selector: {app: web-\(i)}
+                  ports:
+                  - {name: http, port: 80, targetPort: 80, protocol: TCP}
+
+                """
+        default:
+            return configMap(i, workers: 4)
+        }
+    }
+
+    static func configMap(_ i: Int, workers: Int) -> String {
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: cfg-\(i)
+        data:
+          app.properties: |
+            mode=production
+            workers=\(workers)
+            name=cfg-\(i)
+          LOG_LEVEL: info
+          FEATURE_X: "true"
+
+        """
+    }
+
+    func run() async throws {
+        var files: [String: String] = [:]
+        for i in 0..<manifests { files["apps/group\(i / 50)/m\(i).yaml"] = Self.yaml(i) }
+        let upstream = try UpstreamRepo(files: files)
+        let bytes = files.values.reduce(0) { $0 + $1.utf8.count }
+
+        // Parse: every file, no cache.
+        let texts = files.sorted { $0.key < $1.key }.map { (path: $0.key, bytes: Array($0.value.utf8)) }
+        var parseTimes: [Duration] = []
+        for _ in 0..<rounds {
+            let t = ContinuousClock.now
+            var count = 0
+            for file in texts { count += try ManifestParser.parse(file.bytes, source: file.path).count }
+            parseTimes.append(ContinuousClock.now - t)
+            precondition(count == manifests)
+        }
+
+        try await withTestCluster { cluster in
+            let admin = try cluster.client { $0.qps = 10_000; $0.burst = 10_000 }
+            _ = try await admin.create(.namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "bench"]])
+            var logger = Logger(label: "bench")
+            logger.logLevel = .error
+            let instance = InstanceRef(namespace: "bench", name: "bench")
+            let mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("bench-mirror")))
+            let renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("bench-render"), logger: logger)
+            let live = LiveCache(client: admin, instance: instance, logger: logger)
+            let liveTask = Task { try await live.run() }
+            defer { liveTask.cancel() }
+            var options = SyncOptions(instance: instance, setName: GCMark.setName(url: upstream.url, branch: "main", paths: ["apps"]))
+            options.garbageCollection.enabled = true
+            let syncer = Syncer(client: admin, live: live, inventoryStore: ConfigMapInventoryStore(client: admin, instance: instance),
+                                options: options, logger: logger)
+            var head = try await mirror.fetch()["main"]!
+            let renderOptions = RenderOptions(paths: ["apps"])
+
+            func renderAndSync() async throws -> (SyncResult, wall: Duration, cpu: Duration) {
+                let cpu0 = cpuTime(), t0 = ContinuousClock.now
+                let result = try await syncer.sync(try await renderer.render(revision: head, options: renderOptions))
+                return (result, ContinuousClock.now - t0, cpuTime() - cpu0)
+            }
+
+            let (first, firstWall, firstCPU) = try await renderAndSync()
+            precondition(first.count(.created) == manifests, "first sync created \(first.count(.created))")
+            // Let the instance's informers catch up with the writes.
+            var settled = false
+            for _ in 0..<100 where !settled {
+                try await Task.sleep(for: .milliseconds(100))
+                cluster.api.resetRequestCounts()
+                settled = try await renderAndSync().0.count(.unchanged) == manifests
+            }
+
+            var noopCPU: [Duration] = [], noopWall: [Duration] = []
+            var noopRequests = 0
+            for _ in 0..<rounds {
+                cluster.api.resetRequestCounts()
+                let (r, wall, cpu) = try await renderAndSync()
+                precondition(r.count(.unchanged) == manifests)
+                noopRequests += cluster.api.requestCounts().values.reduce(0, +)
+                noopCPU.append(cpu)
+                noopWall.append(wall)
+            }
+
+            var changeCPU: [Duration] = [], changeWall: [Duration] = []
+            var changeCounts: [String: Int] = [:]
+            let changes = 5
+            for round in 0..<changes {
+                let i = 3 * (round * 37 % (manifests / 3)) + 2
+                try upstream.commit(["apps/group\(i / 50)/m\(i).yaml": Self.configMap(i, workers: 100 + round)], message: "change \(i)")
+                head = try await mirror.fetch()["main"]!
+                try await Task.sleep(for: .milliseconds(300))
+                cluster.api.resetRequestCounts()
+                let (r, wall, cpu) = try await renderAndSync()
+                precondition(r.count(.configured) == 1, "configured \(r.count(.configured))")
+                for (k, v) in cluster.api.requestCounts() { changeCounts[k, default: 0] += v }
+                changeCPU.append(cpu)
+                changeWall.append(wall)
+            }
+
+            print("Repository: \(manifests) manifests (\(bytes / 1024) KiB of YAML in \(files.count) files), one instance, GC on.\n")
+            print("| step | wall | CPU (whole process) | requests to the API server |")
+            print("|---|---:|---:|---|")
+            print("| parse every file (libyaml → JSONValue, no cache), median of \(rounds) | \(ms(median(parseTimes))) | – | – |")
+            print("| first sync (render + apply, cold parse cache) | \(ms(firstWall)) | \(ms(firstCPU)) | \(first.count(.created)) created |")
+            print("| no-op resync (render from cache + compare), median of \(rounds) | \(ms(median(noopWall))) | \(ms(median(noopCPU))) | \(noopRequests) in \(rounds) rounds |")
+            let perRound = changeCounts.sorted { $0.key < $1.key }.map { "\($0.key): \(Double($0.value) / Double(changes))" }.joined(separator: ", ")
+            print("| one changed object (render + sync), median of \(changes) | \(ms(median(changeWall))) | \(ms(median(changeCPU))) | per round: \(perRound) |")
+            print("\nRSS after: \(Int(rssMiB())) MiB (emulator, its copy of the objects and the instance in one process)")
+            renderer.release()
+        }
+    }
+}
+
+func median(_ samples: [Duration]) -> Duration { samples.sorted()[samples.count / 2] }
+
+func ms(_ d: Duration) -> String {
+    String(format: "%.2f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+}
+
+/// User + system CPU time of the whole process.
+func cpuTime() -> Duration {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let micros = Int64(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000 + Int64(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+    return .microseconds(micros)
+}

@@ -1,0 +1,313 @@
+import FlotillaAPI
+import Foundation
+import GitTesting
+import KubeClient
+import KubeEmulator
+import KubeModel
+import KubeTesting
+import Sync
+import Testing
+
+@Suite("Sync scenarios against the emulator and real git")
+struct SyncScenarioTests {
+    @Test("first sync creates every object with Flux's marks; a resync with nothing changed sends no request")
+    func firstSyncThenNoOp() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b", namespace: "flux-system"), "c.yaml": cm("c")]) { f in
+            let syncer = f.syncer(f.options())
+            let first = try await f.sync(syncer)
+            #expect(first.count(.created) == 3)
+            let a = try #require(try await f.configMap("a"))
+            let labels = a["metadata"]?["labels"]
+            #expect(labels?[Flotilla.instanceLabel] == .string(SyncFixture.instance.labelValue))
+            #expect(labels?[FluxAnnotations.syncGCMark]?.stringValue?.hasPrefix("sha256.") == true)
+            #expect(a["metadata"]?["annotations"]?[FluxAnnotations.syncChecksum]?.stringValue?.count == 40)
+            #expect(a["metadata"]?["managedFields"]?.arrayValue?.contains { $0["manager"] == "flotilla" && $0["operation"] == "Apply" } == true)
+            #expect(try await f.configMap("b", namespace: "flux-system") != nil)
+            #expect(await syncer.currentInventory?.count == 3)
+
+            try await f.waitForCache([(.configMaps, "apps", "a"), (.configMaps, "flux-system", "b"), (.configMaps, "apps", "c")])
+            f.cluster.api.resetRequestCounts()
+            let again = try await f.sync(syncer)
+            #expect(again.count(.unchanged) == 3)
+            #expect(f.cluster.api.requestCounts().isEmpty, "no request at all: \(f.cluster.api.requestCounts())")
+        }
+    }
+
+    @Test("one changed object out of many sends exactly one PATCH")
+    func oneChangeOnePatch() async throws {
+        var files: [String: String] = [:]
+        for i in 0..<20 { files["cm\(i).yaml"] = cm("cm\(i)") }
+        try await withSyncFixture(files) { f in
+            let syncer = f.syncer(f.options(gc: true))
+            try await f.sync(syncer)
+            try await f.waitForCache((0..<20).map { (.configMaps, "apps", "cm\($0)") })
+            try f.upstream.commit(["cm7.yaml": cm("cm7", data: ["k": "changed"])], message: "change cm7")
+            f.cluster.api.resetRequestCounts()
+            let result = try await f.sync(syncer)
+            #expect(result.changes(.configured).map(\.id.name) == ["cm7"])
+            #expect(f.cluster.api.requestCounts() == ["patch configmaps": 1])
+            #expect(try await f.configMap("cm7")?["data"]?["k"] == "changed")
+        }
+    }
+
+    @Test("object removed from git is pruned only when GC is enabled")
+    func pruneOnlyWithGC() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b"), "c.yaml": cm("c")]) { f in
+            try await f.sync(f.syncer(f.options()))
+            try f.upstream.commit(["c.yaml": nil], message: "remove c")
+            let withoutGC = try await f.sync(f.syncer(f.options()))
+            #expect(withoutGC.count(.deleted) == 0)
+            #expect(try await f.configMap("c") != nil, "GC is off: c stays")
+            let withGC = try await f.sync(f.syncer(f.options(gc: true)))
+            #expect(withGC.changes(.deleted).map(\.id.description) == ["apps:configmap/c"])
+            #expect(try await f.configMap("c") == nil)
+            #expect(try await f.configMap("a") != nil)
+        }
+    }
+
+    @Test("garbage collection dry run reports and deletes nothing")
+    func dryRun() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b"), "c.yaml": cm("c")]) { f in
+            let syncer = f.syncer(f.options(gc: true, dryRun: true))
+            try await f.sync(syncer)
+            try f.upstream.commit(["c.yaml": nil], message: "remove c")
+            let result = try await f.sync(syncer)
+            #expect(result.changes(.wouldDelete).map(\.id.name) == ["c"])
+            #expect(try await f.configMap("c") != nil)
+            #expect(await syncer.currentInventory?.entries.keys.contains { $0.name == "c" } == true, "still tracked")
+        }
+    }
+
+    @Test("ignore annotation in the cluster wins over git; in git the object is skipped")
+    func ignoreInCluster() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b")]) { f in
+            let syncer = f.syncer(f.options(gc: true))
+            try await f.sync(syncer)
+            _ = try await f.client.patch(.configMaps, name: "a", namespace: "apps",
+                                         ["metadata": ["annotations": ["fluxcd.io/ignore": "true"]], "data": ["k": "hand-edited"]])
+            try f.upstream.commit(["a.yaml": cm("a", data: ["k": "from-git"]),
+                                   "b.yaml": cm("b", data: ["k": "from-git"], annotations: ["flux.weave.works/ignore": "true"])],
+                                  message: "change both")
+            let result = try await f.sync(syncer)
+            #expect(result.changes(.skipped).map(\.id.name).sorted() == ["a", "b"])
+            #expect(try await f.configMap("a")?["data"]?["k"] == "hand-edited")
+            #expect(try await f.configMap("b")?["data"]?["k"] == "v", "ignored in git (legacy prefix): not applied")
+        }
+    }
+
+    @Test("sync_only object survives removal from git")
+    func syncOnlySurvives() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b"), "keep.yaml": cm("keep", annotations: ["fluxcd.io/ignore": "sync_only"])]) { f in
+            let syncer = f.syncer(f.options(gc: true))
+            let first = try await f.sync(syncer)
+            #expect(first.changes(.created).map(\.id.name).contains("keep"), "sync_only objects are applied")
+            try f.upstream.commit(["keep.yaml": nil], message: "remove keep")
+            let result = try await f.sync(syncer)
+            #expect(result.count(.deleted) == 0)
+            #expect(result.changes(.skipped).first?.reason?.contains("sync_only") == true)
+            #expect(try await f.configMap("keep") != nil)
+        }
+    }
+
+    @Test("copied gc-mark label does not make an object deletable")
+    func copiedLabel() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b"), "c.yaml": cm("c"), "d.yaml": cm("d")]) { f in
+            let syncer = f.syncer(f.options(gc: true))
+            try await f.sync(syncer)
+            let labels = try #require(try await f.configMap("d")?["metadata"]?["labels"])
+            // Someone copies the labels onto an object of their own…
+            _ = try await f.client.create(.configMaps, ["apiVersion": "v1", "kind": "ConfigMap",
+                                                        "metadata": ["name": "stranger", "namespace": "apps", "labels": labels]])
+            // …and re-creates d by hand with the same labels.
+            try await f.client.delete(.configMaps, name: "d", namespace: "apps")
+            _ = try await f.client.create(.configMaps, ["apiVersion": "v1", "kind": "ConfigMap",
+                                                        "metadata": ["name": "d", "namespace": "apps", "labels": labels]])
+            try f.upstream.commit(["d.yaml": nil], message: "remove d")
+            let result = try await f.sync(syncer)
+            #expect(result.count(.deleted) == 0)
+            #expect(result.changes(.skipped).first?.reason?.contains("re-created") == true)
+            #expect(try await f.configMap("stranger") != nil, "never applied by the instance: never deleted")
+            #expect(try await f.configMap("d") != nil, "re-created by someone else: not deleted")
+        }
+    }
+
+    @Test("deleting 80% of the inventory is held until approved")
+    func blastRadiusGuard() async throws {
+        var files: [String: String] = [:]
+        for name in ["a", "b", "c", "d", "e"] { files["\(name).yaml"] = cm(name) }
+        try await withSyncFixture(files) { f in
+            try await f.sync(f.syncer(f.options(gc: true)))
+            let head = try f.upstream.commit(["b.yaml": nil, "c.yaml": nil, "d.yaml": nil, "e.yaml": nil], message: "remove most")
+            let held = try await f.sync(f.syncer(f.options(gc: true)))
+            #expect(held.pendingDeletions.map(\.name).sorted() == ["b", "c", "d", "e"])
+            #expect(held.pruneHeldReason?.contains("4 of 5 objects (80%)") == true, "\(held.pruneHeldReason ?? "")")
+            #expect(try await f.configMap("e") != nil)
+            // Approving another revision releases nothing.
+            let wrong = try await f.sync(f.syncer(f.options(gc: true) { $0.garbageCollection.approvedRevision = "0000000" }))
+            #expect(wrong.pendingDeletions.count == 4)
+            let approved = try await f.sync(f.syncer(f.options(gc: true) { $0.garbageCollection.approvedRevision = String(head.prefix(7)) }))
+            #expect(approved.pendingDeletions.isEmpty)
+            #expect(approved.count(.deleted) == 4)
+            #expect(try await f.configMap("e") == nil)
+            #expect(try await f.configMap("a") != nil)
+        }
+    }
+
+    @Test("an empty rendered set holds every deletion; switching the guard off releases them")
+    func emptySetHeld() async throws {
+        try await withSyncFixture(["apps/a.yaml": cm("a"), "README.md": "docs"]) { f in
+            try await f.sync(f.syncer(f.options(gc: true)), paths: ["apps"])
+            try f.upstream.commit(["apps/a.yaml": nil, "apps/README.md": "moved away"], message: "empty the path")
+            let held = try await f.sync(f.syncer(f.options(gc: true)), paths: ["apps"])
+            #expect(held.pendingDeletions.map(\.name) == ["a"])
+            #expect(held.pruneHeldReason?.contains("renders no objects") == true)
+            let released = try await f.sync(f.syncer(f.options(gc: true) { $0.garbageCollection.guardEnabled = false }), paths: ["apps"])
+            #expect(released.count(.deleted) == 1)
+        }
+    }
+
+    @Test("a failed delete stays in the inventory and is retried")
+    func failedDeleteRetried() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b"), "c.yaml": cm("c")]) { f in
+            let syncer = f.syncer(f.options(gc: true))
+            try await f.sync(syncer)
+            try f.upstream.commit(["c.yaml": nil], message: "remove c")
+            let fault = f.cluster.api.injectFault(FaultRule(verb: "delete", resource: "configmaps", action: .status(403)))
+            let failed = try await f.sync(syncer)
+            #expect(failed.changes(.failed).map(\.id.name) == ["c"])
+            #expect(await syncer.currentInventory?.entries.keys.contains { $0.name == "c" } == true)
+            f.cluster.api.removeFault(fault)
+            let retried = try await f.sync(syncer)
+            #expect(retried.changes(.deleted).map(\.id.name) == ["c"])
+            #expect(try await f.configMap("c") == nil)
+            #expect(await syncer.currentInventory?.entries.keys.contains { $0.name == "c" } == false)
+        }
+    }
+
+    @Test("manual edit of a live object is reverted at the next sync")
+    func driftReverted() async throws {
+        try await withSyncFixture(["a.yaml": cm("a", data: ["k": "v", "other": "x"])]) { f in
+            let syncer = f.syncer(f.options())
+            try await f.sync(syncer)
+            _ = try await f.client.patch(.configMaps, name: "a", namespace: "apps", ["data": ["k": "edited"]])
+            try await f.waitForCache([(.configMaps, "apps", "a")])
+            let result = try await f.sync(syncer)
+            #expect(result.changes(.configured).map(\.id.name) == ["a"])
+            #expect(try await f.configMap("a")?["data"]?["k"] == "v")
+        }
+    }
+
+    @Test("HPA-managed replicas are not reset")
+    func hpaReplicas() async throws {
+        func deployment(_ image: String) -> String {
+            """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  containers: [{name: web, image: "\(image)"}]
+            ---
+            apiVersion: autoscaling/v2
+            kind: HorizontalPodAutoscaler
+            metadata: {name: web}
+            spec:
+              scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+              minReplicas: 2
+              maxReplicas: 10
+            """
+        }
+        try await withSyncFixture(["web.yaml": deployment("web:1")]) { f in
+            let syncer = f.syncer(f.options())
+            try await f.sync(syncer)
+            // The autoscaler scales through the scale subresource.
+            _ = try await f.client.patch(.deployments, name: "web", namespace: "apps", ["spec": ["replicas": 5]], subresource: "scale")
+            try f.upstream.commit(["web.yaml": deployment("web:2")], message: "new image")
+            let result = try await f.sync(syncer)
+            #expect(result.changes(.configured).map(\.id.kind) == ["Deployment"])
+            let live = try await f.client.get(.deployments, name: "web", namespace: "apps")
+            #expect(live["spec"]?["replicas"] == 5)
+            #expect(live["spec"]?["template"]?["spec"]?["containers"]?.arrayValue?.first?["image"] == "web:2")
+        }
+    }
+
+    @Test("namespace outside the allow-list is refused: nothing applied, every offender named")
+    func namespaceRefused() async throws {
+        try await withSyncFixture(["ok.yaml": cm("ok"), "bad/x.yaml": cm("x", namespace: "other"), "bad/y.yaml": cm("y", namespace: "kube-system")]) { f in
+            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options())) }
+            guard case .plan(let plan)? = error else { Issue.record("not a plan error"); return }
+            #expect(plan.reason == .forbidden)
+            #expect(plan.problems.count == 2)
+            #expect(plan.problems[0].hasPrefix("bad/x.yaml:1: other:configmap/x is in namespace other"))
+            let ok = try await f.configMap("ok")
+            #expect(ok == nil, "nothing applied")
+        }
+    }
+
+    @Test("cluster-scoped objects are refused unless allowed; the instance's allowed Namespaces are not")
+    func clusterScoped() async throws {
+        let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n"
+        let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n"
+        try await withSyncFixture(["role.yaml": role, "ns.yaml": ns]) { f in
+            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options())) }
+            #expect("\(error!)".contains("<cluster>:clusterrole/reader is cluster-scoped"))
+            #expect(!"\(error!)".contains("namespace/apps"))
+            let result = try await f.sync(f.syncer(f.options { $0.clusterScoped = true }))
+            #expect(result.changes.map(\.id.description).sorted() == ["<cluster>:clusterrole/reader", "<cluster>:namespace/apps"])
+        }
+    }
+
+    @Test("the same object in two files is an error naming both files")
+    func duplicates() async throws {
+        try await withSyncFixture(["one.yaml": cm("dup"), "two/two.yaml": "# comment\n" + cm("dup", namespace: "apps")]) { f in
+            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options())) }
+            #expect("\(error!)" == "apps:configmap/dup is defined twice: in one.yaml:1 and in two/two.yaml:2")
+        }
+    }
+
+    @Test("CRDs go first and are waited for; custom resources of the same revision apply; an unknown kind fails alone")
+    func crdsFirst() async throws {
+        let crd = """
+            apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata: {name: widgets.example.com}
+            spec:
+              group: example.com
+              scope: Namespaced
+              names: {plural: widgets, singular: widget, kind: Widget}
+              versions:
+              - name: v1
+                served: true
+                storage: true
+                schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+            """
+        let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n"
+        let unknown = "apiVersion: nope.example.com/v1\nkind: Gadget\nmetadata: {name: g1}\n"
+        try await withSyncFixture(["a-widget.yaml": widget, "b-crd.yaml": crd, "c-unknown.yaml": unknown, "d.yaml": cm("d")]) { f in
+            let result = try await f.sync(f.syncer(f.options { $0.clusterScoped = true }))
+            #expect(result.changes.first { $0.id.kind == "Widget" }?.action == .created)
+            #expect(result.changes.first { $0.id.kind == "CustomResourceDefinition" }?.action == .created)
+            let failed = try #require(result.changes(.failed).first)
+            #expect(failed.id.kind == "Gadget")
+            #expect(failed.reason?.hasPrefix("c-unknown.yaml:1: ") == true)
+            #expect(try await f.configMap("d") != nil, "one object's failure does not stop the others")
+            let widgets = ResourceType(group: "example.com", version: "v1", resource: "widgets", kind: "Widget", namespaced: true)
+            #expect(try await f.client.get(widgets, name: "w1", namespace: "apps")["spec"]?["size"] == 3)
+        }
+    }
+
+    @Test("an object that belongs to another instance is reported as a conflict and not overwritten")
+    func conflict() async throws {
+        try await withSyncFixture(["a.yaml": cm("a", data: ["k": "mine"])]) { f in
+            _ = try await f.client.create(.configMaps, ["apiVersion": "v1", "kind": "ConfigMap",
+                                                        "metadata": ["name": "a", "namespace": "apps", "labels": [.init(stringLiteral: Flotilla.instanceLabel): "team.other"]],
+                                                        "data": ["k": "theirs"]])
+            let result = try await f.sync(f.syncer(f.options()))
+            #expect(result.changes(.failed).first?.reason?.hasPrefix("Conflict: ") == true)
+            #expect(try await f.configMap("a")?["data"]?["k"] == "theirs")
+        }
+    }
+}
