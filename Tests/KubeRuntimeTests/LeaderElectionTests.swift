@@ -43,7 +43,8 @@ struct LeaderElectionTests {
             let a = elector(alice, "a", leading: leading)
             let b = elector(admin, "b", leading: leading)
             let runA = Task { try await a.run() }
-            try await Task.sleep(for: .milliseconds(300))
+            // A leads before B starts (waited for: a loaded machine may take a while).
+            #expect(try await eventually(timeout: .seconds(10)) { a.isLeader })
             let runB = Task { try await b.run() }
             defer { runA.cancel(); runB.cancel() }
             // Exactly one leader, sampled for two seconds.

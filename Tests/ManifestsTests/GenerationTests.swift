@@ -91,6 +91,24 @@ struct GenerationTests {
         #expect(!FileManager.default.fileExists(atPath: marker), "the background child was killed with the group")
     }
 
+    @Test("generator timeout fails only its instance: another instance renders meanwhile")
+    func timeoutIsolated() async throws {
+        let slow = try RenderFixture(["apps/.flux.yaml": "version: 1\ncommandUpdated:\n  generators:\n  - command: sleep 30\n    timeout: 2s\n",
+                                      "apps/a.yaml": cm("a")])
+        let fast = try RenderFixture(["apps/.flux.yaml": "version: 1\ncommandUpdated:\n  generators:\n  - command: cat a.yaml\n",
+                                      "apps/a.yaml": cm("fast")])
+        let clock = ContinuousClock()
+        let start = clock.now
+        async let slowError = slow.renderError(generate)
+        async let fastSet = fast.render(generate)
+        let fastNames = try await fastSet.manifests.map(\.name)
+        let fastDone = clock.now - start
+        let error = try await slowError
+        #expect(fastNames == ["fast"])
+        #expect(fastDone < .seconds(2), "the other instance did not wait for the hung generator (\(fastDone))")
+        #expect(error?.message.contains("did not finish within 2.0 seconds") == true, "\(error?.message ?? "no error")")
+    }
+
     @Test("generators see a scrubbed environment, never the operator's")
     func scrubbedEnvironment() async throws {
         setenv("FLOTILLA_TEST_SECRET", "hunter2", 1)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,6 +44,8 @@ public enum Subprocess {
         }
     }
 
+    static let spawnLock = Mutex(())
+
     struct SpawnError: Error, CustomStringConvertible {
         var description: String
     }
@@ -50,14 +53,21 @@ public enum Subprocess {
     static func runBlocking(_ command: String, _ directory: String, _ environment: [String: String],
                             _ limits: Limits) throws -> SubprocessResult {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw SpawnError(description: "cannot create pipes: errno \(errno)") }
+        // Close-on-exec, so a command spawned concurrently (another instance's) never inherits
+        // these pipes and holds them open; dup2 in the child clears the flag on 1 and 2. glibc's
+        // pipe2 is not visible to Swift, so pipe+fcntl and every spawn share one lock.
+        let piped = spawnLock.withLock { _ in
+            guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { return false }
+            for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            return true
+        }
+        guard piped else { throw SpawnError(description: "cannot create pipes: errno \(errno)") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -76,7 +86,7 @@ public enum Subprocess {
         let envp: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
+        let spawned = spawnLock.withLock { _ in posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp) }
         close(outPipe[1])
         close(errPipe[1])
         defer {
