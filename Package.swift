@@ -74,6 +74,7 @@ let package = Package(
                 "KubeRuntime",
                 "FlotillaAPI",
                 "Manifests",
+                "GitSource",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -286,21 +286,3 @@ public final class GitMirror: Sendable {
         }
     }
 }
-
-/// A FIFO async lock: operations on one mirror take turns.
-actor Gate {
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    func acquire() async {
-        if !busy {
-            busy = true
-            return
-        }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    func release() {
-        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
-    }
-}

@@ -55,9 +55,15 @@ public struct YAMLDocument: Sendable, Hashable {
 }
 
 struct YAMLBuilder {
-    enum Frame {
-        case sequence([JSONValue], anchor: String?)
-        case mapping([String: JSONValue], pendingKey: String?, anchor: String?, merges: [[String: JSONValue]])
+    /// An open sequence or mapping. Mutated in place on the stack (never copied out and back: a
+    /// copy of a half-built dictionary per key made parsing quadratic in a mapping's size).
+    struct Frame {
+        var isMapping: Bool
+        var anchor: String?
+        var items: [JSONValue] = []
+        var map: [String: JSONValue] = [:]
+        var pendingKey: String? = nil
+        var merges: [[String: JSONValue]] = []
     }
 
     let limits: YAMLLimits
@@ -121,22 +127,22 @@ struct YAMLBuilder {
                 if let a = s.anchor { anchors[String(cString: a)] = resolved }
                 try emit(resolved, line: line, column: column)
             case YAML_SEQUENCE_START_EVENT:
-                try push(.sequence([], anchor: event.data.sequence_start.anchor.map { String(cString: $0) }), line: line, column: column)
+                try push(Frame(isMapping: false, anchor: event.data.sequence_start.anchor.map { String(cString: $0) }), line: line, column: column)
             case YAML_SEQUENCE_END_EVENT:
-                guard case .sequence(let items, let anchor) = stack.popLast() else { break }
-                let value = JSONValue.array(items)
-                if let anchor { anchors[anchor] = value }
+                guard let frame = stack.popLast(), !frame.isMapping else { break }
+                let value = JSONValue.array(frame.items)
+                if let anchor = frame.anchor { anchors[anchor] = value }
                 try emit(value, line: line, column: column)
             case YAML_MAPPING_START_EVENT:
-                try push(.mapping([:], pendingKey: nil, anchor: event.data.mapping_start.anchor.map { String(cString: $0) }, merges: []), line: line, column: column)
+                try push(Frame(isMapping: true, anchor: event.data.mapping_start.anchor.map { String(cString: $0) }), line: line, column: column)
             case YAML_MAPPING_END_EVENT:
-                guard case .mapping(var map, _, let anchor, let merges) = stack.popLast() else { break }
+                guard var frame = stack.popLast(), frame.isMapping else { break }
                 // Merge keys (`<<`): explicit keys win over merged ones.
-                for merged in merges {
-                    for (k, v) in merged where map[k] == nil { map[k] = v }
+                for merged in frame.merges {
+                    for (k, v) in merged where frame.map[k] == nil { frame.map[k] = v }
                 }
-                let value = JSONValue.object(map)
-                if let anchor { anchors[anchor] = value }
+                let value = JSONValue.object(frame.map)
+                if let anchor = frame.anchor { anchors[anchor] = value }
                 try emit(value, line: line, column: column)
             case YAML_ALIAS_EVENT:
                 let name = String(cString: event.data.alias.anchor)
@@ -174,39 +180,35 @@ struct YAMLBuilder {
     }
 
     mutating func emit(_ value: JSONValue, line: Int, column: Int) throws(YAMLError) {
-        guard let top = stack.popLast() else {
+        guard !stack.isEmpty else {
             current = value
             return
         }
-        switch top {
-        case .sequence(var items, let anchor):
-            items.append(value)
-            stack.append(.sequence(items, anchor: anchor))
-        case .mapping(var map, let pendingKey, let anchor, var merges):
-            if let key = pendingKey {
-                if key == "<<" {
-                    switch value {
-                    case .object(let o): merges.append(o)
-                    case .array(let list): merges.append(contentsOf: list.compactMap(\.objectValue))
-                    default: throw YAMLError(message: "merge key '<<' needs a mapping", line: line, column: column)
-                    }
-                } else {
-                    map[key] = value
-                }
-                stack.append(.mapping(map, pendingKey: nil, anchor: anchor, merges: merges))
-            } else {
-                let key: String
+        let top = stack.count - 1
+        guard stack[top].isMapping else {
+            stack[top].items.append(value)
+            return
+        }
+        if let key = stack[top].pendingKey {
+            stack[top].pendingKey = nil
+            if key == "<<" {
                 switch value {
-                case .string(let s): key = s
-                case .int(let i): key = String(i)
-                case .bool(let b): key = b ? "true" : "false"
-                case .double(let d): key = String(d)
-                case .null: key = "null"
-                default:
-                    throw YAMLError(message: "mapping keys must be scalars", line: line, column: column)
+                case .object(let o): stack[top].merges.append(o)
+                case .array(let list): stack[top].merges.append(contentsOf: list.compactMap(\.objectValue))
+                default: throw YAMLError(message: "merge key '<<' needs a mapping", line: line, column: column)
                 }
-                stack.append(.mapping(map, pendingKey: key, anchor: anchor, merges: merges))
+            } else {
+                stack[top].map[key] = value
             }
+            return
+        }
+        switch value {
+        case .string(let s): stack[top].pendingKey = s
+        case .int(let i): stack[top].pendingKey = String(i)
+        case .bool(let b): stack[top].pendingKey = b ? "true" : "false"
+        case .double(let d): stack[top].pendingKey = String(d)
+        case .null: stack[top].pendingKey = "null"
+        default: throw YAMLError(message: "mapping keys must be scalars", line: line, column: column)
         }
     }
 
@@ -238,7 +240,15 @@ struct YAMLBuilder {
         case "~", "null", "Null", "NULL": return .null
         default: break
         }
-        if let b = parseBool(value) { return .bool(b) }
+        // Most scalars are plain words: only a few first characters can start a bool or a number.
+        switch first {
+        case UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "y"), UInt8(ascii: "Y"),
+             UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "o"), UInt8(ascii: "O"):
+            if value.utf8.count <= 5, let b = parseBool(value) { return .bool(b) }
+            return .string(value)
+        default:
+            break
+        }
         // Only strings that start like a number can be one.
         let c = first
         let numeric = (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")

@@ -38,6 +38,8 @@ public final class ManifestRenderer: Sendable {
     let workDirectory: String
     let logger: Logger
     public let cache = ParseCache()
+    /// Renders of one instance never overlap (they share the work directory).
+    let gate = Gate()
 
     public init(mirror: GitMirror, workDirectory: String, logger: Logger) {
         self.mirror = mirror
@@ -51,6 +53,18 @@ public final class ManifestRenderer: Sendable {
     }
 
     public func render(revision: String, options: RenderOptions) async throws(RenderError) -> RenderedSet {
+        await gate.acquire()
+        do {
+            let result = try await renderHoldingGate(revision: revision, options: options)
+            await gate.release()
+            return result
+        } catch {
+            await gate.release()
+            throw error
+        }
+    }
+
+    func renderHoldingGate(revision: String, options: RenderOptions) async throws(RenderError) -> RenderedSet {
         let paths = Array(Set(try (options.paths.isEmpty ? [""] : options.paths).map { p throws(RenderError) in try RepositoryWalk.normalise(p) })).sorted()
         let files: [GitFile]
         do {
@@ -59,6 +73,7 @@ public final class ManifestRenderer: Sendable {
         } catch {
             throw error.kind == .notFound || error.kind == .invalid ? RenderError(.path, error.message) : RenderError(.source, error.message)
         }
+        cache.retain(Set(files.map(\.blobID)))
         let byPath = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let allPaths = files.map(\.path)
         let charts = RepositoryWalk.chartDirectories(allPaths)
@@ -82,7 +97,6 @@ public final class ManifestRenderer: Sendable {
 
         let before = cache.statistics.misses
         var manifests = try await parseFiles(plainFiles.compactMap { byPath[$0] })
-        cache.retain(Set(files.map(\.blobID)))
         let parsed = cache.statistics.misses - before
 
         if !generated.isEmpty {

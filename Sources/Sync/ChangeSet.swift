@@ -38,24 +38,32 @@ public struct SyncResult: Sendable {
     public var succeeded: Bool { count(.failed) == 0 && pendingDeletions.isEmpty }
 }
 
-/// Decides whether deletions may go ahead (pure): the blast-radius guard holds them when the
-/// rendered set is empty or when more than `maxDeletePercent` of the inventory would be deleted,
-/// unless this revision was approved or the guard is off.
+/// Decides whether deletions may go ahead (pure). The blast-radius guard holds them all when the
+/// rendered set is empty, when more than `maxDeletePercent` of the inventory (as it was before this
+/// sync) would be deleted, or when a Namespace or CustomResourceDefinition would be deleted (that
+/// deletes everything in it) — unless this revision was approved or the guard is off.
 public struct PruneGuard: Sendable, Equatable {
     public var options: GarbageCollectionOptions
 
     public init(options: GarbageCollectionOptions) { self.options = options }
 
-    /// Nil when deletions may proceed; otherwise why they are held.
-    public func holdReason(deletions: Int, inventory: Int, renderedObjects: Int, revision: String) -> String? {
+    /// Kinds whose deletion takes other objects with it.
+    public static let cascadingKinds: Set<String> = ["Namespace", "CustomResourceDefinition"]
+
+    /// Nil when the deletions may proceed; otherwise why they are held.
+    public func holdReason(candidates: [ResourceID], inventory: Int, renderedObjects: Int, revision: String) -> String? {
+        let deletions = candidates.count
         guard deletions > 0, options.guardEnabled else { return nil }
         if let approved = options.approvedRevision, approved.count >= 7, revision.hasPrefix(approved) { return nil }
         if renderedObjects == 0 {
             return "the revision renders no objects; \(deletions) deletion(s) held until approved"
         }
-        let percent = inventory == 0 ? 100 : deletions * 100 / inventory
-        if deletions * 100 > options.maxDeletePercent * inventory {
+        if deletions * 100 > options.maxDeletePercent * max(inventory, 1) {
+            let percent = deletions * 100 / max(inventory, 1)
             return "\(deletions) of \(inventory) objects (\(percent)%) would be deleted, more than the \(options.maxDeletePercent)% allowed; held until approved"
+        }
+        if let cascading = candidates.first(where: { Self.cascadingKinds.contains($0.kind) && ($0.group.isEmpty || $0.group == "apiextensions.k8s.io") }) {
+            return "deleting \(cascading) would delete everything in it; held until approved"
         }
         return nil
     }

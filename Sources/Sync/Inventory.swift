@@ -22,11 +22,9 @@ public struct InventoryEntry: Hashable, Sendable {
 /// Stored as text, one object per line: `apiVersion kind namespace name uid` (`-` for a
 /// cluster-scoped object's namespace), sorted.
 public struct Inventory: Sendable, Equatable {
-    public var revision: String?
     public var entries: [ResourceID: InventoryEntry]
 
-    public init(revision: String? = nil, entries: [InventoryEntry] = []) {
-        self.revision = revision
+    public init(entries: [InventoryEntry] = []) {
         self.entries = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { _, b in b })
     }
 
@@ -38,7 +36,7 @@ public struct Inventory: Sendable, Equatable {
         }.joined(separator: "\n")
     }
 
-    public static func decode(_ text: String, revision: String?) throws(InventoryError) -> Inventory {
+    public static func decode(_ text: String) throws(InventoryError) -> Inventory {
         var entries: [InventoryEntry] = []
         for (i, line) in text.split(separator: "\n").enumerated() {
             let f = line.split(separator: " ").map(String.init)
@@ -46,7 +44,7 @@ public struct Inventory: Sendable, Equatable {
             let namespace = f[2] == "-" ? nil : f[2]
             entries.append(InventoryEntry(id: ResourceID(apiVersion: f[0], kind: f[1], namespace: namespace, name: f[3]), apiVersion: f[0], uid: f[4]))
         }
-        return Inventory(revision: revision, entries: entries)
+        return Inventory(entries: entries)
     }
 }
 
@@ -63,7 +61,7 @@ public protocol InventoryStore: Sendable {
 }
 
 /// The inventory in a ConfigMap `flotilla-inventory-<instance>` in the instance's namespace
-/// (keys `revision` and `objects`), written with server-side apply.
+/// (key `objects`), written with server-side apply.
 public struct ConfigMapInventoryStore: InventoryStore {
     let client: KubeClient
     public let namespace: String
@@ -83,12 +81,11 @@ public struct ConfigMapInventoryStore: InventoryStore {
             if error.isNotFound { return Inventory() }
             throw error
         }
-        return try Inventory.decode(object["data"]?["objects"]?.stringValue ?? "", revision: object["data"]?["revision"]?.stringValue)
+        return try Inventory.decode(object["data"]?["objects"]?.stringValue ?? "")
     }
 
     public func save(_ inventory: Inventory) async throws {
-        var data: [String: JSONValue] = ["objects": .string(inventory.encoded())]
-        if let revision = inventory.revision { data["revision"] = .string(revision) }
+        let data: [String: JSONValue] = ["objects": .string(inventory.encoded())]
         let object: JSONValue = ["apiVersion": "v1", "kind": "ConfigMap",
                                  "metadata": ["name": .string(name), "namespace": .string(namespace)],
                                  "data": .object(data)]

@@ -35,6 +35,8 @@ public actor LiveCache: Service {
     let syncTimeout: Duration
     let logger: Logger
     private var slots: [Key: Slot] = [:]
+    /// Informers only run while the service does; outside it every lookup is `.unknown`.
+    private var running = false
 
     public init(client: KubeClient, instance: InstanceRef, syncTimeout: Duration = .seconds(10), logger: Logger) {
         self.client = client
@@ -45,12 +47,16 @@ public actor LiveCache: Service {
     }
 
     public func run() async throws {
+        running = true
+        defer { running = false }
         try await factory.run()
     }
 
     /// The live object of a type in a scope (`namespace` nil: all namespaces or cluster-scoped).
     public func lookup(_ type: ResourceType, scope namespace: String?, objectNamespace: String?, name: String) async -> Lookup {
-        guard let informer = await informer(for: Key(type: type, namespace: namespace)) else { return .unknown }
+        guard running, let informer = await informer(for: Key(type: type, namespace: namespace)), running, informer.hasSynced else {
+            return .unknown
+        }
         if let object = informer.store.get(namespace: objectNamespace, name: name) { return .found(object) }
         return .absent
     }
@@ -78,7 +84,7 @@ public actor LiveCache: Service {
     }
 
     /// One small LIST decides whether the identity can cache this type; then the informer starts
-    /// and is waited for (bounded).
+    /// and is waited for (bounded: one that is slow to sync is kept and used once it has).
     private func start(_ key: Key) async -> Informer? {
         do {
             _ = try await client.list(key.type, namespace: key.namespace, labelSelector: selector, pageSize: 1, firstPageOnly: true)
@@ -87,7 +93,7 @@ public actor LiveCache: Service {
             return nil
         }
         let informer = factory.informer(key.type, namespace: key.namespace, labelSelector: selector)
-        let synced = await withTaskGroup(of: Bool.self) { group in
+        _ = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await informer.waitForSync()
                 return !Task.isCancelled
@@ -100,6 +106,6 @@ public actor LiveCache: Service {
             group.cancelAll()
             return first
         }
-        return synced ? informer : nil
+        return informer
     }
 }

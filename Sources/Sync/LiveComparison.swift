@@ -9,7 +9,7 @@ import KubeModel
 public enum LiveComparison {
     /// Hex SHA-1 of the object's canonical JSON (sorted keys), as in `fluxcd.io/sync-checksum`.
     public static func checksum(_ object: JSONValue) -> String {
-        Insecure.SHA1.hash(data: object.jsonBytes()).map { String(format: "%02x", $0) }.joined()
+        Insecure.SHA1.hash(data: object.jsonBytes()).hexString
     }
 
     public static func isUpToDate(desired: JSONValue, live: JSONValue, checksum: String) -> Bool {
@@ -32,7 +32,12 @@ public enum LiveComparison {
             guard case .object(let have) = live else { return false }
             for (key, value) in want {
                 if value.isNull { continue }
-                guard let actual = have[key], contains(actual, value, fieldPath: fieldPath + [key]) else { return false }
+                guard let actual = have[key] else {
+                    // The server drops empty lists and maps (`args: []`).
+                    if value.arrayValue?.isEmpty == true || value.objectValue?.isEmpty == true { continue }
+                    return false
+                }
+                guard contains(actual, value, fieldPath: fieldPath + [key]) else { return false }
             }
             return true
         case .array(let want):
@@ -49,7 +54,7 @@ public enum LiveComparison {
                 return want.count == have.count && zip(have, want).allSatisfy { contains($0, $1, fieldPath: fieldPath) }
             }
         default:
-            return desired.semanticallyEquals(live)
+            return desired.semanticallyEquals(live) || Quantity.equal(desired, live)
         }
     }
 
@@ -65,4 +70,42 @@ public enum LiveComparison {
         out["stringData"] = nil
         return out
     }
+}
+
+/// Kubernetes resource quantities, which the server normalises (`cpu: 1` → `"1"`, `0.5` →
+/// `"500m"`, `1024Mi` → `"1Gi"`): equal amounts are equal.
+enum Quantity {
+    static let suffixes: [(String, Double)] = [
+        ("Ki", 0x1p10), ("Mi", 0x1p20), ("Gi", 0x1p30), ("Ti", 0x1p40), ("Pi", 0x1p50), ("Ei", 0x1p60),
+        ("n", 1e-9), ("u", 1e-6), ("m", 1e-3), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18),
+    ]
+
+    static func equal(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        // Only a number against a string, or two strings where one has a unit: never two plain
+        // strings that merely look numeric ("1.0" and "1" as image tags are different).
+        switch (a, b) {
+        case (.string(let x), .string(let y)):
+            guard hasSuffix(x) || hasSuffix(y), let vx = value(x), let vy = value(y) else { return false }
+            return close(vx, vy)
+        case (.string(let x), _):
+            guard let vx = value(x), let vy = b.doubleValue else { return false }
+            return close(vx, vy)
+        case (_, .string(let y)):
+            guard let vx = a.doubleValue, let vy = value(y) else { return false }
+            return close(vx, vy)
+        default:
+            return false
+        }
+    }
+
+    static func hasSuffix(_ s: String) -> Bool { suffixes.contains { s.hasSuffix($0.0) } }
+
+    static func value(_ s: String) -> Double? {
+        for (suffix, scale) in suffixes where s.hasSuffix(suffix) {
+            return Double(s.dropLast(suffix.count)).map { $0 * scale }
+        }
+        return Double(s)
+    }
+
+    static func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-9) }
 }

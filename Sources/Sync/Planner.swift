@@ -45,6 +45,8 @@ public struct SyncPlanError: Error, Sendable, CustomStringConvertible, Equatable
     public enum Reason: String, Sendable {
         case duplicate = "DuplicateObject"
         case forbidden = "Forbidden"
+        /// The API server's discovery failed (transient): retry later.
+        case discovery = "DiscoveryFailed"
     }
     public var reason: Reason
     public var problems: [String]
@@ -74,6 +76,11 @@ public struct Planner: Sendable {
                 do {
                     type = try await client.mapper.mapping(apiVersion: manifest.apiVersion, kind: manifest.kind, client: client)
                 } catch {
+                    // Not served: that object fails alone. Discovery itself failing: without the
+                    // scope the id is a guess, and a guessed id could drive a wrong deletion.
+                    guard error.isNotFound else {
+                        throw SyncPlanError(reason: .discovery, problems: ["\(manifest.location): cannot look up \(manifest.apiVersion) \(manifest.kind): \(error.message)"])
+                    }
                     unresolved = error.message
                 }
             }

@@ -37,16 +37,11 @@ public enum GCMark {
         hash.update(data: Array(url.utf8))
         hash.update(data: Array(branch.utf8))
         for p in paths { hash.update(data: Array(p.utf8)) }
-        return base64URL(Array(hash.finalize()))
+        return hash.finalize().base64URLString
     }
 
     public static func mark(setName: String, id: ResourceID) -> String {
-        "sha256." + base64URL(Array(SHA256.hash(data: Array((setName + id.description).utf8))))
-    }
-
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        "sha256." + SHA256.hash(data: Array((setName + id.description).utf8)).base64URLString
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import FlotillaAPI
+import KubeModel
 import Foundation
 
 /// The FluxInstance a sync works for.
@@ -17,7 +18,7 @@ public struct InstanceRef: Hashable, Sendable, CustomStringConvertible {
     public var labelValue: String {
         let plain = "\(namespace).\(name)"
         if plain.utf8.count <= 63 { return plain }
-        return "h" + SHA256.hash(data: Array(plain.utf8)).prefix(20).map { String(format: "%02x", $0) }.joined()
+        return "h" + SHA256.hash(data: Array(plain.utf8)).prefix(20).hexString
     }
 }
 

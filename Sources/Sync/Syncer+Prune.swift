@@ -11,12 +11,16 @@ extension Syncer {
     /// (only a failed delete is kept, to be retried).
     func prune(_ entry: InventoryEntry) async -> (Change?, keep: Bool) {
         let id = entry.id
+        if id.kind == "Namespace" && id.group.isEmpty && id.name == options.instance.namespace {
+            return (Change(id: id, action: .skipped, reason: "not deleted: the FluxInstance lives in this namespace"), false)
+        }
         let type: ResourceType
         do {
             type = try await client.mapper.mapping(apiVersion: entry.apiVersion, kind: id.kind, client: client)
         } catch {
-            // The kind is no longer served (its CRD went): nothing of it is left to delete.
-            if error.isNotFound { return (nil, false) }
+            if error.isNotFound {
+                return (Change(id: id, action: .skipped, reason: "not deleted: \(entry.apiVersion) \(id.kind) is no longer served"), false)
+            }
             return (Change(id: id, action: .failed, reason: "cannot resolve \(entry.apiVersion) \(id.kind) to delete it: \(error.message)"), true)
         }
         let live: JSONValue
@@ -41,13 +45,16 @@ extension Syncer {
             return (Change(id: id, action: .skipped, reason: "not deleted: annotated fluxcd.io/ignore: \(value)"), false)
         }
         do {
-            try await client.delete(type, name: id.name, namespace: id.namespace, propagation: .background, preconditionUID: entry.uid)
+            // Preconditions: exactly the object checked above, unchanged since (an ignore annotation
+            // added a moment ago makes the delete fail rather than go through).
+            try await client.delete(type, name: id.name, namespace: id.namespace, propagation: .background,
+                                    preconditionResourceVersion: metadata?["resourceVersion"]?.stringValue, preconditionUID: entry.uid)
             logger.info("deleted", metadata: ["object": "\(id)"])
             return (Change(id: id, action: .deleted), false)
         } catch {
             if error.isNotFound { return (nil, false) }
             if error.isConflict {
-                return (Change(id: id, action: .skipped, reason: "not deleted: it was re-created by someone else since this instance applied it"), false)
+                return (Change(id: id, action: .skipped, reason: "not deleted yet: it changed while being checked; checked again at the next sync"), true)
             }
             logger.warning("delete failed", metadata: ["object": "\(id)", "error": "\(error.message)"])
             return (Change(id: id, action: .failed, reason: "delete failed (will retry): \(error.message)"), true)

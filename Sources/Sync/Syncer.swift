@@ -1,4 +1,5 @@
 import FlotillaAPI
+import GitSource
 import KubeClient
 import KubeModel
 import Logging
@@ -27,6 +28,8 @@ public actor Syncer {
     let store: any InventoryStore
     let logger: Logger
     private var inventory: Inventory?
+    /// Syncs of one instance never overlap (an actor alone would interleave them at every await).
+    private let gate = Gate()
 
     public init(client: KubeClient, live: LiveCache, inventoryStore: any InventoryStore, options: SyncOptions, logger: Logger) {
         self.client = client
@@ -42,6 +45,18 @@ public actor Syncer {
     public var currentInventory: Inventory? { inventory }
 
     public func sync(_ rendered: RenderedSet) async throws(SyncError) -> SyncResult {
+        await gate.acquire()
+        do {
+            let result = try await syncHoldingGate(rendered)
+            await gate.release()
+            return result
+        } catch {
+            await gate.release()
+            throw error
+        }
+    }
+
+    func syncHoldingGate(_ rendered: RenderedSet) async throws(SyncError) -> SyncResult {
         let desired: [DesiredObject]
         do {
             desired = try await Planner(options: options).plan(rendered.manifests, client: client)
@@ -54,23 +69,36 @@ public actor Syncer {
 
         let applied = await applyStaged(desired)
         var changes = applied.map(\.change)
+        var appliedUIDs = Set<String>()
+        let idsByUID = Dictionary(inventory.entries.values.map { ($0.uid, [$0.id]) }, uniquingKeysWith: +)
         for result in applied {
             switch result.change.action {
             case .created, .configured, .unchanged:
-                if let uid = result.uid { inventory.entries[result.object.id] = InventoryEntry(id: result.object.id, apiVersion: result.object.apiVersion, uid: uid) }
+                guard let uid = result.uid else { continue }
+                appliedUIDs.insert(uid)
+                // The same object recorded under another API group (e.g. an Ingress that moved from
+                // extensions to networking.k8s.io) is one object: keep one entry.
+                for other in idsByUID[uid] ?? [] where other != result.object.id { inventory.entries[other] = nil }
+                inventory.entries[result.object.id] = InventoryEntry(id: result.object.id, apiVersion: result.object.apiVersion, uid: uid)
             default:
                 break
             }
         }
 
-        let wanted = Set(desired.map(\.id))
-        let candidates = inventory.entries.values.filter { !wanted.contains($0.id) }
+        // Compared by Flux id (no API group) and by uid: an object still in git is never a
+        // candidate, whatever group it is listed under. An object whose kind is not served has a
+        // guessed scope: its namesakes are not collected either.
+        let wanted = Set(desired.map(\.id.description))
+        let unresolved = Set(desired.filter { $0.type == nil }.map { "\($0.id.kind)/\($0.id.name)" })
+        let candidates = inventory.entries.values
+            .filter { !wanted.contains($0.id.description) && !appliedUIDs.contains($0.uid) && !unresolved.contains("\($0.id.kind)/\($0.id.name)") }
+            // Reverse apply order: custom resources and workloads before what they depend on.
             .sorted { (KindOrder.rank($0.id.kind), $1.id) > (KindOrder.rank($1.id.kind), $0.id) }
         var pending: [ResourceID] = []
         var heldReason: String? = nil
         if options.garbageCollection.enabled && !candidates.isEmpty {
             heldReason = PruneGuard(options: options.garbageCollection)
-                .holdReason(deletions: candidates.count, inventory: inventory.count, renderedObjects: desired.count, revision: rendered.revision)
+                .holdReason(candidates: candidates.map(\.id), inventory: before.count, renderedObjects: desired.count, revision: rendered.revision)
             if let heldReason {
                 pending = candidates.map(\.id)
                 changes += candidates.map { Change(id: $0.id, action: .held, reason: heldReason) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GitSource
+import GitTesting
 import KubeModel
 
 /// Git operations through libgit2: the no-op poll, a no-op fetch, and clone + reading every file of
@@ -73,31 +74,11 @@ struct GitBench: AsyncParsableCommand {
 
     func sshPolls(root: String, url: String) async throws -> [Duration] {
         let key = DeployKey.generateEd25519(comment: "bench")
-        let dir = root + "/sshd"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try shell("ssh-keygen -q -t ed25519 -N '' -f \(dir)/host_key")
-        try (key.publicKey + "\n").write(toFile: dir + "/authorized_keys", atomically: true, encoding: .utf8)
-        let port = Int.random(in: 41_000...50_000)
-        try """
-            ListenAddress 127.0.0.1:\(port)
-            HostKey \(dir)/host_key
-            AuthorizedKeysFile \(dir)/authorized_keys
-            StrictModes no
-            UsePAM no
-            PermitRootLogin prohibit-password
-            PidFile \(dir)/sshd.pid
-            """.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
-        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        let sshd = Process()
-        sshd.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
-        sshd.arguments = ["-D", "-f", dir + "/sshd_config"]
-        try sshd.run()
-        defer { kill(sshd.processIdentifier, SIGKILL) }
-        try await Task.sleep(for: .milliseconds(500))
-        let hostKey = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
-        var options = GitMirror.Options(url: "ssh://root@127.0.0.1:\(port)\(url)", directory: root + "/ssh-mirror")
+        let sshd = try TestSSHD(authorizedKeys: [key.publicKey])
+        defer { sshd.stop() }
+        var options = GitMirror.Options(url: sshd.url(url), directory: root + "/ssh-mirror")
         options.credentials = .sshKey(privateKey: key.privateKeyOpenSSH)
-        options.knownHosts = "[127.0.0.1]:\(port) \(hostKey)"
+        options.knownHosts = sshd.hostKeyLine
         let mirror = GitMirror(options)
         let clock = ContinuousClock()
         var samples: [Duration] = []

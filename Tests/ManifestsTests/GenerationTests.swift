@@ -109,6 +109,28 @@ struct GenerationTests {
         #expect(error?.message.contains("did not finish within 2.0 seconds") == true, "\(error?.message ?? "no error")")
     }
 
+    @Test("a command inherits no other command's pipes (they are close-on-exec)")
+    func noInheritedPipes() async throws {
+        let dir = tempDir("fds")
+        let limits = Subprocess.Limits(timeout: .seconds(10))
+        // While one command runs (its pipes open in this process), another lists its own pipes.
+        async let running = Subprocess.shell("sleep 2", in: dir, environment: [:], limits: limits)
+        try await Task.sleep(for: .milliseconds(300))
+        let listing = try await Subprocess.shell("for f in /proc/$$/fd/*; do readlink \"$f\"; done", in: dir, environment: [:], limits: limits)
+        _ = try await running
+        let pipes = String(decoding: listing.stdout, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("pipe:") }
+        #expect(pipes.count == 2, "only its own stdout and stderr: \(pipes)")
+    }
+
+    @Test("the deadline holds when a command closes its output and keeps running")
+    func closedOutputStillTimesOut() async throws {
+        let started = ContinuousClock.now
+        let result = try await Subprocess.shell("exec >/dev/null 2>&1; sleep 30", in: tempDir("closed"), environment: [:],
+                                                limits: Subprocess.Limits(timeout: .milliseconds(500)))
+        #expect(result.outcome == .timedOut)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
     @Test("generators see a scrubbed environment, never the operator's")
     func scrubbedEnvironment() async throws {
         setenv("FLOTILLA_TEST_SECRET", "hunter2", 1)

@@ -54,8 +54,7 @@ final class SyncFixture: Sendable {
     @discardableResult
     func sync(_ syncer: Syncer, paths: [String] = []) async throws -> SyncResult {
         let head = try await mirror.fetch()["main"]!
-        let rendered = try await renderer.render(revision: head, options: RenderOptions(paths: paths))
-        return try await syncer.sync(rendered)
+        return try await syncer.sync(revision: head, renderer: renderer, options: RenderOptions(paths: paths))
     }
 
     func configMap(_ name: String, namespace: String = "apps") async throws -> JSONValue? {

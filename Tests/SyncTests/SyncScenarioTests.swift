@@ -85,6 +85,7 @@ struct SyncScenarioTests {
             try await f.sync(syncer)
             _ = try await f.client.patch(.configMaps, name: "a", namespace: "apps",
                                          ["metadata": ["annotations": ["fluxcd.io/ignore": "true"]], "data": ["k": "hand-edited"]])
+            try await f.waitForCache([(.configMaps, "apps", "a")])
             try f.upstream.commit(["a.yaml": cm("a", data: ["k": "from-git"]),
                                    "b.yaml": cm("b", data: ["k": "from-git"], annotations: ["flux.weave.works/ignore": "true"])],
                                   message: "change both")
@@ -150,6 +151,37 @@ struct SyncScenarioTests {
             #expect(approved.count(.deleted) == 4)
             #expect(try await f.configMap("e") == nil)
             #expect(try await f.configMap("a") != nil)
+        }
+    }
+
+    @Test("renaming every object is held: the guard compares with the inventory as it was before the sync")
+    func renameAllHeld() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b"), "c.yaml": cm("c")]) { f in
+            try await f.sync(f.syncer(f.options(gc: true)))
+            try f.upstream.commit(["a.yaml": cm("a2"), "b.yaml": cm("b2"), "c.yaml": cm("c2")], message: "rename everything")
+            let result = try await f.sync(f.syncer(f.options(gc: true)))
+            #expect(result.count(.created) == 3)
+            #expect(result.pendingDeletions.map(\.name).sorted() == ["a", "b", "c"])
+            #expect(result.pruneHeldReason?.contains("3 of 3 objects (100%)") == true, "\(result.pruneHeldReason ?? "")")
+            #expect(try await f.configMap("a") != nil)
+        }
+    }
+
+    @Test("removing a Namespace from git holds its deletion; the instance's own namespace is never deleted")
+    func namespaceDeletion() async throws {
+        let ns = { (name: String) in "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(name)}\n" }
+        var files = ["own.yaml": ns("flux-system"), "apps.yaml": ns("apps")]
+        for i in 0..<8 { files["cm\(i).yaml"] = cm("cm\(i)") }
+        try await withSyncFixture(files) { f in
+            try await f.sync(f.syncer(f.options(gc: true)))
+            let head = try f.upstream.commit(["own.yaml": nil, "apps.yaml": nil], message: "drop the namespaces")
+            let held = try await f.sync(f.syncer(f.options(gc: true)))
+            #expect(held.pendingDeletions.count == 2)
+            #expect(held.pruneHeldReason?.contains("would delete everything in it") == true, "\(held.pruneHeldReason ?? "")")
+            let approved = try await f.sync(f.syncer(f.options(gc: true) { $0.garbageCollection.approvedRevision = head }))
+            #expect(approved.changes(.deleted).map(\.id.description) == ["<cluster>:namespace/apps"])
+            #expect(approved.changes(.skipped).first?.reason?.contains("the FluxInstance lives in this namespace") == true)
+            #expect(try await f.client.get(.namespaces, name: "flux-system")["metadata"]?["name"] == "flux-system")
         }
     }
 
@@ -237,8 +269,9 @@ struct SyncScenarioTests {
     @Test("namespace outside the allow-list is refused: nothing applied, every offender named")
     func namespaceRefused() async throws {
         try await withSyncFixture(["ok.yaml": cm("ok"), "bad/x.yaml": cm("x", namespace: "other"), "bad/y.yaml": cm("y", namespace: "kube-system")]) { f in
-            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options())) }
-            guard case .plan(let plan)? = error else { Issue.record("not a plan error"); return }
+            let error = await #expect(throws: SyncFailure.self) { try await f.sync(f.syncer(f.options())) }
+            #expect(error?.reason == "Forbidden")
+            guard case .sync(.plan(let plan))? = error else { Issue.record("not a plan error"); return }
             #expect(plan.reason == .forbidden)
             #expect(plan.problems.count == 2)
             #expect(plan.problems[0].hasPrefix("bad/x.yaml:1: other:configmap/x is in namespace other"))
@@ -252,7 +285,7 @@ struct SyncScenarioTests {
         let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n"
         let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n"
         try await withSyncFixture(["role.yaml": role, "ns.yaml": ns]) { f in
-            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options())) }
+            let error = await #expect(throws: SyncFailure.self) { try await f.sync(f.syncer(f.options())) }
             #expect("\(error!)".contains("<cluster>:clusterrole/reader is cluster-scoped"))
             #expect(!"\(error!)".contains("namespace/apps"))
             let result = try await f.sync(f.syncer(f.options { $0.clusterScoped = true }))
@@ -260,10 +293,42 @@ struct SyncScenarioTests {
         }
     }
 
+    @Test("a failing discovery refuses the revision instead of guessing an object's scope")
+    func discoveryFailure() async throws {
+        try await withSyncFixture(["a.yaml": cm("a")]) { f in
+            try await f.sync(f.syncer(f.options(gc: true)))
+            try f.upstream.commit(["role.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n"],
+                                  message: "add a cluster role")
+            f.cluster.api.injectFault(FaultRule(verb: "get", action: .status(500)))
+            let error = await #expect(throws: SyncFailure.self) { try await f.sync(f.syncer(f.options(gc: true) { $0.clusterScoped = true })) }
+            f.cluster.api.clearFaults()
+            guard case .sync(.plan(let plan))? = error else { Issue.record("not a plan error: \(String(describing: error))"); return }
+            #expect(plan.reason == .discovery)
+            #expect(plan.problems.first?.hasPrefix("role.yaml:1: cannot look up rbac.authorization.k8s.io/v1 ClusterRole") == true)
+            let roles = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false)
+            await #expect(throws: KubeError.self, "nothing applied") { try await f.client.get(roles, name: "reader") }
+        }
+    }
+
+    @Test("bad YAML names file and line and applies nothing: no change applied, nothing deleted")
+    func badYAMLAppliesNothing() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b"), "c.yaml": cm("c")]) { f in
+            let syncer = f.syncer(f.options(gc: true))
+            try await f.sync(syncer)
+            try f.upstream.commit(["a.yaml": cm("a", data: ["k": "new"]), "c.yaml": nil, "deploy/broken.yaml": "kind: ConfigMap\nmetadata:\n  name: [x\n"],
+                                  message: "a change, a removal and a broken file")
+            let error = await #expect(throws: SyncFailure.self) { try await f.sync(syncer) }
+            #expect(error?.reason == "ParseFailed")
+            #expect(error?.description.hasPrefix("deploy/broken.yaml:4:") == true, "\(error?.description ?? "")")
+            #expect(try await f.configMap("a")?["data"]?["k"] == "v", "the change was not applied")
+            #expect(try await f.configMap("c") != nil, "the removal did not drive garbage collection")
+        }
+    }
+
     @Test("the same object in two files is an error naming both files")
     func duplicates() async throws {
         try await withSyncFixture(["one.yaml": cm("dup"), "two/two.yaml": "# comment\n" + cm("dup", namespace: "apps")]) { f in
-            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options())) }
+            let error = await #expect(throws: SyncFailure.self) { try await f.sync(f.syncer(f.options())) }
             #expect("\(error!)" == "apps:configmap/dup is defined twice: in one.yaml:1 and in two/two.yaml:2")
         }
     }

@@ -113,6 +113,7 @@ public enum Subprocess {
             if ready < 0 && errno != EINTR { break }
             for fd in fds where fd.revents != 0 {
                 let n = read(fd.fd, &buffer, buffer.count)
+                if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
                 if n <= 0 {
                     open.removeAll { $0 == fd.fd }
                 } else if fd.fd == outPipe[0] {
@@ -124,10 +125,21 @@ public enum Subprocess {
                 }
             }
         }
-        if outcome != nil { kill(-pid, SIGKILL) }
+        // The command may close its output and keep running: the deadline holds for the wait too.
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // Children that outlived sh (daemonised helpers) must not outlive the generator.
+        var reaped = false
+        while !reaped {
+            if outcome != nil { kill(-pid, SIGKILL) }
+            let r = waitpid(pid, &status, outcome == nil ? WNOHANG : 0)
+            if r == pid {
+                reaped = true
+            } else if r < 0 && errno != EINTR {
+                break
+            } else if outcome == nil {
+                if ContinuousClock.now >= deadline { outcome = .timedOut } else { usleep(10_000) }
+            }
+        }
+        // Children that outlived sh (daemonised helpers) must not outlive the command.
         kill(-pid, SIGKILL)
         if outcome == nil {
             let signal = status & 0x7f
