@@ -53,6 +53,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CSupport"),
         .target(
             name: "GitTesting",
             swiftSettings: swiftSettings
@@ -60,6 +61,7 @@ let package = Package(
         .target(
             name: "Manifests",
             dependencies: [
+                "CSupport",
                 "KubeModel",
                 "GitSource",
                 .product(name: "Logging", package: "swift-log"),

@@ -9,11 +9,15 @@ public struct Manifest: Sendable, Hashable {
     public var source: String
     /// The 1-based line its document starts on.
     public var line: Int
+    /// Identifies the object's text across revisions (git blob id and position) when it comes from
+    /// a file: equal keys mean equal objects, so work derived from one can be reused.
+    public var contentKey: String?
 
-    public init(object: JSONValue, source: String, line: Int) {
+    public init(object: JSONValue, source: String, line: Int, contentKey: String? = nil) {
         self.object = object
         self.source = source
         self.line = line
+        self.contentKey = contentKey
     }
 
     /// `file:line`, for messages.

@@ -140,7 +140,10 @@ public final class ManifestRenderer: Sendable {
                 guard let bytes = contents[file.blobID] else { throw RenderError(.source, "\(file.path): blob \(file.blobID) is missing") }
                 return bytes
             }
-            out += try ManifestParser.manifests(docs, source: file.path)
+            for (i, var manifest) in try ManifestParser.manifests(docs, source: file.path).enumerated() {
+                manifest.contentKey = "\(file.blobID)#\(i)"
+                out.append(manifest)
+            }
         }
         return out
     }

@@ -60,13 +60,25 @@ public struct Planner: Sendable {
 
     public init(options: SyncOptions) { self.options = options }
 
-    public func plan(_ manifests: [Manifest], client: KubeClient) async throws(SyncPlanError) -> [DesiredObject] {
+    /// Plans every manifest. `cache` holds earlier plans by content key (same text, same
+    /// options: same result, no JSON to write or hash again); it is replaced by this plan's.
+    public func plan(_ manifests: [Manifest], client: KubeClient, cache: inout [String: DesiredObject]) async throws(SyncPlanError) -> [DesiredObject] {
         let crds = Self.customResourceTypes(in: manifests)
         var out: [DesiredObject] = []
         var forbidden: [String] = []
-        var locations: [ResourceID: String] = [:]
+        var locations: [ResourceID: Manifest] = [:]
         var duplicates: [String] = []
+        var nextCache: [String: DesiredObject] = [:]
+        defer { cache = nextCache }
         for manifest in manifests {
+            // CRD scope is immutable, so a cached plan of a custom resource stays right too.
+            if let key = manifest.contentKey, var planned = cache[key] {
+                planned.manifest = manifest
+                check(planned, forbidden: &forbidden, locations: &locations, duplicates: &duplicates)
+                nextCache[key] = planned
+                out.append(planned)
+                continue
+            }
             var type: ResourceType? = nil
             var unresolved: String? = nil
             let group = ResourceID(apiVersion: manifest.apiVersion, kind: manifest.kind, namespace: nil, name: "").group
@@ -90,20 +102,6 @@ public struct Planner: Sendable {
             object["metadata"]?["namespace"] = namespace.map(JSONValue.string)
             let id = ResourceID(group: group, kind: manifest.kind, namespace: namespace, name: manifest.name)
 
-            if let namespace, !options.allows(namespace: namespace) {
-                forbidden.append("\(manifest.location): \(id) is in namespace \(namespace), which this instance may not use (allowed: \(options.allowedNamespaces.joined(separator: ", ")))")
-            } else if !namespaced {
-                let allowedNamespaceObject = manifest.kind == "Namespace" && group.isEmpty && options.allows(namespace: manifest.name)
-                if !allowedNamespaceObject && !options.clusterScoped {
-                    forbidden.append("\(manifest.location): \(id) is cluster-scoped and this instance may not apply cluster-scoped objects")
-                }
-            }
-            if let first = locations[id] {
-                duplicates.append("\(id) is defined twice: in \(first) and in \(manifest.location)")
-            } else {
-                locations[id] = manifest.location
-            }
-
             var labels = object["metadata"]?["labels"]?.objectValue ?? [:]
             labels[Flotilla.instanceLabel] = .string(options.instance.labelValue)
             labels[FluxAnnotations.syncGCMark] = .string(GCMark.mark(setName: options.setName, id: id))
@@ -115,12 +113,33 @@ public struct Planner: Sendable {
             annotations[FluxAnnotations.syncChecksum] = .string(checksum)
             object["metadata"]?["annotations"] = .object(annotations)
 
-            out.append(DesiredObject(id: id, type: type, unresolved: unresolved, object: object, checksum: checksum,
-                                     ignore: IgnoreMode(annotations: manifest.annotations), manifest: manifest))
+            let planned = DesiredObject(id: id, type: type, unresolved: unresolved, object: object, checksum: checksum,
+                                        ignore: IgnoreMode(annotations: manifest.annotations), manifest: manifest)
+            check(planned, forbidden: &forbidden, locations: &locations, duplicates: &duplicates)
+            // A kind that is not served now may be later: only resolved plans are kept.
+            if let key = manifest.contentKey, type != nil { nextCache[key] = planned }
+            out.append(planned)
         }
         if !duplicates.isEmpty { throw SyncPlanError(reason: .duplicate, problems: duplicates) }
         if !forbidden.isEmpty { throw SyncPlanError(reason: .forbidden, problems: forbidden) }
         return out
+    }
+
+    /// Scope and uniqueness checks of one planned object (collected, reported together).
+    func check(_ d: DesiredObject, forbidden: inout [String], locations: inout [ResourceID: Manifest], duplicates: inout [String]) {
+        if let namespace = d.id.namespace, !options.allows(namespace: namespace) {
+            forbidden.append("\(d.manifest.location): \(d.id) is in namespace \(namespace), which this instance may not use (allowed: \(options.allowedNamespaces.joined(separator: ", ")))")
+        } else if d.id.namespace == nil {
+            let allowedNamespaceObject = d.kind == "Namespace" && d.id.group.isEmpty && options.allows(namespace: d.id.name)
+            if !allowedNamespaceObject && !options.clusterScoped {
+                forbidden.append("\(d.manifest.location): \(d.id) is cluster-scoped and this instance may not apply cluster-scoped objects")
+            }
+        }
+        if let first = locations[d.id] {
+            duplicates.append("\(d.id) is defined twice: in \(first.location) and in \(d.manifest.location)")
+        } else {
+            locations[d.id] = d.manifest
+        }
     }
 
     struct CRDKey: Hashable {

@@ -12,25 +12,44 @@ extension Syncer {
     }
 
     /// CRDs and Namespaces first (then waits for the CRDs to be Established), then everything
-    /// else rank by rank; objects of one rank go concurrently.
+    /// else rank by rank; objects of one rank go concurrently. Objects whose live version is the
+    /// one already found up to date are settled first, without a task or a request.
     func applyStaged(_ desired: [DesiredObject]) async -> [Applied] {
-        let first = desired.filter { $0.kind == "CustomResourceDefinition" || ($0.kind == "Namespace" && $0.id.group.isEmpty) }
-        let firstIDs = Set(first.map(\.id))
-        var results = await applyByRank(first)
-        let crds = results.filter { $0.object.kind == "CustomResourceDefinition" && [.created, .configured, .unchanged].contains($0.change.action) }
-        if !crds.isEmpty {
-            results = await waitEstablished(results)
+        var results = [Applied?](repeating: nil, count: desired.count)
+        var first: [(Int, DesiredObject)] = [], rest: [(Int, DesiredObject)] = []
+        for (i, d) in desired.enumerated() {
+            if let settled = unchangedSinceVerified(d) {
+                results[i] = settled
+            } else if d.kind == "CustomResourceDefinition" || (d.kind == "Namespace" && d.id.group.isEmpty) {
+                first.append((i, d))
+            } else {
+                rest.append((i, d))
+            }
         }
-        results += await applyByRank(desired.filter { !firstIDs.contains($0.id) })
-        let order = Dictionary(desired.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
-        return results.sorted { order[$0.object.id, default: 0] < order[$1.object.id, default: 0] }
+        for (i, r) in await applyByRank(first) { results[i] = r }
+        let crds = first.map(\.0).filter { desired[$0].kind == "CustomResourceDefinition" }
+        if !crds.isEmpty {
+            for i in crds { results[i] = await waitEstablished(results[i]!) }
+        }
+        for (i, r) in await applyByRank(rest) { results[i] = r }
+        return results.map { $0! }
     }
 
-    func applyByRank(_ objects: [DesiredObject]) async -> [Applied] {
-        let ranks = Dictionary(grouping: objects) { KindOrder.rank($0.kind) }
-        var out: [Applied] = []
+    /// `.unchanged` when the cached live object has the resourceVersion that was found up to date
+    /// with this very checksum (nothing about it can have changed since).
+    func unchangedSinceVerified(_ d: DesiredObject) -> Applied? {
+        guard d.ignore != .ignored, let type = d.type, let seen = verified[d.id], seen.checksum == d.checksum else { return nil }
+        let scope = type.namespaced && !options.allowsAllNamespaces ? d.id.namespace : nil
+        guard case .found(let object) = live.cachedLookup(type, scope: scope, objectNamespace: d.id.namespace, name: d.id.name),
+              object["metadata"]?["resourceVersion"]?.stringValue == seen.resourceVersion else { return nil }
+        return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: object["metadata"]?["uid"]?.stringValue)
+    }
+
+    func applyByRank(_ objects: [(Int, DesiredObject)]) async -> [(Int, Applied)] {
+        let ranks = Dictionary(grouping: objects) { KindOrder.rank($0.1.kind) }
+        var out: [(Int, Applied)] = []
         for rank in ranks.keys.sorted() {
-            out += await concurrentMap(ranks[rank]!, limit: options.applyConcurrency) { await self.apply($0) }
+            out += await concurrentMap(ranks[rank]!, limit: options.applyConcurrency) { item in (item.0, await self.apply(item.1)) }
         }
         return out
     }
@@ -61,12 +80,15 @@ extension Syncer {
                                                          reason: "Conflict: \(location): the live object belongs to another FluxInstance (\(Flotilla.instanceLabel)=\(owner))"))
             }
             if LiveComparison.isUpToDate(desired: d.object, live: live, checksum: d.checksum) {
+                if let rv = live["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = (rv, d.checksum) }
                 return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: uid)
             }
         }
+        verified[d.id] = nil
         do {
             let response = try await client.apply(d.object, as: type, fieldManager: options.fieldManager, force: true)
             logger.debug("applied", metadata: ["object": "\(d.id)", "created": "\(live == nil)"])
+            if let rv = response["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = (rv, d.checksum) }
             return Applied(object: d, change: Change(id: d.id, action: live == nil ? .created : .configured),
                            uid: response["metadata"]?["uid"]?.stringValue)
         } catch {
@@ -76,31 +98,31 @@ extension Syncer {
         }
     }
 
-    /// Waits (bounded) until every applied CRD reports Established, so custom resources of the same
+    /// Waits (bounded) until an applied CRD reports Established, so custom resources of the same
     /// revision can be applied; a CRD that does not get there fails.
-    func waitEstablished(_ results: [Applied]) async -> [Applied] {
+    func waitEstablished(_ result: Applied) async -> Applied {
+        guard [.created, .configured, .unchanged].contains(result.change.action) else { return result }
         let crdType = ResourceType(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
                                    kind: "CustomResourceDefinition", namespaced: false)
         let deadline = ContinuousClock.now + options.crdEstablishTimeout
-        var out = results
-        for i in out.indices where out[i].object.kind == "CustomResourceDefinition" && [.created, .configured, .unchanged].contains(out[i].change.action) {
-            let id = out[i].object.id
-            var established = false
-            while !established && ContinuousClock.now < deadline && !Task.isCancelled {
-                if case .found(let crd) = await read(crdType, namespace: nil, name: id.name) {
-                    established = (crd["status"]?["conditions"]?.arrayValue ?? []).contains { $0["type"] == "Established" && $0["status"] == "True" }
-                }
-                if !established { try? await Task.sleep(for: .milliseconds(100)) }
+        let id = result.object.id
+        var established = false
+        while !established && ContinuousClock.now < deadline && !Task.isCancelled {
+            if case .found(let crd) = await read(crdType, namespace: nil, name: id.name) {
+                established = (crd["status"]?["conditions"]?.arrayValue ?? []).contains { $0["type"] == "Established" && $0["status"] == "True" }
             }
-            if established {
-                if let group = out[i].object.object["spec"]?["group"]?.stringValue {
-                    for v in out[i].object.object["spec"]?["versions"]?.arrayValue ?? [] {
-                        if let name = v["name"]?.stringValue { await client.mapper.invalidate(apiVersion: "\(group)/\(name)") }
-                    }
+            if !established { try? await Task.sleep(for: .milliseconds(100)) }
+        }
+        var out = result
+        if established {
+            let spec = result.object.object["spec"]
+            if let group = spec?["group"]?.stringValue {
+                for v in spec?["versions"]?.arrayValue ?? [] {
+                    if let name = v["name"]?.stringValue { await client.mapper.invalidate(apiVersion: "\(group)/\(name)") }
                 }
-            } else {
-                out[i].change = Change(id: id, action: .failed, reason: "\(out[i].object.manifest.location): the CRD did not become Established within \(options.crdEstablishTimeout)")
             }
+        } else {
+            out.change = Change(id: id, action: .failed, reason: "\(result.object.manifest.location): the CRD did not become Established within \(options.crdEstablishTimeout)")
         }
         return out
     }

@@ -30,6 +30,11 @@ public actor Syncer {
     private var inventory: Inventory?
     /// Syncs of one instance never overlap (an actor alone would interleave them at every await).
     private let gate = Gate()
+    /// Plans by manifest content key (see `Planner.plan`).
+    private var planCache: [String: DesiredObject] = [:]
+    /// Live objects already found up to date: resourceVersion and the checksum they matched. The
+    /// same resourceVersion means the same object, so the field-by-field check is not repeated.
+    var verified: [ResourceID: (resourceVersion: String, checksum: String)] = [:]
 
     public init(client: KubeClient, live: LiveCache, inventoryStore: any InventoryStore, options: SyncOptions, logger: Logger) {
         self.client = client
@@ -59,7 +64,9 @@ public actor Syncer {
     func syncHoldingGate(_ rendered: RenderedSet) async throws(SyncError) -> SyncResult {
         let desired: [DesiredObject]
         do {
-            desired = try await Planner(options: options).plan(rendered.manifests, client: client)
+            var cache = planCache
+            defer { planCache = cache }
+            desired = try await Planner(options: options).plan(rendered.manifests, client: client, cache: &cache)
         } catch {
             logger.warning("revision refused", metadata: ["revision": "\(rendered.revision.prefix(7))", "reason": "\(error.reason.rawValue)", "error": "\(error)"])
             throw .plan(error)
@@ -123,6 +130,7 @@ public actor Syncer {
             }
         }
         self.inventory = inventory
+        verified = verified.filter { wanted.contains($0.key.description) }
         let result = SyncResult(revision: rendered.revision, changes: changes, pendingDeletions: pending, pruneHeldReason: heldReason)
         logger.info("synced", metadata: ["revision": "\(rendered.revision.prefix(7))", "created": "\(result.count(.created))",
                                          "configured": "\(result.count(.configured))", "unchanged": "\(result.count(.unchanged))",

@@ -1,5 +1,5 @@
+import CSupport
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +44,10 @@ public enum Subprocess {
         }
     }
 
-    static let spawnLock = Mutex(())
+    /// A close-on-exec pipe (internal for tests).
+    static func makePipe(_ fds: inout [Int32]) -> Bool {
+        fds.withUnsafeMutableBufferPointer { flotilla_pipe_cloexec($0.baseAddress) == 0 }
+    }
 
     struct SpawnError: Error, CustomStringConvertible {
         var description: String
@@ -53,15 +56,10 @@ public enum Subprocess {
     static func runBlocking(_ command: String, _ directory: String, _ environment: [String: String],
                             _ limits: Limits) throws -> SubprocessResult {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        // Close-on-exec, so a command spawned concurrently (another instance's) never inherits
-        // these pipes and holds them open; dup2 in the child clears the flag on 1 and 2. glibc's
-        // pipe2 is not visible to Swift, so pipe+fcntl and every spawn share one lock.
-        let piped = spawnLock.withLock { _ in
-            guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { return false }
-            for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-            return true
-        }
-        guard piped else { throw SpawnError(description: "cannot create pipes: errno \(errno)") }
+        // Close-on-exec from creation, so no process spawned concurrently (another instance's
+        // command) inherits these pipes and holds them open; dup2 in the child clears the flag on
+        // its 1 and 2.
+        guard makePipe(&outPipe), makePipe(&errPipe) else { throw SpawnError(description: "cannot create pipes: errno \(errno)") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -86,7 +84,7 @@ public enum Subprocess {
         let envp: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = spawnLock.withLock { _ in posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp) }
+        let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
         close(outPipe[1])
         close(errPipe[1])
         defer {
