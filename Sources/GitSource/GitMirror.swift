@@ -181,7 +181,9 @@ public final class GitMirror: Sendable {
         }
     }
 
-    static func normalise(_ path: String) throws(GitError) -> String {
+    /// A path from the repository root without `.`, empty components or `..` (one that would leave
+    /// the repository is an error); "" is the root.
+    public static func normalise(_ path: String) throws(GitError) -> String {
         var parts: [Substring] = []
         for component in path.split(separator: "/") where component != "." && !component.isEmpty {
             if component == ".." {

@@ -1,3 +1,5 @@
+import GitSource
+
 /// Chooses the files of a tree that hold manifests, as Flux v1 did: every `*.yaml` / `*.yml` under
 /// the configured paths and their subdirectories (JSON is ignored), skipping directories that look
 /// like Helm charts (`Chart.yaml` beside `templates/`) and `.flux.yaml` files. Pure: works on the
@@ -6,16 +8,11 @@ public enum RepositoryWalk {
     /// Normalises a configured path: `.` and empty mean the root, `a/./b/` is `a/b`; `..` that
     /// leaves the repository is an error.
     public static func normalise(_ path: String) throws(RenderError) -> String {
-        var parts: [Substring] = []
-        for component in path.split(separator: "/") where component != "." && !component.isEmpty {
-            if component == ".." {
-                guard !parts.isEmpty else { throw RenderError(.path, "path \"\(path)\" leaves the repository") }
-                parts.removeLast()
-            } else {
-                parts.append(component)
-            }
+        do {
+            return try GitMirror.normalise(path)
+        } catch {
+            throw RenderError(.path, error.message)
         }
-        return parts.joined(separator: "/")
     }
 
     /// Whether `file` is `directory` itself or below it (`""` is the root).

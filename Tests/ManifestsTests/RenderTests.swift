@@ -142,6 +142,6 @@ struct RenderTests {
         #expect(missing.message.contains("nope"))
         let escape = try #require(try await f.renderError(RenderOptions(paths: ["a/../../etc"])))
         #expect(escape.kind == .path)
-        #expect(escape.message.contains("leaves the repository"))
+        #expect(escape.message.contains("escapes the repository"))
     }
 }
