@@ -91,6 +91,8 @@ public struct FluxInstanceStatus: Codable, Sendable, Hashable {
     public var conditions: [Condition]?
     public var headRevision: String?
     public var lastAppliedRevision: String?
+    /// The first 7 characters of `lastAppliedRevision` (the REVISION column).
+    public var shortRevision: String?
     public var lastSyncTime: String?
     public var behind: Int?
     public var counts: SyncCounts?
