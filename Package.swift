@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "GitSource", targets: ["GitSource"]),
         .library(name: "Manifests", targets: ["Manifests"]),
         .library(name: "Sync", targets: ["Sync"]),
+        .library(name: "Operator", targets: ["Operator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -78,6 +79,21 @@ let package = Package(
                 "Manifests",
                 "GitSource",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Operator",
+            dependencies: [
+                "FlotillaAPI",
+                "GitSource",
+                "KubeClient",
+                "KubeModel",
+                "KubeRuntime",
+                "Manifests",
+                "Sync",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -186,6 +202,14 @@ let package = Package(
             name: "ManifestsTests",
             dependencies: ["Manifests", "GitSource", "GitTesting", "KubeModel",
                            .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OperatorTests",
+            dependencies: ["Operator", "Sync", "Manifests", "GitSource", "GitTesting", "KubeTesting", "KubeClient", "KubeRuntime",
+                           "KubeEmulator", "KubeModel", "FlotillaAPI",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -79,11 +79,23 @@ public struct SyncCounts: Codable, Sendable, Hashable {
     public var unchanged: Int?
     public var pruned: Int?
     public var failed: Int?
+
+    public init(applied: Int? = nil, unchanged: Int? = nil, pruned: Int? = nil, failed: Int? = nil) {
+        self.applied = applied
+        self.unchanged = unchanged
+        self.pruned = pruned
+        self.failed = failed
+    }
 }
 
 public struct InstanceIdentity: Codable, Sendable, Hashable {
     public var publicKey: String?
     public var gitHost: String?
+
+    public init(publicKey: String? = nil, gitHost: String? = nil) {
+        self.publicKey = publicKey
+        self.gitHost = gitHost
+    }
 }
 
 public struct FluxInstanceStatus: Codable, Sendable, Hashable {

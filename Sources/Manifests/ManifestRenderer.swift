@@ -28,6 +28,13 @@ public struct RenderedSet: Sendable {
     public var files: Int
     /// Files that had to be parsed (not in the parse cache).
     public var parsed: Int
+
+    public init(revision: String, manifests: [Manifest], files: Int = 0, parsed: Int = 0) {
+        self.revision = revision
+        self.manifests = manifests
+        self.files = files
+        self.parsed = parsed
+    }
 }
 
 /// Renders revisions of one instance's repository into manifests: the repository walk, the parse

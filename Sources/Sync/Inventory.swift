@@ -23,8 +23,12 @@ public struct InventoryEntry: Hashable, Sendable {
 /// cluster-scoped object's namespace), sorted.
 public struct Inventory: Sendable, Equatable {
     public var entries: [ResourceID: InventoryEntry]
+    /// The sync set name the objects were marked with (`GCMark`), so they can be collected even
+    /// when the source can no longer be asked (e.g. the instance is being deleted).
+    public var setName: String?
 
-    public init(entries: [InventoryEntry] = []) {
+    public init(entries: [InventoryEntry] = [], setName: String? = nil) {
+        self.setName = setName
         self.entries = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { _, b in b })
     }
 
@@ -36,7 +40,7 @@ public struct Inventory: Sendable, Equatable {
         }.joined(separator: "\n")
     }
 
-    public static func decode(_ text: String) throws(InventoryError) -> Inventory {
+    public static func decode(_ text: String, setName: String? = nil) throws(InventoryError) -> Inventory {
         var entries: [InventoryEntry] = []
         for (i, line) in text.split(separator: "\n").enumerated() {
             let f = line.split(separator: " ").map(String.init)
@@ -44,7 +48,7 @@ public struct Inventory: Sendable, Equatable {
             let namespace = f[2] == "-" ? nil : f[2]
             entries.append(InventoryEntry(id: ResourceID(apiVersion: f[0], kind: f[1], namespace: namespace, name: f[3]), apiVersion: f[0], uid: f[4]))
         }
-        return Inventory(entries: entries)
+        return Inventory(entries: entries, setName: setName)
     }
 }
 
@@ -61,7 +65,7 @@ public protocol InventoryStore: Sendable {
 }
 
 /// The inventory in a ConfigMap `flotilla-inventory-<instance>` in the instance's namespace
-/// (key `objects`), written with server-side apply.
+/// (keys `objects` and `setName`), written with server-side apply.
 public struct ConfigMapInventoryStore: InventoryStore {
     let client: KubeClient
     public let namespace: String
@@ -81,11 +85,12 @@ public struct ConfigMapInventoryStore: InventoryStore {
             if error.isNotFound { return Inventory() }
             throw error
         }
-        return try Inventory.decode(object["data"]?["objects"]?.stringValue ?? "")
+        return try Inventory.decode(object["data"]?["objects"]?.stringValue ?? "", setName: object["data"]?["setName"]?.stringValue)
     }
 
     public func save(_ inventory: Inventory) async throws {
-        let data: [String: JSONValue] = ["objects": .string(inventory.encoded())]
+        var data: [String: JSONValue] = ["objects": .string(inventory.encoded())]
+        if let setName = inventory.setName { data["setName"] = .string(setName) }
         let object: JSONValue = ["apiVersion": "v1", "kind": "ConfigMap",
                                  "metadata": ["name": .string(name), "namespace": .string(namespace)],
                                  "data": .object(data)]

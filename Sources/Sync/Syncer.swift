@@ -121,7 +121,8 @@ public actor Syncer {
             }
         }
 
-        if inventory.entries != before.entries {
+        inventory.setName = options.setName
+        if inventory != before {
             do {
                 try await store.save(inventory)
             } catch {

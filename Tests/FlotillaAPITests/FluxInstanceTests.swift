@@ -1,4 +1,5 @@
 import FlotillaAPI
+import Foundation
 import KubeModel
 import Testing
 
@@ -28,5 +29,17 @@ struct FluxInstanceTests {
         #expect(FluxAnnotations.value("automated", in: ["flux.weave.works/automated": "true"]) == "true")
         #expect(FluxAnnotations.value("ignore", in: ["fluxcd.io/ignore": "sync_only", "flux.weave.works/ignore": "true"]) == "sync_only")
         #expect(FluxAnnotations.value("locked", in: [:]) == nil)
+    }
+}
+
+@Suite("The embedded CRD")
+struct EmbeddedCRDTests {
+    @Test("FluxInstanceCRD.yaml is crds/fluxinstances.flotilla.dev.yaml (run hack/gen-crd-swift.py after editing the CRD)")
+    func matchesFile() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = try String(contentsOf: root.appendingPathComponent("crds/fluxinstances.flotilla.dev.yaml"), encoding: .utf8)
+        #expect(FluxInstanceCRD.yaml + "\n" == file)
+        let crd = try YAML.decode(FluxInstanceCRD.yaml)
+        #expect(crd["metadata"]?["name"] == "fluxinstances.flotilla.dev")
     }
 }

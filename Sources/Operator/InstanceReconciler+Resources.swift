@@ -1,0 +1,165 @@
+import FlotillaAPI
+import Foundation
+import GitSource
+import KubeClient
+import KubeModel
+import Logging
+import Manifests
+import Sync
+
+extension InstanceReconciler {
+    /// The mirror for the current source settings (rebuilt when they change), with credentials
+    /// from the instance's Secret or its managed deploy key.
+    func prepareMirror() async throws -> GitMirror {
+        let source = settings.source
+        if let mirror, mirrorSource == source { return mirror }
+        let (credentials, knownHosts) = try await loadCredentials()
+        var options = GitMirror.Options(url: source.url, directory: workDirectory + "/git")
+        options.credentials = credentials
+        options.knownHosts = knownHosts
+        options.timeout = source.timeout
+        options.readOnly = source.readonly
+        options.committer = source.committer
+        options.commitMessageSuffix = source.commitSuffix
+        let mirror = GitMirror(options)
+        self.mirror = mirror
+        mirrorSource = source
+        renderer = ManifestRenderer(mirror: mirror, workDirectory: workDirectory + "/render", logger: logger)
+        return mirror
+    }
+
+    /// `identity`, `known_hosts`, `username`/`password` from `spec.git.secretRef`; for an SSH remote
+    /// without a Secret, the instance's own deploy key (generated once, kept in a Secret the
+    /// operator owns) — its public half is shown in the status to add to the repository.
+    func loadCredentials() async throws -> (GitCredentials, String) {
+        let ref = settings.ref
+        let ssh = Self.isSSH(settings.source.url)
+        if let name = settings.source.secretName {
+            let secret: Secret
+            do {
+                secret = try await env.client.get(Secret.self, name: name, namespace: ref.namespace)
+            } catch {
+                if error.isNotFound { throw InvalidSpec("Secret \(ref.namespace)/\(name) (spec.git.secretRef) not found") }
+                throw error
+            }
+            let text = { (key: String) in secret.value(key).map { String(decoding: $0, as: UTF8.self) } }
+            let knownHosts = text("known_hosts") ?? ""
+            if let identity = text("identity") {
+                publicKey = DeployKey.publicKey(ofPrivateKey: identity)
+                return (.sshKey(privateKey: identity), knownHosts)
+            }
+            if let user = text("username"), let password = text("password") {
+                return (.userPassword(username: user, password: password), knownHosts)
+            }
+            if ssh { throw InvalidSpec("Secret \(ref.namespace)/\(name) has no `identity` key for the SSH remote") }
+            return (.none, knownHosts)
+        }
+        guard ssh else { return (.none, "") }
+        let name = "flotilla-\(ref.name)-deploy-key"
+        if let existing = try? await env.client.get(Secret.self, name: name, namespace: ref.namespace),
+           let identity = existing.value("identity").map({ String(decoding: $0, as: UTF8.self) }) {
+            publicKey = DeployKey.publicKey(ofPrivateKey: identity)
+            return (.sshKey(privateKey: identity), existing.value("known_hosts").map { String(decoding: $0, as: UTF8.self) } ?? "")
+        }
+        let key = DeployKey.generateEd25519(comment: "flotilla-\(ref.namespace)-\(ref.name)")
+        var secret = Secret(metadata: ObjectMeta(name: name, namespace: ref.namespace, labels: [Flotilla.instanceLabel: ref.labelValue]),
+                            data: ["identity": Array(key.privateKeyOpenSSH.utf8)])
+        secret.type = "Opaque"
+        _ = try await env.client.create(secret)
+        publicKey = key.publicKey
+        logger.notice("deploy key generated", metadata: ["secret": "\(name)"])
+        return (.sshKey(privateKey: key.privateKeyOpenSSH), "")
+    }
+
+    static func isSSH(_ url: String) -> Bool {
+        if url.hasPrefix("ssh://") { return true }
+        if url.contains("://") { return false }
+        return url.contains("@") && url.contains(":")
+    }
+
+    /// The syncer for the current settings and branch (rebuilt when they change), acting as the
+    /// instance's ServiceAccount.
+    func prepareSyncer(branch: String) async throws -> Syncer {
+        let key = SyncOptionsKey(branch: branch, settings: settings)
+        if let syncer, syncerKey == key { return syncer }
+        let account = settings.effectiveServiceAccount
+        if settings.serviceAccountName == nil { try await ensureManagedServiceAccount() }
+        let client = env.client.impersonating(.serviceAccount(namespace: settings.ref.namespace, name: account))
+        if live == nil || syncerKey?.settings.effectiveServiceAccount != account || syncerKey?.settings.allowedNamespaces != settings.allowedNamespaces {
+            liveTask?.cancel()
+            let live = LiveCache(client: client, instance: settings.ref, logger: logger)
+            self.live = live
+            liveTask = Task { try? await live.run() }
+        }
+        let syncer = Syncer(client: client, live: live!, inventoryStore: ConfigMapInventoryStore(client: env.client, instance: settings.ref),
+                            options: settings.syncOptions(branch: branch), logger: logger)
+        self.syncer = syncer
+        syncerKey = key
+        return syncer
+    }
+
+    /// The ServiceAccount `flotilla-<name>` bound to the `edit` ClusterRole in exactly the allowed
+    /// namespaces (cluster-wide for `["*"]`): RBAC trimmed to what the instance may touch.
+    func ensureManagedServiceAccount() async throws {
+        let ref = settings.ref
+        let name = settings.managedServiceAccountName
+        let labels: JSONValue = [.init(stringLiteral: Flotilla.instanceLabel): .string(ref.labelValue)]
+        let account: JSONValue = ["apiVersion": "v1", "kind": "ServiceAccount",
+                                  "metadata": ["name": .string(name), "namespace": .string(ref.namespace), "labels": labels]]
+        _ = try await env.client.apply(account, as: .serviceAccounts, fieldManager: Flotilla.syncFieldManager, force: true)
+        let subject: JSONValue = ["kind": "ServiceAccount", "name": .string(name), "namespace": .string(ref.namespace)]
+        let roleRef: JSONValue = ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"]
+        if settings.allowedNamespaces.contains("*") {
+            let binding: JSONValue = ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                                      "metadata": ["name": .string("flotilla-\(ref.namespace)-\(ref.name)"), "labels": labels],
+                                      "roleRef": roleRef, "subjects": [subject]]
+            _ = try await env.client.apply(binding, as: Self.clusterRoleBindings, fieldManager: Flotilla.syncFieldManager, force: true)
+        } else {
+            for namespace in settings.allowedNamespaces {
+                let binding: JSONValue = ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                                          "metadata": ["name": .string("flotilla-\(ref.namespace)-\(ref.name)"), "namespace": .string(namespace), "labels": labels],
+                                          "roleRef": roleRef, "subjects": [subject]]
+                _ = try await env.client.apply(binding, as: .roleBindings, fieldManager: Flotilla.syncFieldManager, force: true)
+            }
+        }
+    }
+
+    static let clusterRoleBindings = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings",
+                                                  kind: "ClusterRoleBinding", namespaced: false)
+
+    /// Writes the status (server-side apply on the status subresource, field manager
+    /// `flotilla-status`) when it differs from what was last written.
+    func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil) async {
+        let previous = lastWrittenStatus
+        var status = previous ?? FluxInstanceStatus()
+        let now = StatusBuilder.timestamp()
+        status.observedGeneration = settings.generation
+        status.conditions = StatusBuilder.conditions(outcome, reconciling: false, generation: settings.generation,
+                                                     previous: previous?.conditions ?? [], now: now)
+        if let head { status.headRevision = head }
+        status.lastAppliedRevision = lastApplied
+        status.shortRevision = lastApplied.map { String($0.prefix(7)) }
+        status.lastSyncTime = lastSync.map { StatusBuilder.timestamp($0) }
+        if let behind { status.behind = behind }
+        if let result = lastCounts {
+            status.counts = SyncCounts(applied: result.count(.created) + result.count(.configured), unchanged: result.count(.unchanged),
+                                       pruned: result.count(.deleted), failed: result.count(.failed))
+            status.pendingDeletions = result.pendingDeletions.isEmpty ? nil : result.pendingDeletions.map(\.description)
+        }
+        status.lastError = outcome.ready ? nil : outcome.message
+        status.identity = InstanceIdentity(publicKey: publicKey, gitHost: GitURL.parse(settings.source.url)?.host)
+        guard status != previous else { return }
+        do {
+            let body: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
+                                   "metadata": ["name": .string(settings.ref.name), "namespace": .string(settings.ref.namespace)],
+                                   "status": try JSONValue.encode(status)]
+            _ = try await env.client.apply(body, as: FluxInstance.resourceType, fieldManager: Flotilla.statusFieldManager, force: true, subresource: "status")
+            lastWrittenStatus = status
+            if previous.flatMap(Self.outcome(of:))?.reason != outcome.reason {
+                logger.notice("status", metadata: ["ready": "\(outcome.ready)", "reason": "\(outcome.reason)", "message": "\(outcome.message)"])
+            }
+        } catch {
+            logger.warning("status not written", metadata: ["error": "\(error)"])
+        }
+    }
+}

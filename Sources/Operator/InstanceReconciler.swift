@@ -1,0 +1,249 @@
+import FlotillaAPI
+import Foundation
+import GitSource
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import Manifests
+import Sync
+
+/// One FluxInstance's reconciler: it owns the instance's git mirror, renderer (parse cache, work
+/// directory), live cache (informers as the instance's identity) and syncer, and releases them all
+/// when `run()` returns. Its loop polls the remote every `pollInterval`, syncs on a new commit, on
+/// request, and at least every `sync.interval`, and writes the status.
+public actor InstanceReconciler {
+    public private(set) var settings: InstanceSettings
+    let env: OperatorEnvironment
+    var logger: Logger
+    let workDirectory: String
+
+    // Owned resources, built on first use and rebuilt when what they depend on changes.
+    var mirror: GitMirror?
+    var mirrorSource: InstanceSettings.Source?
+    var renderer: ManifestRenderer?
+    var live: LiveCache?
+    var liveTask: Task<Void, Never>?
+    var syncer: Syncer?
+    var syncerKey: SyncOptionsKey?
+    var identityReady = false
+    var publicKey: String?
+
+    // Progress, recovered from the status after a restart.
+    var lastApplied: String?
+    var lastSync: Date?
+    var lastRequest: String?
+    var lastWrittenStatus: FluxInstanceStatus?
+    var failures = 0
+    var stopped = false
+    let wakeUp: AsyncStream<Void>.Continuation
+    let wakeUps: AsyncStream<Void>
+
+    /// Options that, when changed, need a new syncer (the live cache and mirror are kept).
+    struct SyncOptionsKey: Equatable {
+        var branch: String
+        var settings: InstanceSettings
+    }
+
+    public init(settings: InstanceSettings, status: FluxInstanceStatus?, environment: OperatorEnvironment) {
+        self.settings = settings
+        self.env = environment
+        var logger = environment.logger
+        logger[metadataKey: "instance"] = "\(settings.ref)"
+        self.logger = logger
+        self.workDirectory = "\(environment.workRoot)/\(settings.ref.namespace)/\(settings.ref.name)"
+        self.lastApplied = status?.lastAppliedRevision
+        self.lastSync = status?.lastSyncTime.flatMap { ISO8601DateFormatter().date(from: $0) }
+        self.lastRequest = settings.reconcileRequestedAt
+        self.lastWrittenStatus = status
+        (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// New settings from the supervisor (spec or annotations changed): applied at once.
+    public func update(_ settings: InstanceSettings) {
+        self.settings = settings
+        wakeUp.yield()
+    }
+
+    /// Ends `run()` (the instance was deleted or the operator stops).
+    public func stop() {
+        stopped = true
+        wakeUp.finish()
+    }
+
+    public func run() async {
+        logger.info("reconciler started")
+        while !stopped && !Task.isCancelled {
+            let delay = await reconcileOnce()
+            await sleep(delay)
+        }
+        await release()
+        logger.info("reconciler stopped")
+    }
+
+    /// Releases everything the instance owns: informers, work directory and mirror.
+    func release() async {
+        liveTask?.cancel()
+        _ = await liveTask?.value
+        renderer?.release()
+        try? FileManager.default.removeItem(atPath: workDirectory)
+        mirror = nil
+        renderer = nil
+        live = nil
+        syncer = nil
+    }
+
+    func sleep(_ delay: Duration) async {
+        let stream = wakeUps
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in stream { return }
+            }
+            group.addTask { try? await Task.sleep(for: delay) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: one pass
+
+    /// Polls, syncs when due, writes the status; returns how long to wait for the next pass.
+    func reconcileOnce() async -> Duration {
+        let s = settings
+        if s.suspend {
+            await writeStatus(.failure("Suspended", "Suspended: nothing is synced until spec.suspend is false", stalled: false), head: nil)
+            return .seconds(3600)
+        }
+        do {
+            let mirror = try await prepareMirror()
+            let heads = try await mirror.remoteHeads()
+            let branch = s.source.branch ?? heads.defaultBranch ?? "main"
+            guard let head = heads.branch(branch) else {
+                throw GitError(.notFound, "branch \(branch) not found in \(GitURL.redacted(s.source.url))")
+            }
+            if try await mirror.revision(branch: branch) != head { _ = try await mirror.fetch() }
+            let requested = s.reconcileRequestedAt != lastRequest
+            let interval = lastSync.map { Date().timeIntervalSince($0) >= s.syncInterval.seconds } ?? true
+            // New settings (spec or annotations) sync at once; a reconciler that just started (after a
+            // restart) does not: it recovered lastApplied and lastSync from the status.
+            let changed = syncerKey.map { $0.settings != s } ?? false
+            let due = head != lastApplied || requested || interval || changed
+            guard due else {
+                failures = 0
+                let behind = try await behind(mirror: mirror, head: head)
+                await writeStatus(lastWrittenStatus.flatMap(Self.outcome(of:)) ?? .synced(head), head: head, behind: behind)
+                return nextDelay()
+            }
+            let outcome = try await sync(head: head, branch: branch, mirror: mirror)
+            lastRequest = s.reconcileRequestedAt
+            failures = outcome.ready ? 0 : failures + 1
+            await writeStatus(outcome, head: head, behind: try await behind(mirror: mirror, head: head))
+            return outcome.ready ? nextDelay() : min(nextDelay(), backoff())
+        } catch let error as GitError {
+            failures += 1
+            logger.warning("git failed", metadata: ["error": "\(error.message)", "reason": "\(error.kind.rawValue)"])
+            await writeStatus(.git(error), head: nil)
+            return backoff()
+        } catch let error as InvalidSpec {
+            failures += 1
+            await writeStatus(.failure("InvalidSpec", error.message, stalled: true), head: nil)
+            return backoff()
+        } catch {
+            failures += 1
+            logger.warning("reconcile failed", metadata: ["error": "\(error)"])
+            await writeStatus(.failure("ReconcileFailed", "\(error)", stalled: false), head: nil)
+            return backoff()
+        }
+    }
+
+    func nextDelay() -> Duration {
+        let s = settings
+        guard let lastSync else { return s.pollInterval }
+        let untilSync = s.syncInterval.seconds - Date().timeIntervalSince(lastSync)
+        return min(s.pollInterval, .milliseconds(Int64(max(0.05, untilSync) * 1000)))
+    }
+
+    /// 2 s doubling to the poll interval: a failing instance retries soon, then calmly.
+    func backoff() -> Duration {
+        let seconds = min(settings.pollInterval.seconds, 2 * pow(2, Double(min(failures, 12) - 1)))
+        return .milliseconds(Int64(max(0.5, seconds) * 1000))
+    }
+
+    func behind(mirror: GitMirror, head: String) async throws -> Int {
+        guard let lastApplied, lastApplied != head else { return 0 }
+        return try await mirror.commits(from: lastApplied, to: head, paths: settings.paths).count
+    }
+
+    /// Renders and applies `head` within the instance's sync timeout, holding one of the
+    /// operator's sync slots; then moves the sync tag.
+    func sync(head: String, branch: String, mirror: GitMirror) async throws -> Outcome {
+        let syncer = try await prepareSyncer(branch: branch)
+        let renderer = self.renderer!
+        let options = RenderOptions(paths: settings.paths, manifestGeneration: settings.manifestGeneration)
+        let timeout = settings.syncTimeout
+        await env.syncSlots.acquire()
+        let result: Result<SyncResult, SyncFailure>? = await withTaskGroup(of: Result<SyncResult, SyncFailure>?.self) { group in
+            group.addTask {
+                do throws(SyncFailure) {
+                    return .success(try await syncer.sync(revision: head, renderer: renderer, options: options))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        await env.syncSlots.release()
+        lastSync = Date()
+        switch result {
+        case nil:
+            return .failure("SyncTimeout", "the sync of \(head.prefix(7)) did not finish within \(timeout)", stalled: false)
+        case .failure(let failure)?:
+            await env.events.record(await instanceObject(), type: .warning, reason: failure.reason, message: failure.description)
+            return .sync(failure)
+        case .success(let result)?:
+            let previous = lastApplied
+            lastApplied = head
+            if previous != head {
+                await env.events.record(await instanceObject(), type: .normal, reason: "Synced",
+                                        message: "Applied revision \(head.prefix(12)): \(result.count(.created)) created, \(result.count(.configured)) configured, \(result.count(.deleted)) deleted")
+                if !settings.source.readonly {
+                    do {
+                        try await mirror.moveTag(settings.tag, to: head, message: "Sync pointer")
+                    } catch {
+                        logger.warning("sync tag not moved", metadata: ["tag": "\(settings.tag)", "error": "\(error.message)"])
+                    }
+                }
+            }
+            lastCounts = result
+            return .result(result)
+        }
+    }
+
+    var lastCounts: SyncResult?
+
+    /// The FluxInstance as a JSON object for events (identity fields only).
+    func instanceObject() async -> JSONValue {
+        var object: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
+                                 "metadata": ["name": .string(settings.ref.name), "namespace": .string(settings.ref.namespace)]]
+        if let uid = try? await env.client.get(FluxInstance.resourceType, name: settings.ref.name, namespace: settings.ref.namespace)["metadata"]?["uid"] {
+            object["metadata"]?["uid"] = uid
+        }
+        return object
+    }
+
+    static func outcome(of status: FluxInstanceStatus) -> Outcome? {
+        guard let ready = status.conditions?.first(where: { $0.type == "Ready" }) else { return nil }
+        let stalled = status.conditions?.contains { $0.type == "Stalled" && $0.status == "True" } ?? false
+        return Outcome(reason: ready.reason ?? "", message: ready.message ?? "", ready: ready.status == "True", stalled: stalled)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

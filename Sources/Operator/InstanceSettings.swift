@@ -1,0 +1,109 @@
+import FlotillaAPI
+import GitSource
+import KubeModel
+import Sync
+
+/// A FluxInstance's spec with every default filled in and every duration parsed: what one
+/// reconciler runs with. Pure; `resolve` is the only place the spec's defaults live in Swift (the
+/// CRD carries the same defaults for `kubectl get`).
+public struct InstanceSettings: Sendable, Equatable {
+    /// What the git mirror depends on: a change here means a new mirror.
+    public struct Source: Sendable, Equatable {
+        public var url: String
+        public var branch: String?
+        public var secretName: String?
+        public var readonly: Bool
+        public var timeout: Duration
+        public var committer: GitSignature
+        public var setAuthor: Bool
+        /// Appended to commit messages (`[ci skip]`), or nil.
+        public var commitSuffix: String?
+    }
+
+    public var ref: InstanceRef
+    public var generation: Int64
+    public var source: Source
+    public var paths: [String]
+    public var pollInterval: Duration
+    /// The sync tag (`label` wins over `syncTag`, as `--git-label` did).
+    public var tag: String
+    public var syncInterval: Duration
+    public var syncTimeout: Duration
+    public var garbageCollection: GarbageCollectionOptions
+    public var deletionPolicy: SyncSpec.DeletionPolicy
+    /// nil: the operator manages a ServiceAccount for the instance.
+    public var serviceAccountName: String?
+    public var allowedNamespaces: [String]
+    public var defaultNamespace: String
+    public var clusterScoped: Bool
+    public var manifestGeneration: Bool
+    public var suspend: Bool
+    /// `flotilla.dev/reconcile-requested-at`: a new value asks for a sync now.
+    public var reconcileRequestedAt: String?
+
+    /// The ServiceAccount the operator creates when `serviceAccountName` is empty.
+    public var managedServiceAccountName: String { "flotilla-\(ref.name)" }
+    public var effectiveServiceAccount: String { serviceAccountName ?? managedServiceAccountName }
+
+    public static func resolve(_ instance: FluxInstance) throws(InvalidSpec) -> InstanceSettings {
+        let namespace = instance.metadata.namespace ?? "default"
+        let ref = InstanceRef(namespace: namespace, name: instance.metadata.name ?? "")
+        let spec = instance.spec
+        let git = spec.git
+        func duration(_ text: String?, _ fallback: String, _ field: String) throws(InvalidSpec) -> Duration {
+            let raw = text ?? fallback
+            guard let d = DurationParser.parse(raw), d > .zero else {
+                throw InvalidSpec("spec.\(field): \"\(raw)\" is not a positive duration such as \"30s\" or \"5m\"")
+            }
+            return d
+        }
+        guard !git.url.isEmpty else { throw InvalidSpec("spec.git.url is required") }
+        let gc = spec.sync?.garbageCollection
+        var collection = GarbageCollectionOptions(enabled: gc?.enabled ?? false, dryRun: gc?.dryRun ?? false,
+                                                  maxDeletePercent: gc?.maxDeletePercent ?? 50)
+        collection.approvedRevision = instance.metadata.annotations?[Flotilla.approvePruneAnnotation]
+        guard (0...100).contains(collection.maxDeletePercent) else {
+            throw InvalidSpec("spec.sync.garbageCollection.maxDeletePercent must be between 0 and 100")
+        }
+        let allowed = spec.allowedNamespaces.flatMap { $0.isEmpty ? nil : $0 } ?? [namespace]
+        let suffix = (git.ciSkip ?? false) ? (git.ciSkipMessage ?? "[ci skip]") : nil
+        return InstanceSettings(
+            ref: ref,
+            generation: instance.metadata.generation ?? 0,
+            source: Source(url: git.url, branch: git.branch.flatMap { $0.isEmpty ? nil : $0 },
+                           secretName: git.secretRef?.name, readonly: git.readonly ?? false,
+                           timeout: try duration(git.timeout, "20s", "git.timeout"),
+                           committer: GitSignature(name: git.user ?? "Flotilla", email: git.email ?? "flotilla@localhost"),
+                           setAuthor: git.setAuthor ?? false, commitSuffix: suffix),
+            paths: git.paths ?? [],
+            pollInterval: try duration(git.pollInterval, "5m", "git.pollInterval"),
+            tag: git.label.flatMap { $0.isEmpty ? nil : $0 } ?? git.syncTag ?? "flux-sync",
+            syncInterval: try duration(spec.sync?.interval, "5m", "sync.interval"),
+            syncTimeout: try duration(spec.sync?.timeout, "1m", "sync.timeout"),
+            garbageCollection: collection,
+            deletionPolicy: spec.sync?.deletionPolicy ?? .orphan,
+            serviceAccountName: spec.serviceAccountName.flatMap { $0.isEmpty ? nil : $0 },
+            allowedNamespaces: allowed,
+            defaultNamespace: spec.defaultNamespace.flatMap { $0.isEmpty ? nil : $0 } ?? namespace,
+            clusterScoped: spec.clusterScoped ?? false,
+            manifestGeneration: spec.manifestGeneration ?? false,
+            suspend: spec.suspend ?? false,
+            reconcileRequestedAt: instance.metadata.annotations?[Flotilla.reconcileRequestedAt])
+    }
+
+    /// Sync options for this instance (branch is the one actually synced, for the GC set name).
+    public func syncOptions(branch: String) -> SyncOptions {
+        var o = SyncOptions(instance: ref, setName: GCMark.setName(url: GitURL.redacted(source.url), branch: branch, paths: paths),
+                            defaultNamespace: defaultNamespace, allowedNamespaces: allowedNamespaces)
+        o.clusterScoped = clusterScoped
+        o.garbageCollection = garbageCollection
+        return o
+    }
+}
+
+/// A spec the operator cannot run (beyond what the CRD schema checks).
+public struct InvalidSpec: Error, Sendable, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

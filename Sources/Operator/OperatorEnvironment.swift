@@ -1,0 +1,24 @@
+import GitSource
+import KubeClient
+import KubeRuntime
+import Logging
+
+/// What every reconciler of one operator shares: the operator's own client (status, inventory,
+/// Secrets, managed ServiceAccounts — never the instances' manifests), the event recorder, the
+/// root of the instances' work directories and the global limit on concurrent syncs.
+public struct OperatorEnvironment: Sendable {
+    public var client: KubeClient
+    public var workRoot: String
+    public var events: EventRecorder
+    /// The global limit on concurrent syncs (fair: first come, first served).
+    public var syncSlots: Gate
+    public var logger: Logger
+
+    public init(client: KubeClient, workRoot: String, concurrency: Int, logger: Logger) {
+        self.client = client
+        self.workRoot = workRoot
+        self.events = EventRecorder(client: client, component: "flotilla", logger: logger)
+        self.syncSlots = Gate(permits: concurrency)
+        self.logger = logger
+    }
+}
