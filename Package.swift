@@ -160,6 +160,12 @@ let package = Package(
             name: "flotilla",
             dependencies: [
                 "KubeEmulator",
+                "KubeClient",
+                "KubeModel",
+                "KubeRuntime",
+                "FlotillaAPI",
+                "Manifests",
+                "Operator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,9 +1,9 @@
 import ArgumentParser
 
 @main
-struct Flotilla: AsyncParsableCommand {
+struct FlotillaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flotilla",
         abstract: "A Kubernetes operator that runs many Flux v1-style GitOps instances in one process.",
-        subcommands: [Dev.self])
+        subcommands: [Dev.self, Run.self])
 }

@@ -78,16 +78,17 @@ class HTTPResult:
 
 
 class Emulator:
-    """A running `flotilla dev --api-only` with the kubeconfig it wrote."""
+    """A running `flotilla dev --api-only` with the kubeconfig it wrote (with `api_only=False`,
+    the whole embedded default: demo repository, FluxInstances and the operator)."""
 
-    def __init__(self, workdir: Path, extra_args: Iterable[str] = ()):
+    def __init__(self, workdir: Path, extra_args: Iterable[str] = (), api_only: bool = True):
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.kubeconfig = workdir / "kubeconfig.yaml"
         self.log_path = workdir / "flotilla.log"
         self.stdout_lines: list[str] = []
         self.args = [
-            str(flotilla_bin()), "dev", "--api-only", "--port", "0",
+            str(flotilla_bin()), "dev", *(["--api-only"] if api_only else []), "--port", "0",
             "--kubeconfig", str(self.kubeconfig), *extra_args,
         ]
         self.process: subprocess.Popen[bytes] | None = None

@@ -1,14 +1,20 @@
 import ArgumentParser
 import Dispatch
+import FlotillaAPI
 import Foundation
+import KubeClient
 import KubeEmulator
+import KubeModel
 import Logging
+import Manifests
+import Operator
 
-/// `flotilla dev`: the embedded development environment. For now it serves the Kubernetes API
-/// emulator (`--api-only`); the operator, the demo repository and the FluxInstances join it later.
+/// `flotilla dev`: the embedded development environment — the Kubernetes API emulator, a demo git
+/// repository with sample manifests, the FluxInstance CRD and two FluxInstances, and the operator
+/// running in this process. `--api-only` serves the emulator alone.
 struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run Flotilla's embedded development environment (Kubernetes API emulator).")
+        abstract: "Run Flotilla on the embedded default: API emulator, demo repository, two FluxInstances, the operator.")
 
     @Flag(name: .long, help: "Serve only the Kubernetes API emulator.")
     var apiOnly = false
@@ -19,6 +25,9 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .long, help: "Where to write the kubeconfig for kubectl.")
     var kubeconfig: String = ".state/kubeconfig"
 
+    @Option(name: .long, help: "Where to create the demo repository (bare repository and a clone to commit in).")
+    var demoDir: String = ".state/demo"
+
     @Option(name: .long, help: "How many changes the watch cache keeps before a watch from an older resourceVersion gets 410 Gone.")
     var watchWindow = 10_000
 
@@ -26,54 +35,77 @@ struct Dev: AsyncParsableCommand {
     var logLevel: Logger.Level = .notice
 
     func validate() throws {
-        guard apiOnly else {
-            throw ValidationError("only `flotilla dev --api-only` is available in this version: the operator is not part of the build yet")
-        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
     }
 
+    /// A line on stdout, unbuffered (scripts and tests read it while the process runs).
+    func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func progress(_ text: String) {
+        FileHandle.standardError.write(Data("flotilla dev: \(text)\n".utf8))
+    }
+
     func run() async throws {
-        var logger = Logger(label: "flotilla.dev")
-        logger.logLevel = logLevel
-        FileHandle.standardError.write(Data("flotilla dev: generating a certificate authority and serving certificate…\n".utf8))
+        let logger = makeLogger(logLevel)
+        Self.progress("generating a certificate authority and serving certificate…")
         let tls = try TLSMaterial.generate()
         var configuration = EmulatorConfiguration.withDefaultUsers()
         configuration.watchWindow = watchWindow
         configuration.caBundlePEM = tls.caCertificatePEM
         let path = URL(fileURLWithPath: kubeconfig).standardizedFileURL.path
-        let users = configuration.users
-        let work = Task {
-            let api = KubeAPIServer(configuration: configuration)
-            let server = EmulatorHTTPServer(api: api, tls: tls, port: port, logger: logger)
-            try await server.run { bound in
-                do {
-                    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                    let yaml = Kubeconfig.yaml(server: "https://127.0.0.1:\(bound)", caPEM: tls.caCertificatePEM, users: users)
-                    _ = FileManager.default.createFile(atPath: path, contents: Data(yaml.utf8), attributes: [.posixPermissions: 0o600])
-                } catch {
-                    FileHandle.standardError.write(Data("flotilla dev: cannot write kubeconfig \(path): \(error)\n".utf8))
-                }
-                let banner = """
-                    Kubernetes API emulator listening on https://127.0.0.1:\(bound)
-                    KUBECONFIG=\(path)
-                    Try: KUBECONFIG=\(path) kubectl get namespaces
+        let api = KubeAPIServer(configuration: configuration)
+        let server = EmulatorHTTPServer(api: api, tls: tls, port: port, logger: logger)
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let serving = Task { try await server.run { portSink.yield($0); portSink.finish() } }
+        var iterator = ports.makeAsyncIterator()
+        guard let bound = await iterator.next() else {
+            _ = try await serving.value
+            throw ValidationError("the emulator did not start")
+        }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let yaml = Kubeconfig.yaml(server: "https://127.0.0.1:\(bound)", caPEM: tls.caCertificatePEM, users: configuration.users)
+        _ = FileManager.default.createFile(atPath: path, contents: Data(yaml.utf8), attributes: [.posixPermissions: 0o600])
+        say("Kubernetes API emulator listening on https://127.0.0.1:\(bound)")
 
-                    """
-                FileHandle.standardOutput.write(Data(banner.utf8))
+        let work: Task<Void, any Error>
+        if apiOnly {
+            say("KUBECONFIG=\(path)\nTry: KUBECONFIG=\(path) kubectl get namespaces\n")
+            work = Task { try await serving.value }
+        } else {
+            var clientConfiguration = ClientConfiguration(server: "https://127.0.0.1:\(bound)", credentials: .token(api.token(for: "admin") ?? ""),
+                                                          caCertificatePEM: Array(tls.caCertificatePEM.utf8))
+            clientConfiguration.qps = 1000
+            clientConfiguration.burst = 1000
+            let client = try KubeClient(configuration: clientConfiguration, logger: logger)
+            let demo = URL(fileURLWithPath: demoDir).standardizedFileURL.path
+            Self.progress("creating the demo repository in \(demo)…")
+            let url = try await DemoRepository.create(at: demo)
+            Self.progress("installing the FluxInstance CRD and two FluxInstances…")
+            try await DemoRepository.install(client: client, repositoryURL: url)
+            var options = try OperatorOptions.parse([])
+            options.workDir = demo + "/work-dir"
+            options.logLevel = logLevel
+            let operatorWork = Task { try await runOperatorUntilCancelled(client: client, options: options, logger: logger) }
+            say("""
+                KUBECONFIG=\(path)
+                Demo repository: \(url) (commit in \(demo)/checkout, then `git push`)
+                Try: KUBECONFIG=\(path) kubectl get fluxinstances -A
+
+                """)
+            work = Task {
+                try await withTaskCancellationHandler {
+                    try await operatorWork.value
+                } onCancel: {
+                    operatorWork.cancel()
+                }
+                try? await client.shutdown()
             }
         }
-        let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig)
-            source.setEventHandler { work.cancel() }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
-        do {
-            try await work.value
-        } catch is CancellationError {
-        }
+        await untilSignalledOrDone(work)
+        serving.cancel()
+        _ = try? await serving.value
     }
 }
 

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KubeClient
+import KubeRuntime
+import Logging
+import Operator
+
+/// `flotilla run`: the operator against a cluster.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the operator: one reconciler per FluxInstance, in this process.")
+
+    @OptionGroup var options: OperatorOptions
+
+    func run() async throws {
+        let logger = makeLogger(options.logLevel)
+        let client: KubeClient
+        do {
+            var configuration = try ClientConfiguration.resolve(kubeconfig: options.kubeconfig, context: options.context)
+            configuration.qps = options.qps
+            configuration.burst = options.burst
+            client = try KubeClient(configuration: configuration, logger: logger)
+        } catch {
+            throw ValidationError("cannot configure the Kubernetes client: \(error)")
+        }
+        let work = Task { try await runOperatorUntilCancelled(client: client, options: options, logger: logger) }
+        await untilSignalledOrDone(work)
+        try? await client.shutdown()
+    }
+}
+
+/// Options shared by `run` and `dev`.
+struct OperatorOptions: ParsableArguments {
+    @Option(help: "Kubeconfig file (default: KUBECONFIG, else in-cluster, else ~/.kube/config).")
+    var kubeconfig: String?
+
+    @Option(help: "Kubeconfig context.")
+    var context: String?
+
+    @Option(name: .customLong("namespace"), help: "Serve FluxInstances in this namespace (repeatable; default: all namespaces).")
+    var namespaces: [String] = []
+
+    @Option(help: "Serve only FluxInstances matching this label selector (how replicas shard the work).")
+    var selector: String?
+
+    @Option(help: "Syncs running at once across all instances.")
+    var concurrency = 8
+
+    @Option(help: "Directory for the instances' git mirrors and work files.")
+    var workDir = FileManager.default.temporaryDirectory.appendingPathComponent("flotilla").path
+
+    @Flag(inversion: .prefixedNo, help: "Elect a leader through a Lease, so only one replica reconciles.")
+    var leaderElect = false
+
+    @Option(help: "Namespace of the leader-election Lease.")
+    var leaderElectionNamespace = "default"
+
+    @Option(help: "Client-side request rate limit (queries per second).")
+    var qps: Double = 50
+
+    @Option(help: "Client-side request burst.")
+    var burst = 100
+
+    @Option(help: "Log level (trace, debug, info, notice, warning, error).")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+    }
+}
+
+func makeLogger(_ level: Logger.Level) -> Logger {
+    var logger = Logger(label: "flotilla")
+    logger.logLevel = level
+    return logger
+}
+
+/// Runs the supervisor (behind leader election when asked) until the task is cancelled.
+func runOperatorUntilCancelled(client: KubeClient, options: OperatorOptions, logger: Logger) async throws {
+    let environment = OperatorEnvironment(client: client, workRoot: options.workDir, concurrency: options.concurrency, logger: logger)
+    let supervisor = Supervisor(environment: environment, scope: Scope(namespaces: options.namespaces, labelSelector: options.selector))
+    if options.leaderElect {
+        let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        let elector = LeaderElector(client: client, configuration: .init(namespace: options.leaderElectionNamespace, name: "flotilla-leader", identity: identity),
+                                    logger: logger) {
+            try? await supervisor.run()
+        }
+        try await elector.run()
+    } else {
+        try await supervisor.run()
+    }
+}
+
+/// Waits for SIGINT or SIGTERM (then cancels `work` and waits for it to wind down), or for `work`
+/// to end by itself.
+func untilSignalledOrDone(_ work: Task<Void, any Error>) async {
+    let (signals, continuation) = AsyncStream.makeStream(of: Int32.self)
+    let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig)
+        source.setEventHandler { continuation.yield(sig) }
+        source.resume()
+        return source
+    }
+    await withTaskGroup(of: Void.self) { group in
+        group.addTask {
+            for await _ in signals { break }
+        }
+        group.addTask { _ = try? await work.value }
+        await group.next()
+        group.cancelAll()
+    }
+    sources.forEach { $0.cancel() }
+    work.cancel()
+    _ = try? await work.value
+}

@@ -1,0 +1,105 @@
+"""The operator end to end: the built `flotilla dev` (emulator, demo repository, two FluxInstances,
+the operator in process), driven with kubectl 1.32 and 1.37 and real git, as a newcomer would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from harness import Emulator, Kubectl, wait_until
+
+
+def git(*args: str, cwd: Path) -> str:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """Overrides the suite's API-only emulator: here `flotilla dev` runs everything."""
+    workdir = tmp_path_factory.mktemp("dev")
+    running = Emulator(workdir, ["--demo-dir", str(workdir / "demo")], api_only=False).start()
+    yield running
+    running.stop()
+
+
+def instances(kubectl: Kubectl) -> dict[str, dict]:
+    listed = kubectl.json("get", "fluxinstances", "-A")
+    return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in listed["items"]}
+
+
+def ready(instance: dict) -> dict:
+    return next((c for c in instance.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {})
+
+
+def test_demo_instances_are_ready_and_follow_commits(kubectl: Kubectl, emulator: Emulator) -> None:
+    checkout = emulator.workdir / "demo" / "checkout"
+    head = git("rev-parse", "HEAD", cwd=checkout)
+    wait_until("both demo instances Ready at the head", lambda: all(
+        ready(i).get("status") == "True" and i["status"].get("lastAppliedRevision") == head for i in instances(kubectl).values())
+        and len(instances(kubectl)) == 2, timeout=30)
+    table = kubectl.run("get", "fluxinstances", "-A").lines
+    assert table[0].split() == ["NAMESPACE", "NAME", "READY", "STATUS", "REVISION", "BEHIND", "AGE"]
+    for row in table[1:]:
+        cells = row.split()
+        assert cells[2:6] == ["True", "Synced", head[:7], "0"], row
+    config = checkout / "teams" / "a" / "config.yaml"
+    in_git = config.read_text().split("greeting: ", 1)[1].strip()
+    assert kubectl.json("get", "configmap", "settings", "-n", "team-a")["data"]["greeting"] == in_git
+
+    # A commit to the demo repository is applied within seconds, and BEHIND is back to 0.
+    value = f"changed by {kubectl.label}"
+    config.write_text(config.read_text().replace(in_git, value))
+    git("commit", "-qam", f"change from {kubectl.label}", cwd=checkout)
+    git("push", "-q", "origin", "main", cwd=checkout)
+    new_head = git("rev-parse", "HEAD", cwd=checkout)
+    started = time.monotonic()
+    wait_until("the new commit applied", lambda: kubectl.json("get", "configmap", "settings", "-n", "team-a")["data"]["greeting"] == value,
+               timeout=20)
+    wait_until("team-a reports the new revision", lambda: instances(kubectl)["team-a/apps"]["status"].get("lastAppliedRevision") == new_head,
+               timeout=20)
+    assert time.monotonic() - started < 15
+    status = instances(kubectl)["team-a/apps"]["status"]
+    assert status["behind"] == 0
+    events = kubectl.json("get", "events", "-n", "team-a")["items"]
+    assert any(e["reason"] == "Synced" and e["message"].startswith(f"Applied revision {new_head[:12]}")
+               and e["involvedObject"]["kind"] == "FluxInstance" for e in events), events
+
+
+def test_forbidden_namespace_and_deletion(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
+    # A repository with an object outside the instance's namespace.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "ok.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: {k: v}\n")
+    (repo / "bad.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad, namespace: kube-system}\ndata: {k: v}\n")
+    git("init", "-q", "-b", "main", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "init", cwd=repo)
+    namespace = f"e2e-{kubectl.label.replace('.', '-')}"
+    kubectl.run("create", "namespace", namespace)
+    instance = {"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "tenant", "namespace": namespace},
+                "spec": {"git": {"url": f"file://{repo}", "pollInterval": "1s"}, "sync": {"deletionPolicy": "Delete"}}}
+    kubectl.apply(instance)
+
+    def reason() -> str:
+        return ready(kubectl.json("get", "fli", "tenant", "-n", namespace)).get("reason", "")
+
+    wait_until("Forbidden", lambda: reason() == "Forbidden", timeout=20)
+    got = kubectl.json("get", "fli", "tenant", "-n", namespace)
+    assert "bad.yaml:1: kube-system:configmap/bad is in namespace kube-system" in got["status"]["lastError"]
+    assert kubectl.run("get", "configmap", "ok", "-n", namespace, check=False).returncode != 0, "nothing applied"
+
+    # Fixed in git: applied; then deleting the instance with deletionPolicy Delete removes its objects.
+    (repo / "bad.yaml").unlink()
+    git("commit", "-qam", "drop the forbidden object", cwd=repo)
+    wait_until("Synced", lambda: reason() == "Synced", timeout=20)
+    assert kubectl.json("get", "configmap", "ok", "-n", namespace)["data"] == {"k": "v"}
+    kubectl.run("delete", "fluxinstance", "tenant", "-n", namespace, "--wait=true", "--timeout=30s")
+    wait_until("the instance's objects deleted",
+               lambda: kubectl.run("get", "configmap", "ok", "-n", namespace, check=False).returncode != 0, timeout=20)
