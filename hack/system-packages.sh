@@ -9,6 +9,7 @@ FLOTILLA_SYSTEM_PACKAGES=(
     openssh-server      # git-over-SSH test server
     libgit2-dev
     libssh2-1-dev
+    git                 # the demo repository of `flotilla dev` and the tests' upstream repositories
 )
 
 ensure_system_packages() {
