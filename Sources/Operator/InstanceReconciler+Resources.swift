@@ -66,7 +66,7 @@ extension InstanceReconciler {
                             data: ["identity": Array(key.privateKeyOpenSSH.utf8)])
         secret.type = "Opaque"
         _ = try await env.client.create(secret)
-        publicKey = key.publicKey
+        publicKey = DeployKey.publicKey(ofPrivateKey: key.privateKeyOpenSSH)
         logger.notice("deploy key generated", metadata: ["secret": "\(name)"])
         return (.sshKey(privateKey: key.privateKeyOpenSSH), "")
     }
@@ -147,7 +147,8 @@ extension InstanceReconciler {
             status.pendingDeletions = result.pendingDeletions.isEmpty ? nil : result.pendingDeletions.map(\.description)
         }
         status.lastError = outcome.ready ? nil : outcome.message
-        status.identity = InstanceIdentity(publicKey: publicKey, gitHost: GitURL.parse(settings.source.url)?.host)
+        let host = GitURL.parse(settings.source.url)?.host
+        status.identity = InstanceIdentity(publicKey: publicKey, gitHost: host?.isEmpty == false ? host : nil)
         guard status != previous else { return }
         do {
             let body: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
