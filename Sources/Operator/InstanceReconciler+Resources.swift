@@ -91,8 +91,11 @@ extension InstanceReconciler {
             self.live = live
             liveTask = Task { try? await live.run() }
         }
+        var options = settings.syncOptions(branch: branch)
+        options.claims = env.claims
+        options.preflightAccessCheck = true
         let syncer = Syncer(client: client, live: live!, inventoryStore: ConfigMapInventoryStore(client: env.client, instance: settings.ref),
-                            options: settings.syncOptions(branch: branch), logger: logger)
+                            options: options, logger: logger)
         self.syncer = syncer
         syncerKey = key
         return syncer

@@ -36,6 +36,7 @@ public actor InstanceReconciler {
     var lastWrittenStatus: FluxInstanceStatus?
     var failures = 0
     var stopped = false
+    var claimsMoved = false
     let wakeUp: AsyncStream<Void>.Continuation
     let wakeUps: AsyncStream<Void>
 
@@ -73,12 +74,24 @@ public actor InstanceReconciler {
 
     public func run() async {
         logger.info("reconciler started")
+        env.claims.listen(settings.ref) { [weak self] in
+            guard let self else { return }
+            Task { await self.claimsChanged() }
+        }
         while !stopped && !Task.isCancelled {
             let delay = await reconcileOnce()
             await sleep(delay)
         }
+        env.claims.release(settings.ref)
         await release()
         logger.info("reconciler stopped")
+    }
+
+    /// Another instance started or stopped declaring one of this instance's objects: sync again
+    /// now, to report the conflict (or apply what is no longer contested).
+    func claimsChanged() {
+        claimsMoved = true
+        wakeUp.yield()
     }
 
     /// Releases everything the instance owns: informers, work directory and mirror.
@@ -127,13 +140,14 @@ public actor InstanceReconciler {
             // New settings (spec or annotations) sync at once; a reconciler that just started (after a
             // restart) does not: it recovered lastApplied and lastSync from the status.
             let changed = syncerKey.map { $0.settings != s } ?? false
-            let due = head != lastApplied || requested || interval || changed
+            let due = head != lastApplied || requested || interval || changed || claimsMoved
             guard due else {
                 failures = 0
                 let behind = try await behind(mirror: mirror, head: head)
                 await writeStatus(lastWrittenStatus.flatMap(Self.outcome(of:)) ?? .synced(head), head: head, behind: behind)
                 return nextDelay()
             }
+            claimsMoved = false
             let outcome = try await sync(head: head, branch: branch, mirror: mirror)
             lastRequest = s.reconcileRequestedAt
             failures = outcome.ready ? 0 : failures + 1

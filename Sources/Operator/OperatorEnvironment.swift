@@ -2,6 +2,7 @@ import GitSource
 import KubeClient
 import KubeRuntime
 import Logging
+import Sync
 
 /// What every reconciler of one operator shares: the operator's own client (status, inventory,
 /// Secrets, managed ServiceAccounts — never the instances' manifests), the event recorder, the
@@ -12,6 +13,8 @@ public struct OperatorEnvironment: Sendable {
     public var events: EventRecorder
     /// The global limit on concurrent syncs (fair: first come, first served).
     public var syncSlots: Gate
+    /// Which instance declares which object: contested objects are applied by none.
+    public var claims = ClaimRegistry()
     public var logger: Logger
 
     public init(client: KubeClient, workRoot: String, concurrency: Int, logger: Logger) {

@@ -58,6 +58,11 @@ public struct SyncOptions: Sendable {
     public var applyConcurrency = 4
     /// How long to wait for applied CRDs to become Established.
     public var crdEstablishTimeout: Duration = .seconds(30)
+    /// Objects declared by other instances of this process (contested ones are not applied).
+    public var claims: ClaimRegistry?
+    /// Before applying a new revision, ask the API server (SelfSubjectAccessReview, as the
+    /// client's identity) whether every object may be written; refuse the revision otherwise.
+    public var preflightAccessCheck = false
 
     public init(instance: InstanceRef, setName: String, defaultNamespace: String? = nil, allowedNamespaces: [String]? = nil) {
         self.instance = instance

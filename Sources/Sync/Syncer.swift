@@ -30,6 +30,8 @@ public actor Syncer {
     private var inventory: Inventory?
     /// Syncs of one instance never overlap (an actor alone would interleave them at every await).
     private let gate = Gate()
+    /// The revision whose objects the preflight access check last allowed.
+    var lastCheckedRevision: String?
     /// Plans by manifest content key (see `Planner.plan`).
     private var planCache: [String: DesiredObject] = [:]
     /// Live objects already found up to date: resourceVersion and the checksum they matched. The
@@ -71,10 +73,22 @@ public actor Syncer {
             logger.warning("revision refused", metadata: ["revision": "\(rendered.revision.prefix(7))", "reason": "\(error.reason.rawValue)", "error": "\(error)"])
             throw .plan(error)
         }
+        var contested: [String: [InstanceRef]] = [:]
+        if let claims = options.claims { contested = claims.claim(options.instance, ids: Set(desired.map(\.id.description))) }
+        if options.preflightAccessCheck && rendered.revision != lastCheckedRevision {
+            try await preflight(desired.filter { $0.ignore != .ignored && contested[$0.id.description] == nil }, revision: rendered.revision)
+            lastCheckedRevision = rendered.revision
+        }
         var inventory = try await loadInventory()
         let before = inventory
 
-        let applied = await applyStaged(desired)
+        var applied = await applyStaged(desired.filter { contested[$0.id.description] == nil })
+        for d in desired {
+            guard let others = contested[d.id.description] else { continue }
+            let names = others.map(\.description).joined(separator: ", ")
+            applied.append(Applied(object: d, change: Change(id: d.id, action: .failed,
+                                                             reason: "Conflict: \(d.manifest.location): \(d.id) is also declared by FluxInstance \(names); neither applies it")))
+        }
         var changes = applied.map(\.change)
         var appliedUIDs = Set<String>()
         let idsByUID = Dictionary(inventory.entries.values.map { ($0.uid, [$0.id]) }, uniquingKeysWith: +)
@@ -171,6 +185,44 @@ public actor Syncer {
             } catch {
                 return error.isNotFound ? .absent : .failed(error)
             }
+        }
+    }
+}
+
+extension Syncer {
+    /// One SelfSubjectAccessReview per verb, resource and namespace (not per object): may the
+    /// identity create and patch them? Every object it may not write is listed; none is applied.
+    func preflight(_ desired: [DesiredObject], revision: String) async throws(SyncError) {
+        struct Target: Hashable {
+            var group: String
+            var resource: String
+            var namespace: String?
+        }
+        var byTarget: [Target: [DesiredObject]] = [:]
+        for d in desired {
+            guard let type = d.type else { continue }
+            byTarget[Target(group: type.group, resource: type.resource, namespace: d.id.namespace), default: []].append(d)
+        }
+        var problems: [String] = []
+        for (target, objects) in byTarget.sorted(by: { "\($0.key)" < "\($1.key)" }) {
+            var denied: [String] = []
+            for verb in ["create", "patch"] {
+                do {
+                    if try await !client.canI(verb: verb, group: target.group, resource: target.resource, namespace: target.namespace) { denied.append(verb) }
+                } catch {
+                    throw .plan(SyncPlanError(reason: .discovery, problems: ["cannot check access to \(target.resource): \(error.message)"]))
+                }
+            }
+            guard !denied.isEmpty else { continue }
+            let identity = client.impersonation?.user ?? "the operator"
+            let scope = target.namespace.map { " in namespace \($0)" } ?? " (cluster-wide)"
+            for d in objects {
+                problems.append("\(d.manifest.location): \(d.id): \(identity) may not \(denied.joined(separator: "/")) \(target.resource)\(scope)")
+            }
+        }
+        guard problems.isEmpty else {
+            logger.warning("revision refused", metadata: ["revision": "\(revision.prefix(7))", "reason": "Forbidden", "objects": "\(problems.count)"])
+            throw .plan(SyncPlanError(reason: .forbidden, problems: problems))
         }
     }
 }

@@ -1,0 +1,64 @@
+import Synchronization
+
+/// Which instance declares which object, across every instance of one process. When two instances
+/// declare the same object, both see it as contested: neither applies it (no tug-of-war), both
+/// report `Conflict`, and each is told when the other's claims change so it can report or resume
+/// at once.
+public final class ClaimRegistry: Sendable {
+    struct State {
+        var claims: [InstanceRef: Set<String>] = [:]
+        var owners: [String: Set<InstanceRef>] = [:]
+        var listeners: [InstanceRef: @Sendable () -> Void] = [:]
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Called when another instance's claims start or stop overlapping this one's.
+    public func listen(_ instance: InstanceRef, _ changed: @escaping @Sendable () -> Void) {
+        state.withLock { $0.listeners[instance] = changed }
+    }
+
+    /// Records the objects an instance declares now (Flux ids) and returns, for each contested one,
+    /// the other instances that declare it too.
+    public func claim(_ instance: InstanceRef, ids: Set<String>) -> [String: [InstanceRef]] {
+        let (contested, notify) = state.withLock { s -> ([String: [InstanceRef]], [@Sendable () -> Void]) in
+            let old = s.claims[instance] ?? []
+            var touched = Set<InstanceRef>()
+            for id in old.subtracting(ids) {
+                s.owners[id]?.remove(instance)
+                touched.formUnion(s.owners[id] ?? [])
+                if s.owners[id]?.isEmpty == true { s.owners[id] = nil }
+            }
+            for id in ids.subtracting(old) {
+                touched.formUnion(s.owners[id] ?? [])
+                s.owners[id, default: []].insert(instance)
+            }
+            s.claims[instance] = ids
+            var contested: [String: [InstanceRef]] = [:]
+            for id in ids {
+                if let owners = s.owners[id], owners.count > 1 { contested[id] = owners.filter { $0 != instance }.sorted { $0.description < $1.description } }
+            }
+            touched.remove(instance)
+            return (contested, touched.compactMap { s.listeners[$0] })
+        }
+        notify.forEach { $0() }
+        return contested
+    }
+
+    /// Forgets an instance (deleted or stopped); the instances it contested with are told.
+    public func release(_ instance: InstanceRef) {
+        let notify = state.withLock { s -> [@Sendable () -> Void] in
+            var touched = Set<InstanceRef>()
+            for id in s.claims[instance] ?? [] {
+                s.owners[id]?.remove(instance)
+                touched.formUnion(s.owners[id] ?? [])
+                if s.owners[id]?.isEmpty == true { s.owners[id] = nil }
+            }
+            s.claims[instance] = nil
+            s.listeners[instance] = nil
+            return touched.compactMap { s.listeners[$0] }
+        }
+        notify.forEach { $0() }
+    }
+}
