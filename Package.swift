@@ -183,6 +183,7 @@ let package = Package(
                 "GitTesting",
                 "Manifests",
                 "Sync",
+                "Operator",
                 "FlotillaAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

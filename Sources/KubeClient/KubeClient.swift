@@ -40,7 +40,7 @@ public final class KubeClient: Sendable {
         }
         var http = HTTPClient.Configuration(tlsConfiguration: tls)
         // Watches hold a connection each; the pool must not make informers queue behind each other.
-        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 512
+        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnectionsPerHost
         http.connectionPool.idleTimeout = .seconds(90)
         http.timeout = .init(connect: .seconds(10), read: nil)
         http.decompression = .disabled

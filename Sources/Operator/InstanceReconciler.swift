@@ -37,8 +37,13 @@ public actor InstanceReconciler {
     var failures = 0
     var stopped = false
     var claimsMoved = false
-    let wakeUp: AsyncStream<Void>.Continuation
-    let wakeUps: AsyncStream<Void>
+    /// Reconcile passes so far (for tests and metrics).
+    public private(set) var passes = 0
+    /// The loop's pause: resumed by its timer or by `wake()`, whichever comes first.
+    var sleeper: CheckedContinuation<Void, Never>?
+    var sleepTimer: Task<Void, Never>?
+    /// A wake-up that arrived while the loop was busy: the next pause is skipped.
+    var wakePending = false
 
     /// Options that, when changed, need a new syncer (the live cache and mirror are kept).
     struct SyncOptionsKey: Equatable {
@@ -57,19 +62,18 @@ public actor InstanceReconciler {
         self.lastSync = status?.lastSyncTime.flatMap { ISO8601DateFormatter().date(from: $0) }
         self.lastRequest = settings.reconcileRequestedAt
         self.lastWrittenStatus = status
-        (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// New settings from the supervisor (spec or annotations changed): applied at once.
     public func update(_ settings: InstanceSettings) {
         self.settings = settings
-        wakeUp.yield()
+        wake()
     }
 
     /// Ends `run()` (the instance was deleted or the operator stops).
     public func stop() {
         stopped = true
-        wakeUp.finish()
+        wake()
     }
 
     public func run() async {
@@ -78,9 +82,13 @@ public actor InstanceReconciler {
             guard let self else { return }
             Task { await self.claimsChanged() }
         }
-        while !stopped && !Task.isCancelled {
-            let delay = await reconcileOnce()
-            await sleep(delay)
+        await withTaskCancellationHandler {
+            while !stopped && !Task.isCancelled {
+                let delay = await reconcileOnce()
+                await sleep(delay)
+            }
+        } onCancel: {
+            Task { await self.wake() }
         }
         env.claims.release(settings.ref)
         await release()
@@ -91,7 +99,7 @@ public actor InstanceReconciler {
     /// now, to report the conflict (or apply what is no longer contested).
     func claimsChanged() {
         claimsMoved = true
-        wakeUp.yield()
+        wake()
     }
 
     /// Releases everything the instance owns: informers, work directory and mirror.
@@ -107,21 +115,36 @@ public actor InstanceReconciler {
     }
 
     func sleep(_ delay: Duration) async {
-        let stream = wakeUps
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await _ in stream { return }
-            }
-            group.addTask { try? await Task.sleep(for: delay) }
-            await group.next()
-            group.cancelAll()
+        if wakePending || stopped || Task.isCancelled {
+            wakePending = false
+            return
         }
+        await withCheckedContinuation { continuation in
+            sleeper = continuation
+            sleepTimer = Task { [weak self] in
+                try? await Task.sleep(for: delay)
+                await self?.endSleep()
+            }
+        }
+    }
+
+    func endSleep() {
+        sleepTimer?.cancel()
+        sleepTimer = nil
+        sleeper?.resume()
+        sleeper = nil
+    }
+
+    /// Ends the current pause now (or skips the next one if the loop is busy).
+    func wake() {
+        if sleeper != nil { endSleep() } else { wakePending = true }
     }
 
     // MARK: one pass
 
     /// Polls, syncs when due, writes the status; returns how long to wait for the next pass.
     func reconcileOnce() async -> Duration {
+        passes += 1
         let s = settings
         if s.suspend {
             await writeStatus(.failure("Suspended", "Suspended: nothing is synced until spec.suspend is false", stalled: false), head: nil)

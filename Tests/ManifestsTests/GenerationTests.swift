@@ -123,7 +123,7 @@ struct GenerationTests {
         let result = try await Subprocess.shell("exec >/dev/null 2>&1; sleep 30", in: tempDir("closed"), environment: [:],
                                                 limits: Subprocess.Limits(timeout: .milliseconds(500)))
         #expect(result.outcome == .timedOut)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(20), "not the command's 30 s")
     }
 
     @Test("generators see a scrubbed environment, never the operator's")

@@ -164,6 +164,20 @@ struct OperatorScenarioTests {
         }
     }
 
+    @Test("an idle instance polls once per pollInterval, no more (no busy loop)")
+    func idlePolling() async throws {
+        let up = try UpstreamRepo(files: ["a.yaml": cm("a")])
+        try await withOperator(namespaces: ["team-a"]) { f in
+            try await f.apply("apps", namespace: "team-a", spec: ["git": gitSpec(up.url, poll: "1s"), "sync": ["interval": "1h"]])
+            _ = try await f.waitFor("apps", namespace: "team-a", reason: "Synced")
+            let reconciler = try #require(f.supervisor.reconciler(InstanceRef(namespace: "team-a", name: "apps")))
+            let before = await reconciler.passes
+            try await Task.sleep(for: .seconds(4))
+            let passes = await reconciler.passes - before
+            #expect((2...6).contains(passes), "\(passes) passes in 4 s at a 1 s poll interval")
+        }
+    }
+
     @Test("a restart of the operator recovers from the cluster: no duplicate sync of an applied revision")
     func restart() async throws {
         let up = try UpstreamRepo(files: ["a.yaml": cm("a")])

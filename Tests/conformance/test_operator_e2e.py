@@ -103,3 +103,12 @@ def test_forbidden_namespace_and_deletion(kubectl: Kubectl, emulator: Emulator, 
     kubectl.run("delete", "fluxinstance", "tenant", "-n", namespace, "--wait=true", "--timeout=30s")
     wait_until("the instance's objects deleted",
                lambda: kubectl.run("get", "configmap", "ok", "-n", namespace, check=False).returncode != 0, timeout=20)
+
+
+def test_sigterm_stops_the_operator_and_the_emulator(emulator: Emulator) -> None:
+    """Last in this module: Ctrl-C / SIGTERM ends `flotilla dev` promptly and cleanly."""
+    started = time.monotonic()
+    code = emulator.stop()
+    assert not emulator.killed, f"still running 10 s after SIGTERM\n{emulator.log_tail()}"
+    assert code == 0
+    assert time.monotonic() - started < 10

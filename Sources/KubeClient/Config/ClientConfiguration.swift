@@ -30,6 +30,9 @@ public struct ClientConfiguration: Sendable {
     public var userAgent = "flotilla"
     /// Retries of idempotent requests on 429, 5xx and connection errors.
     public var maxRetries = 5
+    /// Connections to the API server (each watch holds one: an operator with many informers
+    /// needs more than the default).
+    public var maxConnectionsPerHost = 512
 
     public init(server: String, credentials: Credentials = .none, caCertificatePEM: [UInt8]? = nil) {
         self.server = server.hasSuffix("/") ? String(server.dropLast()) : server

@@ -78,6 +78,7 @@ struct Dev: AsyncParsableCommand {
                                                           caCertificatePEM: Array(tls.caCertificatePEM.utf8))
             clientConfiguration.qps = 1000
             clientConfiguration.burst = 1000
+            clientConfiguration.maxConnectionsPerHost = 4096
             let client = try KubeClient(configuration: clientConfiguration, logger: logger)
             let demo = URL(fileURLWithPath: demoDir).standardizedFileURL.path
             Self.progress("creating the demo repository in \(demo)…")

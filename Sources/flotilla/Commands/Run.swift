@@ -20,6 +20,7 @@ struct Run: AsyncParsableCommand {
             var configuration = try ClientConfiguration.resolve(kubeconfig: options.kubeconfig, context: options.context)
             configuration.qps = options.qps
             configuration.burst = options.burst
+            configuration.maxConnectionsPerHost = options.maxConnections
             client = try KubeClient(configuration: configuration, logger: logger)
         } catch {
             throw ValidationError("cannot configure the Kubernetes client: \(error)")
@@ -61,6 +62,9 @@ struct OperatorOptions: ParsableArguments {
 
     @Option(help: "Client-side request burst.")
     var burst = 100
+
+    @Option(help: "Connections to the API server (each instance's watches hold one each).")
+    var maxConnections = 4096
 
     @Option(help: "Log level (trace, debug, info, notice, warning, error).")
     var logLevel: Logger.Level = .info
@@ -109,6 +113,9 @@ func untilSignalledOrDone(_ work: Task<Void, any Error>) async {
         }
         group.addTask { _ = try? await work.value }
         await group.next()
+        // Awaiting a task's value is not ended by cancelling the waiter: cancel the work itself.
+        work.cancel()
+        continuation.finish()
         group.cancelAll()
     }
     sources.forEach { $0.cancel() }

@@ -1,0 +1,162 @@
+import ArgumentParser
+import FlotillaAPI
+import Foundation
+import GitTesting
+import KubeClient
+import KubeModel
+import Logging
+import Manifests
+import Operator
+
+/// Many instances in one operator process, against `flotilla dev --api-only` running as a separate
+/// process (so the operator's RSS and CPU are its own): time to all Ready, idle RSS and CPU,
+/// commit-to-applied latency after a reconcile request, and a storm of one commit per instance.
+struct OperatorBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "operator", abstract: "Density, idle cost, latency and storm figures of the operator.")
+
+    @Option(help: "FluxInstances (one namespace each).") var instances = 1000
+    @Option(help: "Manifests per instance (ConfigMaps).") var manifests = 100
+    @Option(help: "Seconds of idle measurement after all are Ready.") var idleSeconds = 60
+    @Option(help: "Poll interval of the instances.") var pollInterval = "1m"
+    @Option(help: "Concurrent syncs in the operator.") var concurrency = 8
+    @Option(help: "Latency rounds (reconcile request after a commit).") var latencyRounds = 30
+    @Option(help: "The flotilla binary that serves the API emulator.") var flotilla = ".build/release/flotilla"
+
+    func run() async throws {
+        let work = tempDir("opbench")
+        let emulator = try EmulatorProcess.start(binary: flotilla, directory: work)
+        defer { emulator.stop() }
+        var configuration = try ClientConfiguration.resolve(kubeconfig: emulator.kubeconfig)
+        configuration.qps = 5000
+        configuration.burst = 5000
+        configuration.maxConnectionsPerHost = instances + 64
+        let client = try KubeClient(configuration: configuration)
+
+        var files: [String: String] = ["README.md": "bench\n"]
+        for i in 0..<manifests { files["apps/cm-\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-\(i)\ndata:\n  value: \"\(i)\"\n  mode: production\n" }
+        let shared = try UpstreamRepo(files: files)
+        let single = try UpstreamRepo(files: ["apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: latency\ndata:\n  round: \"0\"\n"])
+
+        _ = try await client.apply(try YAML.decode(FluxInstanceCRD.yaml), as: .customResourceDefinitions, fieldManager: "bench", force: true)
+        while (try? await client.list(FluxInstance.resourceType, pageSize: 1, firstPageOnly: true)) == nil { try await Task.sleep(for: .milliseconds(100)) }
+        let names = (0..<instances).map { "fleet-\($0)" } + ["latency"]
+        try await forEachConcurrently(names, limit: 32) { ns in
+            _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]], as: .namespaces, fieldManager: "bench", force: true)
+            let url = ns == "latency" ? single.url : shared.url
+            let instance: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance", "metadata": ["name": "apps", "namespace": .string(ns)],
+                                       "spec": ["git": ["url": .string(url), "paths": ["apps"], "pollInterval": .string(ns == "latency" ? "1h" : pollInterval)],
+                                                "sync": ["interval": "1h"]]]
+            _ = try await client.apply(instance, as: FluxInstance.resourceType, fieldManager: "bench", force: true)
+        }
+
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let rssBefore = rssMiB()
+        let supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: work + "/instances", concurrency: concurrency, logger: logger))
+        let running = Task { try await supervisor.run() }
+        defer { running.cancel() }
+        let started = ContinuousClock.now
+        var head = try shared.head()
+        func appliedAt(_ revision: String) async throws -> Int {
+            try await client.list(FluxInstance.resourceType).items.filter { $0["status"]?["lastAppliedRevision"]?.stringValue == revision }.count
+        }
+        while try await appliedAt(head) < instances { try await Task.sleep(for: .seconds(1)) }
+        let allReady = ContinuousClock.now - started
+
+        // Idle: nothing changes; instances poll every pollInterval.
+        try await Task.sleep(for: .seconds(5))
+        let cpu0 = cpuTime(), t0 = ContinuousClock.now
+        try await Task.sleep(for: .seconds(idleSeconds))
+        let idleCPU = (cpuTime() - cpu0).seconds / (ContinuousClock.now - t0).seconds
+        let idleRSS = rssMiB()
+
+        // Latency: a commit, then a reconcile request; until the status says it is applied.
+        var latencies: [Duration] = []
+        for round in 1...latencyRounds {
+            let revision = try single.commit(["apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: latency\ndata:\n  round: \"\(round)\"\n"], message: "round \(round)")
+            let t = ContinuousClock.now
+            _ = try await client.patch(FluxInstance.resourceType, name: "apps", namespace: "latency",
+                                       ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string("\(round)")]]])
+            while try await client.get(FluxInstance.resourceType, name: "apps", namespace: "latency")["status"]?["lastAppliedRevision"]?.stringValue != revision {
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            latencies.append(ContinuousClock.now - t)
+        }
+
+        // Storm: one commit reaches every instance; each is asked to reconcile at once.
+        var changed: [String: String?] = [:]
+        for i in 0..<manifests / 10 { changed["apps/cm-\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-\(i)\ndata:\n  value: \"storm\"\n" }
+        head = try shared.commit(changed, message: "storm")
+        let stormStart = ContinuousClock.now
+        let stormCPU0 = cpuTime()
+        try await forEachConcurrently(Array(names.dropLast()), limit: 32) { ns in
+            _ = try await client.patch(FluxInstance.resourceType, name: "apps", namespace: ns,
+                                       ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): "storm"]]])
+        }
+        while try await appliedAt(head) < instances { try await Task.sleep(for: .milliseconds(200)) }
+        let storm = ContinuousClock.now - stormStart
+        let stormCPU = cpuTime() - stormCPU0
+        let writes = instances * (manifests / 10)
+
+        let sorted = latencies.sorted()
+        print("\(instances) instances × \(manifests) manifests (ConfigMaps), one namespace each, polling every \(pollInterval), \(concurrency) concurrent syncs; the API emulator in a separate process.\n")
+        print("| figure | value |")
+        print("|---|---|")
+        print("| all \(instances) instances Ready (first clone, render, \(instances * manifests) objects created) | \(ms(allReady)) |")
+        print("| RSS of the operator process: before the instances / after \(idleSeconds) s idle | \(Int(rssBefore)) MiB / \(Int(idleRSS)) MiB |")
+        print("| idle CPU over \(idleSeconds) s (share of one core) | \(String(format: "%.2f %%", idleCPU * 100)) |")
+        print("| commit-to-applied after a reconcile request, p50 / p99 of \(latencyRounds) | \(ms(sorted[sorted.count / 2])) / \(ms(sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])) |")
+        print("| storm: one commit to every instance (\(writes) objects changed), all applied | \(ms(storm)) (\(String(format: "%.0f", Double(writes) / storm.seconds)) writes/s, \(ms(stormCPU)) CPU) |")
+        running.cancel()
+        _ = try? await running.value
+        try? await client.shutdown()
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+func forEachConcurrently<T: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var iterator = items.makeIterator()
+        for _ in 0..<limit {
+            guard let item = iterator.next() else { break }
+            group.addTask { try await body(item) }
+        }
+        while try await group.next() != nil {
+            if let item = iterator.next() { group.addTask { try await body(item) } }
+        }
+    }
+}
+
+/// `flotilla dev --api-only` as a child process.
+final class EmulatorProcess: Sendable {
+    let process: Process
+    let kubeconfig: String
+
+    init(process: Process, kubeconfig: String) {
+        self.process = process
+        self.kubeconfig = kubeconfig
+    }
+
+    static func start(binary: String, directory: String) throws -> EmulatorProcess {
+        let kubeconfig = directory + "/kubeconfig"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["dev", "--api-only", "--port", "0", "--kubeconfig", kubeconfig, "--watch-window", "200000", "--log-level", "error"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<300 {
+            if FileManager.default.fileExists(atPath: kubeconfig) { return EmulatorProcess(process: process, kubeconfig: kubeconfig) }
+            usleep(100_000)
+        }
+        process.terminate()
+        throw ValidationError("the emulator did not start (\(binary))")
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+    }
+}
