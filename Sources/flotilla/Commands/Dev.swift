@@ -72,7 +72,7 @@ struct Dev: AsyncParsableCommand {
         let work: Task<Void, any Error>
         if apiOnly {
             say("KUBECONFIG=\(path)\nTry: KUBECONFIG=\(path) kubectl get namespaces\n")
-            work = Task { try await serving.value }
+            work = serving
         } else {
             var clientConfiguration = ClientConfiguration(server: "https://127.0.0.1:\(bound)", credentials: .token(api.token(for: "admin") ?? ""),
                                                           caCertificatePEM: Array(tls.caCertificatePEM.utf8))
