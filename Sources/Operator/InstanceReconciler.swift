@@ -59,7 +59,7 @@ public actor InstanceReconciler {
         self.logger = logger
         self.workDirectory = "\(environment.workRoot)/\(settings.ref.namespace)/\(settings.ref.name)"
         self.lastApplied = status?.lastAppliedRevision
-        self.lastSync = status?.lastSyncTime.flatMap { ISO8601DateFormatter().date(from: $0) }
+        self.lastSync = status?.lastSyncTime.flatMap(StatusBuilder.date)
         self.lastRequest = settings.reconcileRequestedAt
         self.lastWrittenStatus = status
     }

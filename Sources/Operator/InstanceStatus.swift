@@ -53,11 +53,12 @@ public struct Outcome: Sendable, Equatable {
 }
 
 enum StatusBuilder {
-    static func timestamp(_ date: Date = Date()) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
-    }
+    /// RFC 3339 in UTC, whole seconds (a value type: no ICU formatter built per call).
+    static let format = Date.ISO8601FormatStyle()
+
+    static func timestamp(_ date: Date = Date()) -> String { date.formatted(format) }
+
+    static func date(_ text: String) -> Date? { try? format.parse(text) }
 
     /// kstatus conditions: `Ready`, `Reconciling` (only while true) and `Stalled` (only while
     /// true). A condition keeps its `lastTransitionTime` while its status does not change.
