@@ -93,7 +93,7 @@ struct GenerationTests {
 
     @Test("generator timeout fails only its instance: another instance renders meanwhile")
     func timeoutIsolated() async throws {
-        let slow = try RenderFixture(["apps/.flux.yaml": "version: 1\ncommandUpdated:\n  generators:\n  - command: sleep 60\n    timeout: 8s\n",
+        let slow = try RenderFixture(["apps/.flux.yaml": "version: 1\ncommandUpdated:\n  generators:\n  - command: sleep 60\n    timeout: 20s\n",
                                       "apps/a.yaml": cm("a")])
         let fast = try RenderFixture(["apps/.flux.yaml": "version: 1\ncommandUpdated:\n  generators:\n  - command: cat a.yaml\n",
                                       "apps/a.yaml": cm("fast")])
@@ -105,8 +105,9 @@ struct GenerationTests {
         let fastDone = clock.now - start
         let error = try await slowError
         #expect(fastNames == ["fast"])
-        #expect(fastDone < .seconds(6), "the other instance did not wait for the hung generator (\(fastDone))")
-        #expect(error?.message.contains("did not finish within 8.0 seconds") == true, "\(error?.message ?? "no error")")
+        // Generous: the test suite's own blocking helpers can starve a 2-core machine for seconds.
+        #expect(fastDone < .seconds(15), "the other instance did not wait for the hung generator (\(fastDone))")
+        #expect(error?.message.contains("did not finish within 20.0 seconds") == true, "\(error?.message ?? "no error")")
     }
 
     @Test("command pipes are close-on-exec from creation, so no other command inherits them")
