@@ -548,3 +548,10 @@ def json_documents(text: str) -> list[Any]:
         except ValueError:
             return documents
         documents.append(document)
+
+
+def git(*args: str, cwd: Path) -> str:
+    """Runs git in `cwd` with a fixed identity and no user configuration; returns stdout."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()

@@ -4,20 +4,15 @@ the operator in process), driven with kubectl 1.32 and 1.37 and real git, as a n
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from harness import Emulator, Kubectl, wait_until
+from harness import Emulator, Kubectl, git, wait_until
 
 
-def git(*args: str, cwd: Path) -> str:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,11 @@ from typing import Iterator
 
 import pytest
 
-from harness import Emulator, Kubectl, flotilla_bin, wait_until
+from harness import Emulator, Kubectl, flotilla_bin, git, wait_until
 
 CRD = Path(__file__).resolve().parents[2] / "crds" / "fluxinstances.flotilla.dev.yaml"
 
 
-def git(*args: str, cwd: Path) -> str:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
 class Operator:
