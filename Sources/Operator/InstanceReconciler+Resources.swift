@@ -163,7 +163,8 @@ extension InstanceReconciler {
                 logger.notice("status", metadata: ["ready": "\(outcome.ready)", "reason": "\(outcome.reason)", "message": "\(outcome.message)"])
             }
         } catch {
-            logger.warning("status not written", metadata: ["error": "\(error)"])
+            // Shutting down cancels the write: nothing to report then.
+            if !Task.isCancelled { logger.warning("status not written", metadata: ["error": "\(error)"]) }
         }
     }
 }

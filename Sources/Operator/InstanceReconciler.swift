@@ -37,6 +37,8 @@ public actor InstanceReconciler {
     var failures = 0
     var stopped = false
     var claimsMoved = false
+    /// The last sync's result (for the status counts).
+    var lastCounts: SyncResult?
     /// Reconcile passes so far (for tests and metrics).
     public private(set) var passes = 0
     /// The loop's pause: resumed by its timer or by `wake()`, whichever comes first.
@@ -261,8 +263,6 @@ public actor InstanceReconciler {
             return .result(result)
         }
     }
-
-    var lastCounts: SyncResult?
 
     /// The FluxInstance as a JSON object for events (identity fields only).
     func instanceObject() async -> JSONValue {

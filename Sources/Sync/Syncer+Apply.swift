@@ -102,13 +102,11 @@ extension Syncer {
     /// revision can be applied; a CRD that does not get there fails.
     func waitEstablished(_ result: Applied) async -> Applied {
         guard [.created, .configured, .unchanged].contains(result.change.action) else { return result }
-        let crdType = ResourceType(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
-                                   kind: "CustomResourceDefinition", namespaced: false)
         let deadline = ContinuousClock.now + options.crdEstablishTimeout
         let id = result.object.id
         var established = false
         while !established && ContinuousClock.now < deadline && !Task.isCancelled {
-            if case .found(let crd) = await read(crdType, namespace: nil, name: id.name) {
+            if case .found(let crd) = await read(.customResourceDefinitions, namespace: nil, name: id.name) {
                 established = (crd["status"]?["conditions"]?.arrayValue ?? []).contains { $0["type"] == "Established" && $0["status"] == "True" }
             }
             if !established { try? await Task.sleep(for: .milliseconds(100)) }
