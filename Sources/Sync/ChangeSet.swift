@@ -33,9 +33,6 @@ public struct SyncResult: Sendable {
 
     public func count(_ action: Change.Action) -> Int { changes.reduce(0) { $0 + ($1.action == action ? 1 : 0) } }
     public func changes(_ action: Change.Action) -> [Change] { changes.filter { $0.action == action } }
-
-    /// True when every object was applied or unchanged and nothing was held or failed to delete.
-    public var succeeded: Bool { count(.failed) == 0 && pendingDeletions.isEmpty }
 }
 
 /// Decides whether deletions may go ahead (pure). The blast-radius guard holds them all when the

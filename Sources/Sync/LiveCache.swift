@@ -82,11 +82,6 @@ public final class LiveCache: Service, Sendable {
         return .absent
     }
 
-    /// Informers running now (for tests and metrics).
-    public var informerCount: Int {
-        state.withLock { s in s.slots.values.filter { if case .cached = $0 { return true } else { return false } }.count }
-    }
-
     func informer(for key: Key) async -> Informer? {
         enum Next { case done(Informer?), wait(Task<Informer?, Never>) }
         let next: Next = state.withLock { s in
