@@ -33,6 +33,8 @@ extension GitMirror {
         }
         let (url, path, committer) = (options.url, path, options.committer)
         let message = options.commitMessageSuffix.map { message + "\n\n" + $0 } ?? message
+        localBranches.withLock { $0 = nil }
+        defer { localBranches.withLock { $0 = nil } }
         for attempt in 1...max(1, maxAttempts) {
             let outcome: PushOutcome = try await run("push") { ctx throws(GitError) in
                 let repo = try Repository.openOrCreate(path)
@@ -111,16 +113,11 @@ extension GitMirror {
     }
 
     static func push(_ repo: Repository, url: String, refspecs: [String], ctx: CallbackContext) throws(GitError) {
-        let remote = try repo.origin(url: url)
+        let remote = try repo.remote(url: url)
         var opts = git_push_options()
         git_push_options_init(&opts, UInt32(GIT_PUSH_OPTIONS_VERSION))
         ctx.install(&opts.callbacks)
-        var cStrings = refspecs.map { strdup($0) }
-        defer { cStrings.forEach { free($0) } }
-        let code: Int32 = cStrings.withUnsafeMutableBufferPointer { buffer in
-            var array = git_strarray(strings: buffer.baseAddress, count: buffer.count)
-            return git_remote_push(remote.pointer, &array, &opts)
-        }
+        let code = withStringArray(refspecs) { git_remote_push(remote.pointer, &$0, &opts) }
         if code != 0 {
             // libgit2 reports a local non-fast-forward as an error rather than a rejection.
             let e = ctx.error(code)

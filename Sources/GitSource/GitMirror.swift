@@ -64,6 +64,9 @@ public final class GitMirror: Sendable {
     public let options: Options
     let knownHosts: KnownHosts
     let gate = Gate()
+    /// The local branches as the last fetch left them (nil: unknown, read the mirror). Saves a
+    /// repository open per poll when the remote has not moved.
+    let localBranches = Mutex<[String: String]?>(nil)
 
     public init(_ options: Options) {
         self.options = options
@@ -129,26 +132,30 @@ public final class GitMirror: Sendable {
     @discardableResult
     public func fetch() async throws(GitError) -> [String: String] {
         let (url, path) = (options.url, path)
-        return try await run("fetch") { ctx throws(GitError) in
+        localBranches.withLock { $0 = nil }
+        let branches = try await run("fetch") { ctx throws(GitError) in
             let repo = try Repository.openOrCreate(path)
             try Self.fetch(repo, url: url, ctx: ctx)
             return repo.branches()
         }
+        localBranches.withLock { $0 = branches }
+        return branches
     }
 
     static func fetch(_ repo: Repository, url: String, ctx: CallbackContext) throws(GitError) {
-        let remote = try repo.origin(url: url)
+        let remote = try repo.remote(url: url)
         var opts = git_fetch_options()
         git_fetch_options_init(&opts, UInt32(GIT_FETCH_OPTIONS_VERSION))
         ctx.install(&opts.callbacks)
         opts.prune = GIT_FETCH_PRUNE
         opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
-        let code = git_remote_fetch(remote.pointer, nil, &opts, "flotilla fetch")
+        let code = withStringArray(Repository.mirrorRefspecs) { git_remote_fetch(remote.pointer, &$0, &opts, "flotilla fetch") }
         guard code == 0 else { throw ctx.error(code) }
     }
 
     /// The commit a local branch points at (after a fetch), if any.
     public func revision(branch: String) async throws(GitError) -> String? {
+        if let known = localBranches.withLock({ $0 }) { return known[branch] }
         let path = path
         return try await run("read branch") { _ throws(GitError) in
             try Repository.openOrCreate(path).reference("refs/heads/\(branch)")?.hex
@@ -240,11 +247,9 @@ public final class GitMirror: Sendable {
         var opts = git_diff_options()
         git_diff_options_init(&opts, UInt32(GIT_DIFF_OPTIONS_VERSION))
         let specs = try paths.map { p throws(GitError) in try normalise(p) }.filter { !$0.isEmpty }
-        var cStrings = specs.map { strdup($0) }
-        defer { cStrings.forEach { free($0) } }
         var diff: OpaquePointer?
-        let code: Int32 = cStrings.withUnsafeMutableBufferPointer { buffer in
-            opts.pathspec = git_strarray(strings: buffer.baseAddress, count: buffer.count)
+        let code = withStringArray(specs) { array in
+            opts.pathspec = array
             return git_diff_tree_to_tree(&diff, repo.pointer, oldTree?.pointer, newTree.pointer, &opts)
         }
         try check(code, "diff \(from?.prefix(7) ?? "nothing")..\(to.prefix(7))")

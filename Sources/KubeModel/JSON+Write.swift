@@ -7,6 +7,16 @@ extension JSONValue {
         return out
     }
 
+    /// The same bytes in an array of exactly their size, for JSON kept in memory for long (an
+    /// appended-to array holds up to twice what it needs).
+    public func compactJSONBytes() -> [UInt8] {
+        let bytes = jsonBytes()
+        return [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+            _ = buffer.initialize(fromContentsOf: bytes)
+            count = bytes.count
+        }
+    }
+
     public func jsonString() -> String { String(decoding: jsonBytes(), as: UTF8.self) }
 
     /// Appends the JSON encoding of this value to `out`.

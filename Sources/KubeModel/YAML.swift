@@ -52,6 +52,11 @@ public enum YAML {
 public struct YAMLDocument: Sendable, Hashable {
     public var value: JSONValue
     public var line: Int
+
+    public init(value: JSONValue, line: Int) {
+        self.value = value
+        self.line = line
+    }
 }
 
 struct YAMLBuilder {

@@ -60,7 +60,9 @@ public enum ManifestParser {
 /// blob that did not parse never will.
 public final class ParseCache: Sendable {
     enum Entry {
-        case parsed(ManifestParser.Documents)
+        /// Each document as JSON text and its line: a tree of small dictionaries per object would
+        /// cost several times the memory, for every object of every instance, all the time.
+        case parsed([(json: [UInt8], line: Int)])
         case failed(YAMLError)
     }
     private let entries = Mutex<[String: Entry]>([:])
@@ -78,7 +80,7 @@ public final class ParseCache: Sendable {
         } else {
             counters.withLock { $0.misses += 1 }
             do {
-                entry = .parsed(try ManifestParser.documents(try bytes()))
+                entry = .parsed(try ManifestParser.documents(try bytes()).map { ($0.value.compactJSONBytes(), $0.line) })
             } catch let error as YAMLError {
                 entry = .failed(error)
             } catch {
@@ -87,7 +89,17 @@ public final class ParseCache: Sendable {
             entries.withLock { $0[blobID] = entry }
         }
         switch entry {
-        case .parsed(let docs): return docs
+        case .parsed(let docs):
+            var out: ManifestParser.Documents = []
+            out.reserveCapacity(docs.count)
+            for doc in docs {
+                do {
+                    out.append(YAMLDocument(value: try JSONValue.parse(doc.json), line: doc.line))
+                } catch {
+                    throw RenderError(.parse, "\(source):\(doc.line): cannot read the cached document: \(error)")
+                }
+            }
+            return out
         case .failed(let e): throw RenderError(.parse, "\(source):\(e.line): \(e.message)")
         }
     }

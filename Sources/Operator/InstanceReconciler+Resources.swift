@@ -86,10 +86,7 @@ extension InstanceReconciler {
         if settings.serviceAccountName == nil { try await ensureManagedServiceAccount() }
         let client = env.client.impersonating(.serviceAccount(namespace: settings.ref.namespace, name: account))
         if live == nil || syncerKey?.settings.effectiveServiceAccount != account || syncerKey?.settings.allowedNamespaces != settings.allowedNamespaces {
-            liveTask?.cancel()
-            let live = LiveCache(client: client, instance: settings.ref, logger: logger)
-            self.live = live
-            liveTask = Task { try? await live.run() }
+            live = LiveCache(client: client, instance: settings.ref, logger: logger)
         }
         var options = settings.syncOptions(branch: branch)
         options.claims = env.claims
@@ -133,6 +130,10 @@ extension InstanceReconciler {
     /// Writes the status (server-side apply on the status subresource, field manager
     /// `flotilla-status`) when it differs from what was last written.
     func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil) async {
+        let inputs = StatusInputs(outcome: outcome, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
+                                  syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey)
+        if inputs == lastStatusInputs { return }
+        env.metrics.setReady(settings.ref, outcome.ready)
         let previous = lastWrittenStatus
         var status = previous ?? FluxInstanceStatus()
         let now = StatusBuilder.timestamp()
@@ -152,13 +153,17 @@ extension InstanceReconciler {
         status.lastError = outcome.ready ? nil : outcome.message
         let host = GitURL.parse(settings.source.url)?.host
         status.identity = InstanceIdentity(publicKey: publicKey, gitHost: host?.isEmpty == false ? host : nil)
-        guard status != previous else { return }
+        guard status != previous else {
+            lastStatusInputs = inputs
+            return
+        }
         do {
             let body: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
                                    "metadata": ["name": .string(settings.ref.name), "namespace": .string(settings.ref.namespace)],
                                    "status": try JSONValue.encode(status)]
             _ = try await env.client.apply(body, as: FluxInstance.resourceType, fieldManager: Flotilla.statusFieldManager, force: true, subresource: "status")
             lastWrittenStatus = status
+            lastStatusInputs = inputs
             if previous.flatMap(Self.outcome(of:))?.reason != outcome.reason {
                 logger.notice("status", metadata: ["ready": "\(outcome.ready)", "reason": "\(outcome.reason)", "message": "\(outcome.message)"])
             }
@@ -167,4 +172,16 @@ extension InstanceReconciler {
             if !Task.isCancelled { logger.warning("status not written", metadata: ["error": "\(error)"]) }
         }
     }
+}
+
+/// Everything a status is built from (see `InstanceReconciler.writeStatus`).
+struct StatusInputs: Equatable {
+    var outcome: Outcome
+    var head: String?
+    var behind: Int?
+    var lastApplied: String?
+    var lastSync: Date?
+    var syncsCompleted: Int
+    var settings: InstanceSettings
+    var publicKey: String?
 }

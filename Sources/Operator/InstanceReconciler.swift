@@ -9,7 +9,7 @@ import Manifests
 import Sync
 
 /// One FluxInstance's reconciler: it owns the instance's git mirror, renderer (parse cache, work
-/// directory), live cache (informers as the instance's identity) and syncer, and releases them all
+/// directory), live cache (lists made as the instance's identity during a sync) and syncer, and releases them all
 /// when `run()` returns. Its loop polls the remote every `pollInterval`, syncs on a new commit, on
 /// request, and at least every `sync.interval`, and writes the status.
 public actor InstanceReconciler {
@@ -17,13 +17,13 @@ public actor InstanceReconciler {
     let env: OperatorEnvironment
     var logger: Logger
     let workDirectory: String
+    let metrics: OperatorMetrics.Instance
 
     // Owned resources, built on first use and rebuilt when what they depend on changes.
     var mirror: GitMirror?
     var mirrorSource: InstanceSettings.Source?
     var renderer: ManifestRenderer?
     var live: LiveCache?
-    var liveTask: Task<Void, Never>?
     var syncer: Syncer?
     var syncerKey: SyncOptionsKey?
     var identityReady = false
@@ -38,12 +38,18 @@ public actor InstanceReconciler {
     var stopped = false
     var claimsMoved = false
     /// The last sync's result (for the status counts).
-    var lastCounts: SyncResult?
+    var lastCounts: SyncResult? { didSet { syncsCompleted += 1 } }
+    var syncsCompleted = 0
+    /// What the last written status was built from: the same inputs build the same status, so an
+    /// idle poll does not build it again.
+    var lastStatusInputs: StatusInputs?
     /// Reconcile passes so far (for tests and metrics).
     public private(set) var passes = 0
     /// The loop's pause: resumed by its timer or by `wake()`, whichever comes first.
     var sleeper: CheckedContinuation<Void, Never>?
-    var sleepTimer: Task<Void, Never>?
+    var sleepTimer: Int?
+    /// Which pause a firing timer belongs to (one that fires as a wake-up ends the pause is stale).
+    var sleepToken = 0
     /// A wake-up that arrived while the loop was busy: the next pause is skipped.
     var wakePending = false
 
@@ -51,6 +57,16 @@ public actor InstanceReconciler {
     struct SyncOptionsKey: Equatable {
         var branch: String
         var settings: InstanceSettings
+
+        /// A reconcile request or a suspend/resume changes the settings, not what the syncer
+        /// does: the syncer (its plans, inventory and verified objects) is kept.
+        init(branch: String, settings: InstanceSettings) {
+            var settings = settings
+            settings.reconcileRequestedAt = nil
+            settings.suspend = false
+            self.branch = branch
+            self.settings = settings
+        }
     }
 
     public init(settings: InstanceSettings, status: FluxInstanceStatus?, environment: OperatorEnvironment) {
@@ -60,6 +76,7 @@ public actor InstanceReconciler {
         logger[metadataKey: "instance"] = "\(settings.ref)"
         self.logger = logger
         self.workDirectory = "\(environment.workRoot)/\(settings.ref.namespace)/\(settings.ref.name)"
+        self.metrics = OperatorMetrics.Instance(settings.ref)
         self.lastApplied = status?.lastAppliedRevision
         self.lastSync = status?.lastSyncTime.flatMap(StatusBuilder.date)
         self.lastRequest = settings.reconcileRequestedAt
@@ -68,6 +85,8 @@ public actor InstanceReconciler {
 
     /// New settings from the supervisor (spec or annotations changed): applied at once.
     public func update(_ settings: InstanceSettings) {
+        // The instance's own status writes come back through the watch: those change nothing.
+        guard settings != self.settings else { return }
         self.settings = settings
         wake()
     }
@@ -86,7 +105,11 @@ public actor InstanceReconciler {
         }
         await withTaskCancellationHandler {
             while !stopped && !Task.isCancelled {
-                let delay = await reconcileOnce()
+                // Each pass runs in a task of its own: a task keeps the memory its deepest await
+                // needed until it ends, and a sync needs tens of KiB that an idle instance should
+                // not hold between passes.
+                let pass = Task { await self.reconcileOnce() }
+                let delay = await withTaskCancellationHandler { await pass.value } onCancel: { pass.cancel() }
                 await sleep(delay)
             }
         } onCancel: {
@@ -104,12 +127,12 @@ public actor InstanceReconciler {
         wake()
     }
 
-    /// Releases everything the instance owns: informers, work directory and mirror.
+    /// Releases everything the instance owns: caches, work directory and mirror.
     func release() async {
-        liveTask?.cancel()
-        _ = await liveTask?.value
         renderer?.release()
         try? FileManager.default.removeItem(atPath: workDirectory)
+        metrics.destroy()
+        env.metrics.setReady(settings.ref, nil)
         mirror = nil
         renderer = nil
         live = nil
@@ -121,17 +144,22 @@ public actor InstanceReconciler {
             wakePending = false
             return
         }
+        sleepToken += 1
+        let token = sleepToken
         await withCheckedContinuation { continuation in
             sleeper = continuation
-            sleepTimer = Task { [weak self] in
-                try? await Task.sleep(for: delay)
-                await self?.endSleep()
+            sleepTimer = DeadlineTimer.shared.add(after: delay) { [weak self] in
+                Task { await self?.timerFired(token) }
             }
         }
     }
 
+    func timerFired(_ token: Int) {
+        if token == sleepToken && sleeper != nil { endSleep() }
+    }
+
     func endSleep() {
-        sleepTimer?.cancel()
+        if let sleepTimer { DeadlineTimer.shared.remove(sleepTimer) }
         sleepTimer = nil
         sleeper?.resume()
         sleeper = nil
@@ -159,12 +187,16 @@ public actor InstanceReconciler {
             guard let head = heads.branch(branch) else {
                 throw GitError(.notFound, "branch \(branch) not found in \(GitURL.redacted(s.source.url))")
             }
-            if try await mirror.revision(branch: branch) != head { _ = try await mirror.fetch() }
+            if try await mirror.revision(branch: branch) != head {
+                let started = ContinuousClock.now
+                _ = try await mirror.fetch()
+                metrics.fetched(duration: ContinuousClock.now - started)
+            }
             let requested = s.reconcileRequestedAt != lastRequest
             let interval = lastSync.map { Date().timeIntervalSince($0) >= s.syncInterval.seconds } ?? true
             // New settings (spec or annotations) sync at once; a reconciler that just started (after a
             // restart) does not: it recovered lastApplied and lastSync from the status.
-            let changed = syncerKey.map { $0.settings != s } ?? false
+            let changed = syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false
             let due = head != lastApplied || requested || interval || changed || claimsMoved
             guard due else {
                 failures = 0
@@ -180,6 +212,7 @@ public actor InstanceReconciler {
             return outcome.ready ? nextDelay() : min(nextDelay(), backoff())
         } catch let error as GitError {
             failures += 1
+            metrics.gitFailed()
             logger.warning("git failed", metadata: ["error": "\(error.message)", "reason": "\(error.kind.rawValue)"])
             await writeStatus(.git(error), head: nil)
             return backoff()
@@ -220,7 +253,10 @@ public actor InstanceReconciler {
         let renderer = self.renderer!
         let options = RenderOptions(paths: settings.paths, manifestGeneration: settings.manifestGeneration)
         let timeout = settings.syncTimeout
+        env.metrics.waitingForSlot(1)
         await env.syncSlots.acquire()
+        env.metrics.waitingForSlot(-1)
+        let started = ContinuousClock.now
         let result: Result<SyncResult, SyncFailure>? = await withTaskGroup(of: Result<SyncResult, SyncFailure>?.self) { group in
             group.addTask {
                 do throws(SyncFailure) {
@@ -239,6 +275,11 @@ public actor InstanceReconciler {
         }
         await env.syncSlots.release()
         lastSync = Date()
+        if case .success(let r)? = result {
+            metrics.synced(r, duration: ContinuousClock.now - started)
+        } else {
+            metrics.syncFailed(duration: ContinuousClock.now - started)
+        }
         switch result {
         case nil:
             return .failure("SyncTimeout", "the sync of \(head.prefix(7)) did not finish within \(timeout)", stalled: false)

@@ -15,6 +15,7 @@ public struct OperatorEnvironment: Sendable {
     public var syncSlots: Gate
     /// Which instance declares which object: contested objects are applied by none.
     public var claims = ClaimRegistry()
+    public var metrics = OperatorMetrics()
     public var logger: Logger
 
     public init(client: KubeClient, workRoot: String, concurrency: Int, logger: Logger) {

@@ -1,3 +1,4 @@
+import CSupport
 import FlotillaAPI
 import Foundation
 import KubeClient
@@ -51,6 +52,12 @@ public final class Supervisor: Service, Sendable {
 
     public func reconciler(_ ref: InstanceRef) -> InstanceReconciler? { state.withLock { $0.reconcilers[ref] } }
 
+    /// Running, and every FluxInstance informer has its initial list (what /readyz reports). A
+    /// replica waiting for the leader lease does not run the supervisor, so it is not ready.
+    public var isReady: Bool {
+        state.withLock { $0.start != nil } && informers.allSatisfy(\.hasSynced)
+    }
+
     public func run() async throws {
         let queue = WorkQueue<InstanceRef>()
         let controller = Controller<InstanceRef>(name: "fluxinstances", workers: 4, queue: queue, logger: logger) { ref in
@@ -75,6 +82,7 @@ public final class Supervisor: Service, Sendable {
         await withDiscardingTaskGroup { group in
             for informer in informers { group.addTask { try? await informer.run() } }
             group.addTask { try? await controller.run() }
+            group.addTask { [env] in await Self.trimMemory(every: .seconds(30), metrics: env.metrics) }
             group.addTask {
                 await withGracefulShutdownHandler {
                     await withTaskCancellationHandler {
@@ -90,6 +98,24 @@ public final class Supervisor: Service, Sendable {
             group.cancelAll()
         }
         state.withLock { $0.start = nil }
+    }
+
+    /// Hands the heap's free pages back to the system now and then: a burst of syncs (the first
+    /// clone of a thousand repositories, a storm of commits) leaves glibc's arenas holding memory
+    /// that nothing uses, which the process would otherwise keep at its peak forever.
+    /// Only after syncs ran: an idle poll barely allocates, and glibc's trim walks every free chunk
+    /// of every arena each time.
+    static func trimMemory(every interval: Duration, metrics: OperatorMetrics) async {
+        await cancelWhenGracefulShutdown {
+            var trimmedAt = -1
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                let syncs = metrics.syncsStarted
+                guard syncs != trimmedAt else { continue }
+                trimmedAt = syncs
+                flotilla_malloc_trim()
+            }
+        }
     }
 
     func cached(_ ref: InstanceRef) -> JSONValue? {

@@ -1,29 +1,31 @@
 import FlotillaAPI
 import KubeClient
 import KubeModel
-import KubeRuntime
 import Logging
-import ServiceLifecycle
 import Synchronization
 
-/// One instance's view of its live objects: informers (as the instance's identity) that watch only
-/// objects labelled with the instance, one per resource type and namespace it applies to. A sync
-/// reads them instead of the API server, so a resync where nothing changed sends no request.
-/// Types the identity may not list are marked uncached and read with GET. Run it as a `Service`
-/// (it owns the informers; cancelling it stops them).
-public final class LiveCache: Service, Sendable {
+/// One instance's view of its live objects during a sync: the first lookup in a resource type and
+/// namespace lists the objects labelled with the instance there (one paged LIST, as the instance's
+/// identity); later lookups of that pass read the list. Nothing is kept between passes, so an idle
+/// instance holds no live object and no watch connection (a thousand instances would otherwise hold
+/// a hundred thousand objects and a thousand watches). Types the identity may not list answer
+/// `.unknown`, and the syncer reads those objects with GET.
+public final class LiveCache: Sendable {
     public enum Lookup: Sendable {
         case found(JSONValue)
-        /// The informer is synced and the object is not labelled with this instance (or absent).
+        /// The scope was listed and the object is not labelled with this instance (or absent).
         case absent
-        /// No cache for this type (not listable by the identity, or not synced yet).
+        /// No list for this scope (not listable by the identity, or outside a pass).
         case unknown
     }
 
+    /// One scope's objects by "namespace/name".
+    typealias Objects = [String: JSONValue]
+
     enum Slot {
-        case probing(Task<Informer?, Never>)
-        case cached(Informer)
-        case uncached
+        case listing(Task<Objects?, Never>)
+        case listed(Objects)
+        case unlistable
     }
     struct Key: Hashable {
         var type: ResourceType
@@ -31,103 +33,89 @@ public final class LiveCache: Service, Sendable {
     }
     struct State {
         var slots: [Key: Slot] = [:]
-        /// Informers only run while the service does; outside it every lookup is `.unknown`.
-        var running = false
+        var passes = 0
+        /// LIST requests made (for tests and benchmarks).
+        var lists = 0
     }
 
     let client: KubeClient
-    let factory: InformerFactory
     let selector: String
-    let syncTimeout: Duration
     let logger: Logger
     private let state = Mutex(State())
 
-    public init(client: KubeClient, instance: InstanceRef, syncTimeout: Duration = .seconds(10), logger: Logger) {
+    public init(client: KubeClient, instance: InstanceRef, logger: Logger) {
         self.client = client
-        self.factory = InformerFactory(client: client, logger: logger)
         self.selector = "\(Flotilla.instanceLabel)=\(instance.labelValue)"
-        self.syncTimeout = syncTimeout
         self.logger = logger
     }
 
-    public func run() async throws {
-        state.withLock { $0.running = true }
-        defer { state.withLock { $0.running = false } }
-        try await factory.run()
+    /// Starts a pass: lists made from now on are kept until the matching `endPass()`.
+    public func beginPass() {
+        state.withLock { $0.passes += 1 }
     }
+
+    /// Ends a pass; when the last one ends, every list is dropped.
+    public func endPass() {
+        let dropped: [Slot] = state.withLock { s in
+            s.passes = max(0, s.passes - 1)
+            guard s.passes == 0 else { return [] }
+            defer { s.slots.removeAll() }
+            return Array(s.slots.values)
+        }
+        for case .listing(let task) in dropped { task.cancel() }
+    }
+
+    /// LIST requests made so far.
+    public var listsMade: Int { state.withLock { $0.lists } }
 
     /// The live object of a type in a scope (`namespace` nil: all namespaces or cluster-scoped),
-    /// starting that scope's informer on first use.
+    /// listing the scope on its first lookup in the pass.
     public func lookup(_ type: ResourceType, scope namespace: String?, objectNamespace: String?, name: String) async -> Lookup {
         let key = Key(type: type, namespace: namespace)
-        if case .unknown = cached(key, objectNamespace: objectNamespace, name: name), state.withLock({ $0.running }) {
-            _ = await informer(for: key)
-        }
-        return cached(key, objectNamespace: objectNamespace, name: name)
-    }
-
-    /// The same answer without waiting: `.unknown` unless the scope's informer already runs and has
-    /// synced. The no-op path of a sync reads thousands of objects through this.
-    public func cachedLookup(_ type: ResourceType, scope namespace: String?, objectNamespace: String?, name: String) -> Lookup {
-        cached(Key(type: type, namespace: namespace), objectNamespace: objectNamespace, name: name)
-    }
-
-    func cached(_ key: Key, objectNamespace: String?, name: String) -> Lookup {
-        let informer: Informer? = state.withLock { s in
-            guard s.running, case .cached(let informer)? = s.slots[key] else { return nil }
-            return informer
-        }
-        guard let informer, informer.hasSynced else { return .unknown }
-        if let object = informer.store.get(namespace: objectNamespace, name: name) { return .found(object) }
-        return .absent
-    }
-
-    func informer(for key: Key) async -> Informer? {
-        enum Next { case done(Informer?), wait(Task<Informer?, Never>) }
+        enum Next { case answer(Objects?), wait(Task<Objects?, Never>), once }
         let next: Next = state.withLock { s in
             switch s.slots[key] {
-            case .cached(let informer): return .done(informer)
-            case .uncached: return .done(nil)
-            case .probing(let task): return .wait(task)
+            case .listed(let objects): return .answer(objects)
+            case .unlistable: return .answer(nil)
+            case .listing(let task): return .wait(task)
             case nil:
-                let task = Task { await self.start(key) }
-                s.slots[key] = .probing(task)
+                guard s.passes > 0 else { return .once }
+                let task = Task { await self.list(key) }
+                s.slots[key] = .listing(task)
                 return .wait(task)
             }
         }
+        let objects: Objects?
         switch next {
-        case .done(let informer):
-            return informer
+        case .answer(let o):
+            objects = o
+        case .once:
+            objects = await list(key)
         case .wait(let task):
-            let informer = await task.value
-            state.withLock { $0.slots[key] = informer.map(Slot.cached) ?? .uncached }
-            return informer
+            objects = await task.value
+            state.withLock { s in
+                if s.passes > 0, case .listing? = s.slots[key] { s.slots[key] = objects.map(Slot.listed) ?? .unlistable }
+            }
         }
+        guard let objects else { return .unknown }
+        return objects[(objectNamespace ?? "") + "/" + name].map(Lookup.found) ?? .absent
     }
 
-    /// One small LIST decides whether the identity can cache this type; then the informer starts
-    /// and is waited for (bounded: one that is slow to sync is kept and used once it has).
-    private func start(_ key: Key) async -> Informer? {
+    private func list(_ key: Key) async -> Objects? {
+        state.withLock { $0.lists += 1 }
         do {
-            _ = try await client.list(key.type, namespace: key.namespace, labelSelector: selector, pageSize: 1, firstPageOnly: true)
+            let list = try await client.list(key.type, namespace: key.namespace, labelSelector: selector)
+            var objects: Objects = [:]
+            objects.reserveCapacity(list.items.count)
+            for var item in list.items {
+                // Never compared, and often the largest part of an object.
+                item["metadata"]?["managedFields"] = nil
+                objects[(item["metadata"]?["namespace"]?.stringValue ?? "") + "/" + (item["metadata"]?["name"]?.stringValue ?? "")] = item
+            }
+            return objects
         } catch {
-            logger.debug("live objects not cached", metadata: ["resource": "\(key.type)", "namespace": "\(key.namespace ?? "*")", "reason": "\(error.message)"])
+            logger.debug("live objects not listed", metadata: ["resource": "\(key.type)", "namespace": "\(key.namespace ?? "*")", "reason": "\(error.message)"])
             return nil
         }
-        let informer = factory.informer(key.type, namespace: key.namespace, labelSelector: selector)
-        _ = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await informer.waitForSync()
-                return !Task.isCancelled
-            }
-            group.addTask { [syncTimeout] in
-                try? await Task.sleep(for: syncTimeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        return informer
     }
 }

@@ -18,7 +18,7 @@ extension Syncer {
         var results = [Applied?](repeating: nil, count: desired.count)
         var first: [(Int, DesiredObject)] = [], rest: [(Int, DesiredObject)] = []
         for (i, d) in desired.enumerated() {
-            if let settled = unchangedSinceVerified(d) {
+            if let settled = await unchangedSinceVerified(d) {
                 results[i] = settled
             } else if d.kind == "CustomResourceDefinition" || (d.kind == "Namespace" && d.id.group.isEmpty) {
                 first.append((i, d))
@@ -35,12 +35,12 @@ extension Syncer {
         return results.map { $0! }
     }
 
-    /// `.unchanged` when the cached live object has the resourceVersion that was found up to date
+    /// `.unchanged` when the listed live object has the resourceVersion that was found up to date
     /// with this very checksum (nothing about it can have changed since).
-    func unchangedSinceVerified(_ d: DesiredObject) -> Applied? {
+    func unchangedSinceVerified(_ d: DesiredObject) async -> Applied? {
         guard d.ignore != .ignored, let type = d.type, let seen = verified[d.id], seen.checksum == d.checksum else { return nil }
         let scope = type.namespaced && !options.allowsAllNamespaces ? d.id.namespace : nil
-        guard case .found(let object) = live.cachedLookup(type, scope: scope, objectNamespace: d.id.namespace, name: d.id.name),
+        guard case .found(let object) = await live.lookup(type, scope: scope, objectNamespace: d.id.namespace, name: d.id.name),
               object["metadata"]?["resourceVersion"]?.stringValue == seen.resourceVersion else { return nil }
         return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: object["metadata"]?["uid"]?.stringValue)
     }
@@ -106,7 +106,8 @@ extension Syncer {
         let id = result.object.id
         var established = false
         while !established && ContinuousClock.now < deadline && !Task.isCancelled {
-            if case .found(let crd) = await read(.customResourceDefinitions, namespace: nil, name: id.name) {
+            // A fresh GET each time: this sync's list of CRDs is a snapshot.
+            if let crd = try? await client.get(.customResourceDefinitions, name: id.name) {
                 established = (crd["status"]?["conditions"]?.arrayValue ?? []).contains { $0["type"] == "Established" && $0["status"] == "True" }
             }
             if !established { try? await Task.sleep(for: .milliseconds(100)) }

@@ -33,7 +33,7 @@ public actor Syncer {
     /// The revision whose objects the preflight access check last allowed.
     var lastCheckedRevision: String?
     /// Plans by manifest content key (see `Planner.plan`).
-    private var planCache: [String: DesiredObject] = [:]
+    private var planCache: [String: CachedPlan] = [:]
     /// Live objects already found up to date: resourceVersion and the checksum they matched. The
     /// same resourceVersion means the same object, so the field-by-field check is not repeated.
     var verified: [ResourceID: (resourceVersion: String, checksum: String)] = [:]
@@ -64,6 +64,9 @@ public actor Syncer {
     }
 
     func syncHoldingGate(_ rendered: RenderedSet) async throws(SyncError) -> SyncResult {
+        // Live objects are listed on first use in this sync and dropped at its end.
+        live.beginPass()
+        defer { live.endPass() }
         let desired: [DesiredObject]
         do {
             var cache = planCache
@@ -173,7 +176,7 @@ public actor Syncer {
         case failed(KubeError)
     }
 
-    /// The live object from the instance's cache, or with one GET when the cache cannot say.
+    /// The live object from this sync's lists, or with one GET when they cannot say.
     func read(_ type: ResourceType, namespace: String?, name: String) async -> LiveRead {
         let scope = type.namespaced && !options.allowsAllNamespaces ? namespace : nil
         switch await live.lookup(type, scope: scope, objectNamespace: namespace, name: name) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import CSupport
 import KubeClient
 import KubeEmulator
 import KubeModel
@@ -64,6 +65,21 @@ func rssMiB() -> Double {
           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
           let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kb / 1024
+}
+
+/// Where the resident memory is: anonymous vs file-backed pages, the malloc heap in use, threads.
+func memoryBreakdown() -> String {
+    func kib(_ file: String, _ key: String) -> Double {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
+              let kb = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return 0 }
+        return kb
+    }
+    var inUse = 0, fromSystem = 0
+    flotilla_malloc_stats(&inUse, &fromSystem)
+    return String(format: "anon %.0f MiB, file %.0f MiB, malloc in use %.0f MiB of %.0f MiB, %.0f threads",
+                  kib("/proc/self/smaps_rollup", "Anonymous") / 1024, kib("/proc/self/smaps_rollup", "Pss_File") / 1024,
+                  Double(inUse) / 1_048_576, Double(fromSystem) / 1_048_576, kib("/proc/self/status", "Threads"))
 }
 
 func milliseconds(_ d: Duration) -> String {

@@ -51,7 +51,9 @@ struct GitBench: AsyncParsableCommand {
         let blobs = try await mirror.blobs(listed.map(\.blobID))
         let readTime = clock.now - t1
         var pollSamples: [Duration] = []
+        let pollCPU0 = cpuTime()
         for _ in 0..<polls { pollSamples.append(try await clock.measure { _ = try await mirror.remoteHeads() }) }
+        let pollCPU = (cpuTime() - pollCPU0) / polls
         var fetchSamples: [Duration] = []
         for _ in 0..<min(polls, 50) { fetchSamples.append(try await clock.measure { _ = try await mirror.fetch() }) }
         let (pollP50, pollP99) = stats(pollSamples)
@@ -62,6 +64,7 @@ struct GitBench: AsyncParsableCommand {
         print("|---|---:|---:|")
         print("| no-op poll (ls-remote), file:// | \(pollP50) | \(pollP99) |")
         print("| no-op fetch, file:// | \(fetchP50) | \(fetchP99) |")
+        print("\nCPU per no-op poll (file://, all threads): \(pollCPU)\n")
         if ssh {
             let samples = try await sshPolls(root: root, url: "\(root)/up.git")
             let (p50, p99) = stats(samples)
@@ -82,7 +85,9 @@ struct GitBench: AsyncParsableCommand {
         let mirror = GitMirror(options)
         let clock = ContinuousClock()
         var samples: [Duration] = []
+        let cpu0 = cpuTime()
         for _ in 0..<min(polls, 50) { samples.append(try await clock.measure { _ = try await mirror.remoteHeads() }) }
+        print("CPU per no-op poll over ssh (this process, all threads; sshd's own not included): \((cpuTime() - cpu0) / samples.count)")
         return samples
     }
 }

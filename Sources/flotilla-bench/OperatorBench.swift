@@ -6,6 +6,7 @@ import KubeClient
 import KubeModel
 import Logging
 import Manifests
+import NIOHTTP1
 import Operator
 
 /// Many instances in one operator process, against `flotilla dev --api-only` running as a separate
@@ -20,6 +21,7 @@ struct OperatorBench: AsyncParsableCommand {
     @Option(help: "Poll interval of the instances.") var pollInterval = "1m"
     @Option(help: "Concurrent syncs in the operator.") var concurrency = 8
     @Option(help: "Latency rounds (reconcile request after a commit).") var latencyRounds = 30
+    @Flag(help: "Exit right after the idle measurement (for heap profilers: what is still allocated then is the idle state).") var exitAfterIdle = false
     @Option(help: "The flotilla binary that serves the API emulator.") var flotilla = ".build/release/flotilla"
 
     func run() async throws {
@@ -62,13 +64,33 @@ struct OperatorBench: AsyncParsableCommand {
         }
         while try await appliedAt(head) < instances { try await Task.sleep(for: .seconds(1)) }
         let allReady = ContinuousClock.now - started
+        // A thousand instances moved their sync tag in this one repository, each push leaving a
+        // small pack; a git host repacks such a repository in its housekeeping. Polling a file://
+        // remote runs the host's side in this process, so without it every poll would map and
+        // unmap every pack index to peel the tag (not the operator's cost).
+        for repo in [shared, single] { _ = try sh(["git", "--git-dir", repo.bare, "repack", "-a", "-d", "-q"]) }
 
         // Idle: nothing changes; instances poll every pollInterval.
         try await Task.sleep(for: .seconds(5))
+        let requests0 = try await apiRequests(client)
+        func passes() async -> Int {
+            var n = 0
+            for ref in supervisor.running { n += await supervisor.reconciler(ref)?.passes ?? 0 }
+            return n
+        }
+        let passes0 = await passes()
         let cpu0 = cpuTime(), t0 = ContinuousClock.now
         try await Task.sleep(for: .seconds(idleSeconds))
         let idleCPU = (cpuTime() - cpu0).seconds / (ContinuousClock.now - t0).seconds
         let idleRSS = rssMiB()
+        let idleRequests = try await apiRequests(client).merging(requests0) { $0 - $1 }.filter { $0.value > 0 }
+        let idleMemory = memoryBreakdown()
+        let idlePasses = await passes() - passes0
+        if exitAfterIdle {
+            print("idle: RSS \(Int(idleRSS)) MiB, \(idleMemory)")
+            emulator.stop()
+            Foundation.exit(0)
+        }
 
         // Latency: a commit, then a reconcile request; until the status says it is applied.
         var latencies: [Duration] = []
@@ -85,7 +107,7 @@ struct OperatorBench: AsyncParsableCommand {
 
         // Storm: one commit reaches every instance; each is asked to reconcile at once.
         var changed: [String: String?] = [:]
-        for i in 0..<manifests / 10 { changed["apps/cm-\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-\(i)\ndata:\n  value: \"storm\"\n" }
+        for i in 0..<max(1, manifests / 10) { changed["apps/cm-\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-\(i)\ndata:\n  value: \"storm\"\n" }
         head = try shared.commit(changed, message: "storm")
         let stormStart = ContinuousClock.now
         let stormCPU0 = cpuTime()
@@ -96,7 +118,7 @@ struct OperatorBench: AsyncParsableCommand {
         while try await appliedAt(head) < instances { try await Task.sleep(for: .milliseconds(200)) }
         let storm = ContinuousClock.now - stormStart
         let stormCPU = cpuTime() - stormCPU0
-        let writes = instances * (manifests / 10)
+        let writes = instances * max(1, manifests / 10)
 
         let sorted = latencies.sorted()
         print("\(instances) instances × \(manifests) manifests (ConfigMaps), one namespace each, polling every \(pollInterval), \(concurrency) concurrent syncs; the API emulator in a separate process.\n")
@@ -104,6 +126,9 @@ struct OperatorBench: AsyncParsableCommand {
         print("|---|---|")
         print("| all \(instances) instances Ready (first clone, render, \(instances * manifests) objects created) | \(ms(allReady)) |")
         print("| RSS of the operator process: before the instances / after \(idleSeconds) s idle | \(Int(rssBefore)) MiB / \(Int(idleRSS)) MiB |")
+        print("| memory after idle | \(idleMemory) |")
+        print("| API requests during the idle minute (the bench's own two scrapes included) | \(idleRequests.values.reduce(0, +)) (\(idleRequests.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))) |")
+        print("| reconcile passes during the idle minute (polls, all instances) | \(idlePasses) |")
         print("| idle CPU over \(idleSeconds) s (share of one core) | \(String(format: "%.2f %%", idleCPU * 100)) |")
         print("| commit-to-applied after a reconcile request, p50 / p99 of \(latencyRounds) | \(ms(sorted[sorted.count / 2])) / \(ms(sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])) |")
         print("| storm: one commit to every instance (\(writes) objects changed), all applied | \(ms(storm)) (\(String(format: "%.0f", Double(writes) / storm.seconds)) writes/s, \(ms(stormCPU)) CPU) |")
@@ -111,6 +136,19 @@ struct OperatorBench: AsyncParsableCommand {
         _ = try? await running.value
         try? await client.shutdown()
     }
+}
+
+/// The emulator's request counters (its /metrics, as kube-apiserver's apiserver_request_total).
+func apiRequests(_ client: KubeClient) async throws -> [String: Int] {
+    let text = String(decoding: try await client.send(.GET, "/metrics", accept: "text/plain").body, as: UTF8.self)
+    var out: [String: Int] = [:]
+    for line in text.split(separator: "\n") where line.hasPrefix("apiserver_request_total{") {
+        guard let space = line.lastIndex(of: " "), let n = Int(line[line.index(after: space)...]) else { continue }
+        let labels = line[line.index(after: line.firstIndex(of: "{")!)..<line.firstIndex(of: "}")!]
+            .split(separator: ",").map { $0.split(separator: "=").last.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) } ?? "" }
+        out[labels.joined(separator: " "), default: 0] += n
+    }
+    return out
 }
 
 extension Duration {

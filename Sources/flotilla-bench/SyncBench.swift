@@ -114,8 +114,6 @@ struct SyncBench: AsyncParsableCommand {
             let mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("bench-mirror")))
             let renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("bench-render"), logger: logger)
             let live = LiveCache(client: admin, instance: instance, logger: logger)
-            let liveTask = Task { try await live.run() }
-            defer { liveTask.cancel() }
             var options = SyncOptions(instance: instance, setName: GCMark.setName(url: upstream.url, branch: "main", paths: ["apps"]))
             options.garbageCollection.enabled = true
             let syncer = Syncer(client: admin, live: live, inventoryStore: ConfigMapInventoryStore(client: admin, instance: instance),

@@ -11,7 +11,7 @@ import Sync
 import Testing
 
 /// One instance end to end: a real upstream repository and mirror, the renderer, and a syncer
-/// against the emulator (as `admin`), with the instance's live cache running.
+/// against the emulator (as `admin`), with the instance's live cache (lists made during each sync).
 final class SyncFixture: Sendable {
     static let instance = InstanceRef(namespace: "flux-system", name: "apps")
     let cluster: TestCluster
@@ -21,7 +21,6 @@ final class SyncFixture: Sendable {
     let renderer: ManifestRenderer
     let live: LiveCache
     let store: ConfigMapInventoryStore
-    let liveTask: Task<Void, any Error>
 
     init(cluster: TestCluster, files: [String: String]) async throws {
         self.cluster = cluster
@@ -34,8 +33,6 @@ final class SyncFixture: Sendable {
         renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("render"), logger: Logger(label: "test"))
         live = LiveCache(client: client, instance: Self.instance, logger: Logger(label: "test"))
         store = ConfigMapInventoryStore(client: client, instance: Self.instance)
-        let live = live
-        liveTask = Task { try await live.run() }
     }
 
     func options(gc: Bool = false, dryRun: Bool = false, adjust: (inout SyncOptions) -> Void = { _ in }) -> SyncOptions {
@@ -66,7 +63,8 @@ final class SyncFixture: Sendable {
         }
     }
 
-    /// Waits until the instance's cache holds the server's current version of these objects.
+    /// Waits until the instance's live view holds the server's current version of these objects
+    /// (immediate now that it lists on every sync; kept so the scenarios state what they rely on).
     func waitForCache(_ objects: [(ResourceType, String?, String)]) async throws {
         for (type, namespace, name) in objects {
             let current = try await client.get(type, name: name, namespace: namespace)["metadata"]?["resourceVersion"]
@@ -81,8 +79,6 @@ final class SyncFixture: Sendable {
     }
 
     func stop() async {
-        liveTask.cancel()
-        _ = try? await liveTask.value
         try? await client.shutdown()
         renderer.release()
     }

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import urllib.error
+import urllib.request
 import subprocess
 import time
 from pathlib import Path
@@ -27,13 +30,23 @@ class Operator:
     def __init__(self, emulator: Emulator, workdir: Path):
         self.log = workdir / "operator.log"
         self.args = [str(flotilla_bin()), "run", "--kubeconfig", str(emulator.kubeconfig), "--work-dir", str(workdir / "instances"),
-                     "--log-level", "info"]
+                     "--log-level", "info", "--metrics-address", "127.0.0.1:0"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "Operator":
         self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
                                         start_new_session=True)
         return self
+
+    def http(self, path: str) -> tuple[int, str]:
+        """GET a path of the operator's metrics and health endpoint (its port is in the log)."""
+        found = re.findall(r"address=127\.0\.0\.1:(\d+)", self.log.read_text())
+        assert found, f"no metrics address in the log:\n{self.log.read_text()[-2000:]}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{found[-1]}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
 
     def stop(self) -> int:
         assert self.process is not None
@@ -107,3 +120,61 @@ def test_run_lifecycle(kubectl: Kubectl, emulator: Emulator, operator: Operator,
     kubectl.run("delete", "fli", "apps", "-n", namespace, "--timeout=30s")
     assert kubectl.json("get", "cm", "app", "-n", namespace)["data"] == {"k": "two"}
     assert kubectl.run("get", "cm", "flotilla-inventory-apps", "-n", namespace, check=False).returncode != 0
+
+
+def metric(text: str, name: str, /, **labels: str) -> float | None:
+    """The value of one series in Prometheus text format (None when absent)."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        series, _, value = line.rpartition(" ")
+        if series == name and not labels:
+            return float(value)
+        if series.startswith(name + "{"):
+            found = dict(re.findall(r'(\w+)="([^"]*)"', series[len(name):]))
+            if all(found.get(k) == v for k, v in labels.items()) and set(found) == set(labels):
+                return float(value)
+    return None
+
+
+def test_metrics_and_probes_follow_a_sync(kubectl: Kubectl, emulator: Emulator, operator: Operator, tmp_path: Path) -> None:
+    wait_until("metrics address logged", lambda: "address=127.0.0.1:" in operator.log.read_text(), timeout=10)
+    assert operator.http("/healthz") == (200, "ok\n")
+    kubectl.run("apply", "-f", str(CRD))
+    wait_until("ready once the informers are synced", lambda: operator.http("/readyz")[0] == 200, timeout=20)
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n")
+    git("init", "-q", "-b", "main", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "one", cwd=repo)
+    namespace = f"metrics-{kubectl.label.replace('.', '-')}"
+    kubectl.run("create", "namespace", namespace)
+    kubectl.apply({"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "apps", "namespace": namespace},
+                   "spec": {"git": {"url": f"file://{repo}", "pollInterval": "1s"}, "sync": {"interval": "1h"}}})
+    ours = {"namespace": namespace, "name": "apps"}
+
+    def scrape() -> str:
+        status, text = operator.http("/metrics")
+        assert status == 200
+        return text
+
+    wait_until("first sync counted", lambda: (metric(scrape(), "flotilla_syncs_total", **ours, result="success") or 0) >= 1, timeout=30)
+    # The status (and with it the readiness gauge) is written right after the sync is counted.
+    wait_until("counted Ready", lambda: (metric(scrape(), "flotilla_instances", ready="true") or 0) >= 1, timeout=10)
+    text = scrape()
+    assert metric(text, "flotilla_objects_applied_total", **ours) == 1
+    assert (metric(text, "flotilla_sync_duration_seconds_count", **ours) or 0) >= 1
+    assert (metric(text, "flotilla_git_fetch_duration_seconds_count", **ours) or 0) >= 1
+    syncs = metric(text, "flotilla_syncs_total", **ours, result="success")
+
+    # A new commit: one more sync, one more object applied (the changed ConfigMap).
+    (repo / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: two}\n")
+    git("commit", "-qam", "two", cwd=repo)
+    wait_until("second sync counted", lambda: (metric(scrape(), "flotilla_objects_applied_total", **ours) or 0) == 2, timeout=30)
+    assert (metric(scrape(), "flotilla_syncs_total", **ours, result="success") or 0) > syncs
+
+    # The instance goes: so do its series.
+    kubectl.run("delete", "fli", "apps", "-n", namespace, "--timeout=30s")
+    wait_until("series removed", lambda: metric(scrape(), "flotilla_syncs_total", **ours, result="success") is None, timeout=20)

@@ -5,4 +5,12 @@
 /// module does not show): no concurrently spawned process can inherit it.
 int flotilla_pipe_cloexec(int fds[2]);
 
+#include <stddef.h>
+
+/// Returns the free pages of every malloc arena to the system (glibc's malloc_trim).
+void flotilla_malloc_trim(void);
+
+/// glibc's heap figures (mallinfo2): bytes allocated and in use, and bytes taken from the system.
+void flotilla_malloc_stats(size_t *in_use, size_t *from_system);
+
 #endif

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdHTTP2
 import HummingbirdTLS
 import KubeModel
 import Logging
@@ -8,6 +9,8 @@ import NIOCore
 import NIOSSL
 
 /// Serves a `KubeAPIServer` over HTTPS on 127.0.0.1 with Hummingbird, and writes kubeconfigs for it.
+/// Like kube-apiserver it offers HTTP/2 (ALPN `h2`, so kubectl and AsyncHTTPClient multiplex every
+/// request and watch over a few connections) and HTTP/1.1 for clients that do not speak it.
 public struct EmulatorHTTPServer: Sendable {
     public let api: KubeAPIServer
     public let tls: TLSMaterial
@@ -31,15 +34,14 @@ public struct EmulatorHTTPServer: Sendable {
         var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(tls.serverCertificatePEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(tls.serverKeyPEM.utf8), format: .pem)))
-        tlsConfiguration.applicationProtocols = ["http/1.1"]
         // Client certificates are optional; when presented they must chain to our CA.
         tlsConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(tls.caCertificatePEM.utf8)))
         tlsConfiguration.certificateVerification = .optionalVerification
         let responder = EmulatorResponder(api: api)
         let app = Application(
             responder: responder,
-            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [InputClosedObserver()], idleTimeout: nil)),
-                             tlsConfiguration: tlsConfiguration),
+            server: try .http2Upgrade(tlsConfiguration: tlsConfiguration, configuration: .init(
+                streamConfiguration: .init(additionalChannelHandlers: [InputClosedObserver()], idleTimeout: nil))),
             configuration: .init(address: .hostname(host, port: port), serverName: "flotilla-kube-emulator"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -75,7 +77,8 @@ struct EmulatorResponder: HTTPResponder {
         var apiRequest = APIRequest(method: request.method.rawValue, path: request.uri.path,
                                     query: APIRequest.parseQuery(request.uri.query ?? ""), headers: headers,
                                     body: Array(buffer: body))
-        if headers["authorization"] == nil, let certificate = try? await context.channel.nioSSL_peerCertificate().get(),
+        // Under HTTP/2 the request arrives on a stream channel; TLS lives on its parent connection.
+        if headers["authorization"] == nil, let certificate = try? await (context.channel.parent ?? context.channel).nioSSL_peerCertificate().get(),
            let der = try? certificate.toDERBytes() {
             apiRequest.clientCertificateIdentity = TLSMaterial.identity(fromDER: der)
         }

@@ -14,6 +14,15 @@ extension KubeAPIServer {
         switch path {
         case "/version": return .json(200, Self.versionInfo)
         case "/healthz", "/livez", "/readyz": return APIResponse(status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array("ok".utf8))
+        case "/metrics":
+            // kube-apiserver's request counter (by verb and resource), in Prometheus text format.
+            let counts = state.withLock { $0.requestCounts }
+            var text = "# TYPE apiserver_request_total counter\n"
+            for (key, n) in counts.sorted(by: { $0.key < $1.key }) where n > 0 {
+                let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+                text += "apiserver_request_total{verb=\"\(parts[0].uppercased())\",resource=\"\(parts.count > 1 ? parts[1] : "")\"} \(n)\n"
+            }
+            return APIResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: Array(text.utf8))
         case "/api":
             return .json(200, ["kind": "APIVersions", "versions": ["v1"],
                                "serverAddressByClientCIDRs": [["clientCIDR": "0.0.0.0/0", "serverAddress": .string(request.header("host") ?? configuration.advertisedAddress)]]])

@@ -87,6 +87,7 @@ struct Dev: AsyncParsableCommand {
             try await DemoRepository.install(client: client, repositoryURL: url)
             var options = try OperatorOptions.parse([])
             options.workDir = demo + "/work-dir"
+            options.metricsAddress = ""
             options.logLevel = logLevel
             let operatorWork = Task { try await runOperatorUntilCancelled(client: client, options: options, logger: logger) }
             say("""

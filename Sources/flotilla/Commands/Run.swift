@@ -63,14 +63,20 @@ struct OperatorOptions: ParsableArguments {
     @Option(help: "Client-side request burst.")
     var burst = 100
 
-    @Option(help: "Connections to the API server (each instance's watches hold one each).")
-    var maxConnections = 4096
+    @Option(help: "HTTP/1.1 connections to the API server at most (over HTTP/2 all requests share a few).")
+    var maxConnections = 256
+
+    @Option(help: "Address (HOST:PORT, or :PORT for all interfaces) serving /metrics, /healthz and /readyz; empty to turn off.")
+    var metricsAddress = ":8080"
 
     @Option(help: "Log level (trace, debug, info, notice, warning, error).")
     var logLevel: Logger.Level = .info
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if !metricsAddress.isEmpty && OperatorHTTP.parse(metricsAddress) == nil {
+            throw ValidationError("--metrics-address: \"\(metricsAddress)\" is not HOST:PORT or :PORT")
+        }
     }
 }
 
@@ -80,10 +86,32 @@ func makeLogger(_ level: Logger.Level) -> Logger {
     return logger
 }
 
-/// Runs the supervisor (behind leader election when asked) until the task is cancelled.
+/// Runs the supervisor (behind leader election when asked), and the metrics and health endpoint
+/// when it has an address, until the task is cancelled.
 func runOperatorUntilCancelled(client: KubeClient, options: OperatorOptions, logger: Logger) async throws {
+    // The metrics backend first: metrics made before it would go nowhere.
+    let address = OperatorHTTP.parse(options.metricsAddress)
+    let registry = address.map { _ in OperatorHTTP.bootstrapMetrics() }
     let environment = OperatorEnvironment(client: client, workRoot: options.workDir, concurrency: options.concurrency, logger: logger)
     let supervisor = Supervisor(environment: environment, scope: Scope(namespaces: options.namespaces, labelSelector: options.selector))
+    guard let (host, port) = address, let registry else {
+        return try await runSupervisor(supervisor, client: client, options: options, logger: logger)
+    }
+    let http = OperatorHTTP(host: host, port: port, registry: registry, ready: { supervisor.isReady }, logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+            try await http.run { port in
+                logger.notice("serving /metrics, /healthz and /readyz", metadata: ["address": "\(host):\(port)"])
+            }
+        }
+        group.addTask { try await runSupervisor(supervisor, client: client, options: options, logger: logger) }
+        // Either ending (normally on cancellation) ends both.
+        _ = try await group.next()
+        group.cancelAll()
+    }
+}
+
+func runSupervisor(_ supervisor: Supervisor, client: KubeClient, options: OperatorOptions, logger: Logger) async throws {
     if options.leaderElect {
         let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         let elector = LeaderElector(client: client, configuration: .init(namespace: options.leaderElectionNamespace, name: "flotilla-leader", identity: identity),

@@ -1,0 +1,53 @@
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+
+/// The operator's own HTTP endpoint: `/metrics` (Prometheus text format), `/healthz` (the process
+/// answers) and `/readyz` (the supervisor runs and its FluxInstance informers are synced; a replica
+/// waiting for the leader lease is not ready).
+struct OperatorHTTP {
+    let host: String
+    let port: Int
+    let registry: PrometheusCollectorRegistry
+    let ready: @Sendable () -> Bool
+    let logger: Logger
+
+    /// `HOST:PORT` or `:PORT` (all interfaces).
+    static func parse(_ address: String) -> (host: String, port: Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        let host = String(address[..<colon])
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// Installs the Prometheus registry as the process's metrics backend (once per process).
+    static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+                                                   .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60)]
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }
+
+    func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let router = Router()
+        router.get("healthz") { _, _ in "ok\n" }
+        router.get("readyz") { [ready] _, _ -> Response in
+            ready() ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+                    : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "not ready: informers not synced or not the leader\n")))
+        }
+        router.get("metrics") { [registry] _, _ -> Response in
+            var bytes: [UInt8] = []
+            registry.emit(into: &bytes)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "flotilla"),
+                              onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) }, logger: quiet)
+        try await app.run()
+    }
+}
