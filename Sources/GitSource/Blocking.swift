@@ -163,6 +163,9 @@ public final class DeadlineTimer: Sendable {
     private let state = Mutex(State())
     private let condition = NSCondition()
 
+    /// A timer of its own (its thread starts with the first deadline); most code uses `shared`.
+    public init() {}
+
     /// Registers `fire` to run once `timeout` has passed (unless removed first).
     public func add(after timeout: Duration, _ fire: @escaping @Sendable () -> Void) -> Int {
         let at = ContinuousClock.now + timeout

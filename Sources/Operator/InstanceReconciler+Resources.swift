@@ -95,6 +95,7 @@ extension InstanceReconciler {
                             options: options, logger: logger)
         self.syncer = syncer
         syncerKey = key
+        syncersBuilt += 1
         return syncer
     }
 

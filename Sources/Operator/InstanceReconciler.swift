@@ -45,6 +45,8 @@ public actor InstanceReconciler {
     var lastStatusInputs: StatusInputs?
     /// Reconcile passes so far (for tests and metrics).
     public private(set) var passes = 0
+    /// Syncers built so far: a new one starts with empty plan and verified caches (for tests).
+    public internal(set) var syncersBuilt = 0
     /// The loop's pause: resumed by its timer or by `wake()`, whichever comes first.
     var sleeper: CheckedContinuation<Void, Never>?
     var sleepTimer: Int?

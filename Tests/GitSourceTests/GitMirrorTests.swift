@@ -29,6 +29,19 @@ struct FileTransportTests {
         #expect(try await m.revision(branch: "main") == next)
     }
 
+    @Test("fetches use an in-memory remote: deleted branches are pruned, nothing is written to the mirror's config")
+    func fetchWithoutConfig() async throws {
+        let up = try UpstreamRepo()
+        _ = try sh(["git", "--git-dir", up.bare, "branch", "feature", "main"])
+        let m = mirror(up)
+        #expect(try await m.fetch().keys.sorted() == ["feature", "main"])
+        _ = try sh(["git", "--git-dir", up.bare, "branch", "-D", "feature"])
+        #expect(try await m.fetch().keys.sorted() == ["main"], "a branch deleted upstream is pruned")
+        // libgit2 1.5 leaks PCRE2 match data on every config lookup a named remote makes.
+        let config = try String(contentsOfFile: m.options.directory + "/mirror.git/config", encoding: .utf8)
+        #expect(!config.contains("[remote"), "no remote in the mirror's config:\n\(config)")
+    }
+
     @Test("files under paths are read from the object database; a bad path is an error")
     func readTree() async throws {
         let up = try UpstreamRepo(files: ["deploy/a.yaml": "a: 1\n", "deploy/sub/b.yml": "b: 2\n", "other/c.yaml": "c: 3\n", "README.md": "x"])

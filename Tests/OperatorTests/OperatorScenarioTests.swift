@@ -132,6 +132,8 @@ struct OperatorScenarioTests {
             // Drift, then a request: corrected at once, without waiting for the 1h interval.
             _ = try await f.client.patch(.configMaps, name: "a", namespace: "team-a", ["data": ["k": "drifted"]])
             let before = try await f.instance("apps", namespace: "team-a")?.status?.lastSyncTime
+            let reconciler = try #require(f.supervisor.reconciler(InstanceRef(namespace: "team-a", name: "apps")))
+            let syncers = await reconciler.syncersBuilt
             try await Task.sleep(for: .seconds(1))
             _ = try await f.client.patch(FluxInstance.resourceType, name: "apps", namespace: "team-a",
                                          ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): "now"]]])
@@ -139,6 +141,7 @@ struct OperatorScenarioTests {
                 try await f.configMap("a", namespace: "team-a")?["data"]?["k"] == "2"
             }, "the requested sync reverted the drift")
             #expect(try await f.instance("apps", namespace: "team-a")?.status?.lastSyncTime != before)
+            #expect(await reconciler.syncersBuilt == syncers, "a reconcile request keeps the syncer and its caches")
         }
     }
 
