@@ -107,12 +107,19 @@ public final class Supervisor: Service, Sendable {
     /// of every arena each time.
     static func trimMemory(every interval: Duration, metrics: OperatorMetrics) async {
         await cancelWhenGracefulShutdown {
-            var trimmedAt = -1
+            var seen = -1
+            var quietTrimmed = true
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 let syncs = metrics.syncsStarted
-                guard syncs != trimmedAt else { continue }
-                trimmedAt = syncs
+                if syncs != seen {
+                    seen = syncs
+                    quietTrimmed = false
+                } else if quietTrimmed {
+                    continue
+                } else {
+                    quietTrimmed = true  // once more when the activity is over
+                }
                 flotilla_malloc_trim()
             }
         }

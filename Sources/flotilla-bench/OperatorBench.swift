@@ -31,7 +31,7 @@ struct OperatorBench: AsyncParsableCommand {
         var configuration = try ClientConfiguration.resolve(kubeconfig: emulator.kubeconfig)
         configuration.qps = 5000
         configuration.burst = 5000
-        configuration.maxConnectionsPerHost = instances + 64
+        configuration.maxConnectionsPerHost = 256  // `flotilla run`'s default
         let client = try KubeClient(configuration: configuration)
 
         var files: [String: String] = ["README.md": "bench\n"]
