@@ -82,9 +82,6 @@ final class GitThreads: Sendable {
         worker.wakeUp.signal()
     }
 
-    /// Idle threads now (for tests).
-    var idleThreads: Int { idle.withLock { $0.count } }
-
     private func startThread(_ first: @escaping @Sendable () -> Void) {
         let thread = Thread { [self] in
             var work = first

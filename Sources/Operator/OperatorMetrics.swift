@@ -40,7 +40,6 @@ public final class OperatorMetrics: Sendable {
 
     /// One instance's series.
     final class Instance: Sendable {
-        let dimensions: [(String, String)]
         let syncDuration: Metrics.Timer
         let syncsSucceeded: Counter
         let syncsFailed: Counter
@@ -51,7 +50,6 @@ public final class OperatorMetrics: Sendable {
 
         init(_ ref: InstanceRef) {
             let d = [("namespace", ref.namespace), ("name", ref.name)]
-            dimensions = d
             syncDuration = Metrics.Timer(label: "flotilla_sync_duration_seconds", dimensions: d, preferredDisplayUnit: .seconds)
             syncsSucceeded = Counter(label: "flotilla_syncs_total", dimensions: d + [("result", "success")])
             syncsFailed = Counter(label: "flotilla_syncs_total", dimensions: d + [("result", "failure")])

@@ -34,8 +34,6 @@ public final class LiveCache: Sendable {
     struct State {
         var slots: [Key: Slot] = [:]
         var passes = 0
-        /// LIST requests made (for tests and benchmarks).
-        var lists = 0
     }
 
     let client: KubeClient
@@ -64,9 +62,6 @@ public final class LiveCache: Sendable {
         }
         for case .listing(let task) in dropped { task.cancel() }
     }
-
-    /// LIST requests made so far.
-    public var listsMade: Int { state.withLock { $0.lists } }
 
     /// The live object of a type in a scope (`namespace` nil: all namespaces or cluster-scoped),
     /// listing the scope on its first lookup in the pass.
@@ -102,7 +97,6 @@ public final class LiveCache: Sendable {
     }
 
     private func list(_ key: Key) async -> Objects? {
-        state.withLock { $0.lists += 1 }
         do {
             let list = try await client.list(key.type, namespace: key.namespace, labelSelector: selector)
             var objects: Objects = [:]

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import pytest
 
 from harness import (
-    KUBECTL_VERSIONS, WIDGET_GROUP, Emulator, Kubectl, create_namespace, find_kubectl,
+    KUBECTL_VERSIONS, WIDGET_GROUP, Emulator, Kubectl, Operator, create_namespace, find_kubectl,
     install_crd, widget_crd_manifest,
 )
 
@@ -86,3 +86,12 @@ def widget_crd(emulator: Emulator) -> dict:
     crd = widget_crd_manifest(WIDGET_GROUP, "wdg")
     install_crd(emulator, crd)
     return crd
+
+
+@pytest.fixture
+def operator(emulator: Emulator, tmp_path: Path) -> Iterator[Operator]:
+    """`flotilla run` against the module's emulator, stopped with SIGTERM afterwards."""
+    running = Operator(emulator, tmp_path).start()
+    yield running
+    if running.process is not None:
+        running.stop()

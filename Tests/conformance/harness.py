@@ -555,3 +555,59 @@ def git(*args: str, cwd: Path) -> str:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+FLUX_CRD = REPO / "crds" / "fluxinstances.flotilla.dev.yaml"
+
+
+def apply_flux_crd(kubectl: "Kubectl") -> None:
+    """Applies the FluxInstance CRD (idempotent) and waits until kubectl can list FluxInstances."""
+    kubectl.run("apply", "-f", str(FLUX_CRD))
+    wait_until("fluxinstances served", lambda: kubectl.run("get", "fluxinstances", "-A", check=False).returncode == 0)
+
+
+def git_repo(path: Path, files: dict[str, str], message: str = "first") -> Path:
+    """A git repository at `path` with one commit of `files` on `main`; returns `path`."""
+    path.mkdir(parents=True)
+    for name, text in files.items():
+        (path / name).write_text(text)
+    git("init", "-q", "-b", "main", cwd=path)
+    git("add", "-A", cwd=path)
+    git("commit", "-qm", message, cwd=path)
+    return path
+
+
+class Operator:
+    """A `flotilla run` process (stopped with SIGTERM)."""
+
+    def __init__(self, emulator: Emulator, workdir: Path):
+        self.log = workdir / "operator.log"
+        self.args = [str(flotilla_bin()), "run", "--kubeconfig", str(emulator.kubeconfig), "--work-dir", str(workdir / "instances"),
+                     "--log-level", "info", "--metrics-address", "127.0.0.1:0"]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Operator":
+        self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        return self
+
+    def http(self, path: str) -> tuple[int, str]:
+        """GET a path of the operator's metrics and health endpoint (its port is in the log)."""
+        found = re.findall(r"address=127\.0\.0\.1:(\d+)", self.log.read_text())
+        assert found, f"no metrics address in the log:\n{self.log.read_text()[-2000:]}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{found[-1]}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            pytest.fail(f"flotilla run ignored SIGTERM:\n{self.log.read_text()[-3000:]}", pytrace=False)
+        self.process = None
+        return code

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from harness import Emulator, Kubectl, git, wait_until
+from harness import Emulator, Kubectl, git, git_repo, wait_until
 
 
 
@@ -69,13 +69,8 @@ def test_demo_instances_are_ready_and_follow_commits(kubectl: Kubectl, emulator:
 
 def test_forbidden_namespace_and_deletion(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
     # A repository with an object outside the instance's namespace.
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "ok.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: {k: v}\n")
-    (repo / "bad.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad, namespace: kube-system}\ndata: {k: v}\n")
-    git("init", "-q", "-b", "main", cwd=repo)
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "init", cwd=repo)
+    repo = git_repo(tmp_path / "repo", {"ok.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: {k: v}\n",
+                                         "bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad, namespace: kube-system}\ndata: {k: v}\n"})
     namespace = f"e2e-{kubectl.label.replace('.', '-')}"
     kubectl.run("create", "namespace", namespace)
     instance = {"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "tenant", "namespace": namespace},

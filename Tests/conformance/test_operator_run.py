@@ -4,79 +4,20 @@ operator (no duplicate work), delete with the Orphan policy."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
 import urllib.error
 import urllib.request
-import subprocess
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from harness import Emulator, Kubectl, flotilla_bin, git, wait_until
-
-CRD = Path(__file__).resolve().parents[2] / "crds" / "fluxinstances.flotilla.dev.yaml"
-
-
-
-
-class Operator:
-    """A `flotilla run` process (stopped with SIGTERM)."""
-
-    def __init__(self, emulator: Emulator, workdir: Path):
-        self.log = workdir / "operator.log"
-        self.args = [str(flotilla_bin()), "run", "--kubeconfig", str(emulator.kubeconfig), "--work-dir", str(workdir / "instances"),
-                     "--log-level", "info", "--metrics-address", "127.0.0.1:0"]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> "Operator":
-        self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        return self
-
-    def http(self, path: str) -> tuple[int, str]:
-        """GET a path of the operator's metrics and health endpoint (its port is in the log)."""
-        found = re.findall(r"address=127\.0\.0\.1:(\d+)", self.log.read_text())
-        assert found, f"no metrics address in the log:\n{self.log.read_text()[-2000:]}"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{found[-1]}{path}", timeout=5) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            pytest.fail(f"flotilla run ignored SIGTERM:\n{self.log.read_text()[-3000:]}", pytrace=False)
-        self.process = None
-        return code
-
-
-@pytest.fixture
-def operator(emulator: Emulator, tmp_path: Path) -> Iterator[Operator]:
-    running = Operator(emulator, tmp_path).start()
-    yield running
-    if running.process is not None:
-        running.stop()
+from harness import Emulator, Kubectl, Operator, apply_flux_crd, git, git_repo, wait_until
 
 
 def test_run_lifecycle(kubectl: Kubectl, emulator: Emulator, operator: Operator, tmp_path: Path) -> None:
-    kubectl.run("apply", "-f", str(CRD))
-    wait_until("fluxinstances served", lambda: kubectl.run("get", "fluxinstances", "-A", check=False).returncode == 0)
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n")
-    git("init", "-q", "-b", "main", cwd=repo)
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "one", cwd=repo)
+    apply_flux_crd(kubectl)
+    repo = git_repo(tmp_path / "repo", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n"})
     namespace = f"run-{kubectl.label.replace('.', '-')}"
     kubectl.run("create", "namespace", namespace)
     kubectl.apply({"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "apps", "namespace": namespace},
@@ -140,15 +81,10 @@ def metric(text: str, name: str, /, **labels: str) -> float | None:
 def test_metrics_and_probes_follow_a_sync(kubectl: Kubectl, emulator: Emulator, operator: Operator, tmp_path: Path) -> None:
     wait_until("metrics address logged", lambda: "address=127.0.0.1:" in operator.log.read_text(), timeout=10)
     assert operator.http("/healthz") == (200, "ok\n")
-    kubectl.run("apply", "-f", str(CRD))
+    apply_flux_crd(kubectl)
     wait_until("ready once the informers are synced", lambda: operator.http("/readyz")[0] == 200, timeout=20)
 
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n")
-    git("init", "-q", "-b", "main", cwd=repo)
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "one", cwd=repo)
+    repo = git_repo(tmp_path / "repo", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n"})
     namespace = f"metrics-{kubectl.label.replace('.', '-')}"
     kubectl.run("create", "namespace", namespace)
     kubectl.apply({"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "apps", "namespace": namespace},

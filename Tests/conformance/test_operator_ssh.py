@@ -10,12 +10,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from harness import Emulator, Kubectl, git, wait_until
-from test_operator_run import CRD, Operator
+from harness import Emulator, Kubectl, Operator, apply_flux_crd, git, git_repo, wait_until
 
 SSHD = Path("/usr/sbin/sshd")
 
@@ -63,14 +61,7 @@ def keypair(path: Path) -> tuple[str, str]:
 
 def upstream(root: Path, files: dict[str, str]) -> Path:
     """A bare repository (what the remotes serve) with one commit of `files`; returns its path."""
-    work = root / "work"
-    work.mkdir(parents=True)
-    for name, text in files.items():
-        (work / name).write_text(text)
-    git("init", "-q", "-b", "main", cwd=work)
-    git("add", "-A", cwd=work)
-    git("commit", "-qm", "first", cwd=work)
-    git("clone", "-q", "--bare", str(work), str(root / "repo.git"), cwd=root)
+    git("clone", "-q", "--bare", str(git_repo(root / "work", files)), str(root / "repo.git"), cwd=root)
     return root / "repo.git"
 
 
@@ -89,14 +80,6 @@ def ready(kubectl: Kubectl, name: str, namespace: str) -> dict:
     return next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
 
 
-@pytest.fixture
-def operator(emulator: Emulator, tmp_path: Path) -> Iterator[Operator]:
-    running = Operator(emulator, tmp_path).start()
-    yield running
-    if running.process is not None:
-        running.stop()
-
-
 @pytest.mark.skipif(not SSHD.exists(), reason="needs openssh-server (hack/test installs it)")
 @pytest.mark.parametrize("kubectl", ["kubectl-1.37"], indirect=True)
 def test_host_keys_and_deploy_keys_over_ssh(kubectl: Kubectl, emulator: Emulator, operator: Operator, tmp_path: Path) -> None:
@@ -106,8 +89,7 @@ def test_host_keys_and_deploy_keys_over_ssh(kubectl: Kubectl, emulator: Emulator
     sshd = SSHServer(tmp_path / "sshd", [good_public])
     try:
         repo = upstream(tmp_path / "up", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n"})
-        kubectl.run("apply", "-f", str(CRD))
-        wait_until("fluxinstances served", lambda: kubectl.run("get", "fluxinstances", "-A", check=False).returncode == 0)
+        apply_flux_crd(kubectl)
         namespace = "ssh-keys"
         kubectl.run("create", "namespace", namespace)
         apply_all(kubectl, [secret("no-host-key", namespace, identity=good_private),
@@ -140,14 +122,8 @@ def test_fifty_instances_with_one_hung_remote(kubectl: Kubectl, emulator: Emulat
     hung.bind(("127.0.0.1", 0))
     hung.listen(64)  # accepts connections, never answers
     try:
-        work = tmp_path / "work"
-        work.mkdir()
-        (work / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n")
-        git("init", "-q", "-b", "main", cwd=work)
-        git("add", "-A", cwd=work)
-        git("commit", "-qm", "one", cwd=work)
-        kubectl.run("apply", "-f", str(CRD))
-        wait_until("fluxinstances served", lambda: kubectl.run("get", "fluxinstances", "-A", check=False).returncode == 0)
+        work = git_repo(tmp_path / "work", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n"})
+        apply_flux_crd(kubectl)
         names = [f"fleet-{i}" for i in range(49)]
         objects: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in names + ["hung"]]
         for n in names:
