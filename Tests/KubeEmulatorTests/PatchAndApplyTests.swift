@@ -124,4 +124,18 @@ struct PatchAndApplyTests {
         let creator = entries.first { $0["manager"] == "flotilla-tests" }
         #expect(creator?["fieldsV1"] == ["f:data": [".": .emptyObject, "f:a": .emptyObject], "f:metadata": ["f:labels": [".": .emptyObject, "f:tier": .emptyObject]]])
     }
+
+    @Test("managedFields are stored in kube-apiserver's order: operation, time, then manager")
+    func managedFieldsOrder() {
+        func entry(_ manager: String, _ operation: String, _ time: String) -> ManagedEntry {
+            ManagedEntry(manager: manager, operation: operation, apiVersion: "v1", time: time, subresource: "",
+                         fields: FieldSet(fieldsV1: ["f:data": ["f:\(manager)": .emptyObject]]))
+        }
+        var object: JSONValue = ["metadata": ["name": "s1"]]
+        ManagedFields.store([entry("m3", "Apply", "2026-01-01T00:00:01Z"), entry("m1", "Apply", "2026-01-01T00:00:02Z"),
+                             entry("editor", "Update", "2026-01-01T00:00:00Z"), entry("m2", "Apply", "2026-01-01T00:00:01Z")],
+                            in: &object)
+        let order = object["metadata"]?["managedFields"]?.arrayValue?.compactMap { $0["manager"]?.stringValue }
+        #expect(order == ["m2", "m3", "m1", "editor"], "Apply before Update; a re-applied m1 one second later goes after m3")
+    }
 }
