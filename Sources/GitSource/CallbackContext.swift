@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// How an instance authenticates to its remote. Keys come from memory (a Secret's data).
-public enum GitCredentials: Sendable, Equatable {
+public enum GitCredentials: Sendable, Hashable {
     case none
     /// An OpenSSH/PEM private key (ed25519 or ECDSA; RSA works only with servers that still accept
     /// SHA-1 `ssh-rsa` signatures).

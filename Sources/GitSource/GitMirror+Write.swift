@@ -34,7 +34,10 @@ extension GitMirror {
         let (url, path, committer) = (options.url, path, options.committer)
         let message = options.commitMessageSuffix.map { message + "\n\n" + $0 } ?? message
         localBranches.withLock { $0 = nil }
-        defer { localBranches.withLock { $0 = nil } }
+        defer {
+            localBranches.withLock { $0 = nil }
+            options.polls.invalidate(pollKey)  // the next poll of this remote sees the push
+        }
         for attempt in 1...max(1, maxAttempts) {
             let outcome: PushOutcome = try await run("push") { ctx throws(GitError) in
                 let repo = try Repository.openOrCreate(path)

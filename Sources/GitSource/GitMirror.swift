@@ -54,6 +54,8 @@ public final class GitMirror: Sendable {
         public var committer = GitSignature(name: "Flotilla", email: "flotilla@localhost")
         /// Appended to every commit message (Flux v1's `--git-ci-skip`), e.g. `[ci skip]`.
         public var commitMessageSuffix: String?
+        /// Where `remoteHeads(maxAge:)` shares poll results (one table per process by default).
+        public var polls: SharedPolls = .shared
 
         public init(url: String, directory: String) {
             self.url = url
@@ -82,7 +84,7 @@ public final class GitMirror: Sendable {
     /// Runs a blocking libgit2 operation for this mirror (one at a time).
     func run<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (CallbackContext) throws(GitError) -> T) async throws(GitError) -> T {
         await gate.acquire()
-        defer { Task { await gate.release() } }
+        defer { gate.release() }
         let ctx = context(operation)
         do {
             return try await Blocking.run(timeout: options.timeout, context: ctx) { () throws -> T in
@@ -97,8 +99,18 @@ public final class GitMirror: Sendable {
 
     // MARK: read side
 
-    /// The remote's refs (`git ls-remote`), without touching the mirror.
-    public func remoteHeads() async throws(GitError) -> RemoteHeads {
+    var pollKey: SharedPolls.Key { .init(url: options.url, credentials: options.credentials, knownHosts: options.knownHosts) }
+
+    /// The remote's refs (`git ls-remote`), without touching the mirror. With `maxAge`, a result
+    /// that another mirror of the same remote (same credentials and known hosts) got at most that
+    /// long ago is reused, and a poll of it in flight is joined (`SharedPolls`).
+    public func remoteHeads(maxAge: Duration = .zero) async throws(GitError) -> RemoteHeads {
+        try await options.polls.heads(pollKey, maxAge: maxAge) { () async throws(GitError) -> RemoteHeads in
+            try await self.listRemote()
+        }
+    }
+
+    func listRemote() async throws(GitError) -> RemoteHeads {
         let url = options.url
         return try await run("list remote refs of") { ctx throws(GitError) in
             var remote: OpaquePointer?

@@ -63,10 +63,10 @@ public final class ManifestRenderer: Sendable {
         await gate.acquire()
         do {
             let result = try await renderHoldingGate(revision: revision, options: options)
-            await gate.release()
+            gate.release()
             return result
         } catch {
-            await gate.release()
+            gate.release()
             throw error
         }
     }

@@ -184,7 +184,12 @@ public actor InstanceReconciler {
         }
         do {
             let mirror = try await prepareMirror()
-            let heads = try await mirror.remoteHeads()
+            // A poll may reuse what another instance of the same remote and credentials learnt
+            // moments ago (a tenth of the poll interval, at most 10 s); a reconcile request,
+            // new settings or a retry ask the remote itself.
+            let fresh = s.reconcileRequestedAt != lastRequest || failures > 0
+                || syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false
+            let heads = try await mirror.remoteHeads(maxAge: fresh ? .zero : min(s.pollInterval / 10, .seconds(10)))
             let branch = s.source.branch ?? heads.defaultBranch ?? "main"
             guard let head = heads.branch(branch) else {
                 throw GitError(.notFound, "branch \(branch) not found in \(GitURL.redacted(s.source.url))")
@@ -275,7 +280,7 @@ public actor InstanceReconciler {
             group.cancelAll()
             return first
         }
-        await env.syncSlots.release()
+        env.syncSlots.release()
         lastSync = Date()
         if case .success(let r)? = result {
             metrics.synced(r, duration: ContinuousClock.now - started)

@@ -55,10 +55,10 @@ public actor Syncer {
         await gate.acquire()
         do {
             let result = try await syncHoldingGate(rendered)
-            await gate.release()
+            gate.release()
             return result
         } catch {
-            await gate.release()
+            gate.release()
             throw error
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlotillaAPI
 import Foundation
+import GitSource
 import GitTesting
 import KubeClient
 import KubeModel
@@ -19,6 +20,8 @@ struct OperatorBench: AsyncParsableCommand {
     @Option(help: "Manifests per instance (ConfigMaps).") var manifests = 100
     @Option(help: "Seconds of idle measurement after all are Ready.") var idleSeconds = 60
     @Option(help: "Poll interval of the instances.") var pollInterval = "1m"
+    @Option(help: "Distinct upstream repositories the instances are spread over (1: all share one, whose polls they then share; N: copies of it, each polled on its own).") var repositories = 1
+    @Flag(help: "Serve the repositories with `git daemon` (git://) in its own process instead of file://, so that the git host's side of every poll and push is not counted as the operator's.") var gitDaemon = false
     @Option(help: "Concurrent syncs in the operator.") var concurrency = 8
     @Option(help: "Latency rounds (reconcile request after a commit).") var latencyRounds = 30
     @Flag(help: "Exit right after the idle measurement (for heap profilers: what is still allocated then is the idle state).") var exitAfterIdle = false
@@ -37,6 +40,30 @@ struct OperatorBench: AsyncParsableCommand {
         var files: [String: String] = ["README.md": "bench\n"]
         for i in 0..<manifests { files["apps/cm-\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-\(i)\ndata:\n  value: \"\(i)\"\n  mode: production\n" }
         let shared = try UpstreamRepo(files: files)
+        // Copies of the shared repository (bare directories, same history) so that instances can
+        // also be measured with a remote each, whose polls nobody shares.
+        let copies: [String] = try (1..<max(1, repositories)).map { i in
+            let bare = work + "/upstream-\(i).git"
+            _ = try sh(["cp", "-a", shared.bare, bare])
+            return bare
+        }
+        var urls = [shared.url] + copies.map { "file://" + $0 }
+        var daemon: Process?
+        if gitDaemon {
+            let port = Int.random(in: 20000..<60000)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            p.arguments = ["daemon", "--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--export-all", "--enable=receive-pack",
+                           "--max-connections=0", "--base-path=/", "/"]
+            p.standardError = FileHandle.nullDevice
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            daemon = p
+            urls = ([shared.bare] + copies).map { "git://127.0.0.1:\(port)\($0)" }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        defer { daemon?.terminate() }
+        let instanceURLs = urls
         let single = try UpstreamRepo(files: ["apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: latency\ndata:\n  round: \"0\"\n"])
 
         _ = try await client.apply(try YAML.decode(FluxInstanceCRD.yaml), as: .customResourceDefinitions, fieldManager: "bench", force: true)
@@ -44,7 +71,7 @@ struct OperatorBench: AsyncParsableCommand {
         let names = (0..<instances).map { "fleet-\($0)" } + ["latency"]
         try await forEachConcurrently(names, limit: 32) { ns in
             _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]], as: .namespaces, fieldManager: "bench", force: true)
-            let url = ns == "latency" ? single.url : shared.url
+            let url = ns == "latency" ? single.url : instanceURLs[(Int(ns.dropFirst("fleet-".count)) ?? 0) % instanceURLs.count]
             let instance: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance", "metadata": ["name": "apps", "namespace": .string(ns)],
                                        "spec": ["git": ["url": .string(url), "paths": ["apps"], "pollInterval": .string(ns == "latency" ? "1h" : pollInterval)],
                                                 "sync": ["interval": "1h"]]]
@@ -68,7 +95,7 @@ struct OperatorBench: AsyncParsableCommand {
         // small pack; a git host repacks such a repository in its housekeeping. Polling a file://
         // remote runs the host's side in this process, so without it every poll would map and
         // unmap every pack index to peel the tag (not the operator's cost).
-        for repo in [shared, single] { _ = try sh(["git", "--git-dir", repo.bare, "repack", "-a", "-d", "-q"]) }
+        for bare in [shared.bare, single.bare] + copies { _ = try sh(["git", "--git-dir", bare, "repack", "-a", "-d", "-q"]) }
 
         // Idle: nothing changes; instances poll every pollInterval.
         try await Task.sleep(for: .seconds(5))
@@ -79,13 +106,16 @@ struct OperatorBench: AsyncParsableCommand {
             return n
         }
         let passes0 = await passes()
+        let reused0 = SharedPolls.shared.reused
         let cpu0 = cpuTime(), t0 = ContinuousClock.now
+        FileHandle.standardError.write(Data("idle: measuring for \(idleSeconds) s (attach a profiler now)\n".utf8))
         try await Task.sleep(for: .seconds(idleSeconds))
         let idleCPU = (cpuTime() - cpu0).seconds / (ContinuousClock.now - t0).seconds
         let idleRSS = rssMiB()
         let idleRequests = try await apiRequests(client).merging(requests0) { $0 - $1 }.filter { $0.value > 0 }
         let idleMemory = memoryBreakdown()
         let idlePasses = await passes() - passes0
+        let idleReused = SharedPolls.shared.reused - reused0
         if exitAfterIdle {
             print("idle: RSS \(Int(idleRSS)) MiB, \(idleMemory)")
             emulator.stop()
@@ -109,6 +139,7 @@ struct OperatorBench: AsyncParsableCommand {
         var changed: [String: String?] = [:]
         for i in 0..<max(1, manifests / 10) { changed["apps/cm-\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-\(i)\ndata:\n  value: \"storm\"\n" }
         head = try shared.commit(changed, message: "storm")
+        for bare in copies { _ = try sh(["git", "--git-dir", shared.bare, "push", "-q", bare, "main"]) }
         let stormStart = ContinuousClock.now
         let stormCPU0 = cpuTime()
         try await forEachConcurrently(Array(names.dropLast()), limit: 32) { ns in
@@ -121,14 +152,14 @@ struct OperatorBench: AsyncParsableCommand {
         let writes = instances * max(1, manifests / 10)
 
         let sorted = latencies.sorted()
-        print("\(instances) instances × \(manifests) manifests (ConfigMaps), one namespace each, polling every \(pollInterval), \(concurrency) concurrent syncs; the API emulator in a separate process.\n")
+        print("\(instances) instances × \(manifests) manifests (ConfigMaps), one namespace each, over \(urls.count) repositor\(urls.count == 1 ? "y" : "ies"), polling every \(pollInterval), \(concurrency) concurrent syncs; the API emulator in a separate process.\n")
         print("| figure | value |")
         print("|---|---|")
         print("| all \(instances) instances Ready (first clone, render, \(instances * manifests) objects created) | \(ms(allReady)) |")
         print("| RSS of the operator process: before the instances / after \(idleSeconds) s idle | \(Int(rssBefore)) MiB / \(Int(idleRSS)) MiB |")
         print("| memory after idle | \(idleMemory) |")
         print("| API requests during the idle minute (the bench's own two scrapes included) | \(idleRequests.values.reduce(0, +)) (\(idleRequests.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))) |")
-        print("| reconcile passes during the idle minute (polls, all instances) | \(idlePasses) |")
+        print("| reconcile passes during the idle minute (polls, all instances) | \(idlePasses) (\(idleReused) answered from another instance's recent poll of the same remote) |")
         print("| idle CPU over \(idleSeconds) s (share of one core) | \(String(format: "%.2f %%", idleCPU * 100)) |")
         print("| commit-to-applied after a reconcile request, p50 / p99 of \(latencyRounds) | \(ms(sorted[sorted.count / 2])) / \(ms(sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])) |")
         print("| storm: one commit to every instance (\(writes) objects changed), all applied | \(ms(storm)) (\(String(format: "%.0f", Double(writes) / storm.seconds)) writes/s, \(ms(stormCPU)) CPU) |")

@@ -29,6 +29,34 @@ struct FileTransportTests {
         #expect(try await m.revision(branch: "main") == next)
     }
 
+    @Test("polls of one remote with the same credentials share a recent result; other credentials, maxAge 0 and a push ask again")
+    func sharedPolls() async throws {
+        let up = try UpstreamRepo()
+        let polls = SharedPolls()
+        func mirror(_ credentials: GitCredentials = .none) -> GitMirror {
+            var o = GitMirror.Options(url: up.url, directory: tempDir("mirror"))
+            o.credentials = credentials
+            o.polls = polls
+            return GitMirror(o)
+        }
+        let (a, b, other) = (mirror(), mirror(), mirror(.userPassword(username: "u", password: "p")))
+        let head = try up.head()
+        #expect(try await a.remoteHeads(maxAge: .seconds(60)).branch("main") == head)
+        #expect(try await b.remoteHeads(maxAge: .seconds(60)).branch("main") == head)
+        #expect(polls.reused == 1, "b reused a's answer")
+        _ = try await other.remoteHeads(maxAge: .seconds(60))
+        #expect(polls.reused == 1, "other credentials never see a's answer")
+
+        let next = try up.commit(["x.yaml": "a: 1\n"], message: "outside")
+        #expect(try await b.remoteHeads(maxAge: .seconds(60)).branch("main") == head, "within maxAge the shared answer stands")
+        #expect(try await b.remoteHeads().branch("main") == next, "maxAge 0 asks the remote")
+
+        try await a.fetch()
+        let pushed = try await a.commitAndPush(branch: "main", message: "edit") { _ in ["y.yaml": Array("b: 2\n".utf8)] }
+        #expect(try await b.remoteHeads(maxAge: .seconds(60)).branch("main") == pushed?.id, "a push forgets the shared answer")
+
+    }
+
     @Test("fetches use an in-memory remote: deleted branches are pruned, nothing is written to the mirror's config")
     func fetchWithoutConfig() async throws {
         let up = try UpstreamRepo()
