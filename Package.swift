@@ -104,6 +104,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ImageAutomation",
+            dependencies: [
+                "KubeModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KubeModel",
             dependencies: ["CYAML"],
             swiftSettings: swiftSettings
@@ -233,6 +243,11 @@ let package = Package(
                            "KubeEmulator", "KubeModel", "FlotillaAPI",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ImageAutomationTests",
+            dependencies: ["ImageAutomation", "KubeModel", "GitTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
