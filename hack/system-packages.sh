@@ -10,6 +10,8 @@ FLOTILLA_SYSTEM_PACKAGES=(
     libgit2-dev
     libssh2-1-dev
     git                 # the demo repository of `flotilla dev` and the tests' upstream repositories
+    docker-registry     # image automation tests: a real registry (distribution 2.8) on loopback
+    apache2-utils       # htpasswd -B for the registry's Basic auth
 )
 
 ensure_system_packages() {

@@ -88,8 +88,9 @@ public final class RegistryClient: Sendable {
     ].joined(separator: ", ")
 
     /// Every tag of `image`'s repository (following `Link` pages).
-    public func tags(_ image: ImageRef, credentials: RegistryCredentials?, settings: RegistryHostSettings) async throws(RegistryError) -> [String] {
-        var path: String? = "/v2/\(image.repository)/tags/list?n=1000"
+    public func tags(_ image: ImageRef, credentials: RegistryCredentials?, settings: RegistryHostSettings,
+                     pageSize: Int = 1000) async throws(RegistryError) -> [String] {
+        var path: String? = "/v2/\(image.repository)/tags/list?n=\(pageSize)"
         var tags: [String] = []
         var pages = 0
         while let p = path, pages < 1000 {
