@@ -92,6 +92,7 @@ let package = Package(
                 "CSupport",
                 "FlotillaAPI",
                 "GitSource",
+                "ImageAutomation",
                 "KubeClient",
                 "KubeModel",
                 "KubeRuntime",

@@ -29,9 +29,9 @@ public struct FluxInstanceSpec: Codable, Sendable, Hashable {
     public var manifestGeneration: Bool?
     public var suspend: Bool?
     /// Registry scanning settings (image automation).
-    public var registry: JSONValue?
+    public var registry: RegistrySpec?
     /// Image automation settings.
-    public var automation: JSONValue?
+    public var automation: AutomationSpec?
 
     public init(git: GitSpec) { self.git = git }
 }
@@ -58,6 +58,48 @@ public struct GitSpec: Codable, Sendable, Hashable {
     public var ciSkipMessage: String?
 
     public init(url: String) { self.url = url }
+}
+
+/// Registry scanning, as Flux v1's `--registry-*` flags.
+public struct RegistrySpec: Codable, Sendable, Hashable {
+    public var disableScanning: Bool?
+    public var includeImages: [String]?
+    public var excludeImages: [String]?
+    public var rps: Double?
+    public var burst: Int?
+    public var pollInterval: String?
+    public var dockerConfigSecretRef: SecretReference?
+    public var insecureHosts: [String]?
+    public init() {}
+}
+
+public struct AutomationSpec: Codable, Sendable, Hashable {
+    public var interval: String?
+    public init() {}
+}
+
+/// What one automated container runs and may run.
+public struct WorkloadImageStatus: Codable, Sendable, Hashable {
+    public var workload: String
+    public var container: String
+    public var current: String?
+    public var latest: String?
+    public var error: String?
+    public init(workload: String, container: String, current: String? = nil, latest: String? = nil, error: String? = nil) {
+        (self.workload, self.container, self.current, self.latest, self.error) = (workload, container, current, latest, error)
+    }
+}
+
+public struct ImagesStatus: Codable, Sendable, Hashable {
+    public var lastScanTime: String?
+    /// Image repositories scanned in the last run.
+    public var scanned: Int?
+    /// The last commit automation pushed (or, read-only, nil).
+    public var lastCommit: String?
+    public var error: String?
+    /// Automated containers (at most 100).
+    public var workloads: [WorkloadImageStatus]?
+    public init() {}
 }
 
 public struct GarbageCollectionSpec: Codable, Sendable, Hashable {
@@ -111,6 +153,7 @@ public struct FluxInstanceStatus: Codable, Sendable, Hashable {
     public var lastError: String?
     public var identity: InstanceIdentity?
     public var pendingDeletions: [String]?
+    public var images: ImagesStatus?
 
     public init() {}
 }

@@ -161,10 +161,52 @@ spec:
                 default: false
               registry:
                 type: object
-                x-kubernetes-preserve-unknown-fields: true
+                description: Registry scanning for image automation (Flux v1's --registry-* flags).
+                properties:
+                  disableScanning:
+                    type: boolean
+                    default: false
+                  includeImages:
+                    type: array
+                    description: Scan only images matching one of these globs (e.g. "ghcr.io/team/*").
+                    items: {type: string, minLength: 1}
+                  excludeImages:
+                    type: array
+                    description: Never scan images matching one of these globs.
+                    default: ["k8s.gcr.io/*", "registry.k8s.io/*"]
+                    items: {type: string, minLength: 1}
+                  rps:
+                    type: number
+                    minimum: 0.1
+                    default: 50
+                    description: Requests per second per registry host (shared by every instance using the host; the lowest wins).
+                  burst:
+                    type: integer
+                    minimum: 1
+                    default: 10
+                  pollInterval:
+                    type: string
+                    default: 5m
+                    pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'
+                    description: How old a tag list may be before it is asked for again.
+                  dockerConfigSecretRef:
+                    type: object
+                    required: [name]
+                    description: A kubernetes.io/dockerconfigjson Secret in the instance's namespace.
+                    properties:
+                      name: {type: string, minLength: 1}
+                  insecureHosts:
+                    type: array
+                    description: Registry hosts reached over plain HTTP (or TLS without verification), e.g. a local registry.
+                    items: {type: string, minLength: 1}
               automation:
                 type: object
-                x-kubernetes-preserve-unknown-fields: true
+                description: Automated image updates committed to git.
+                properties:
+                  interval:
+                    type: string
+                    default: 5m
+                    pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'
           status:
             type: object
             properties:
@@ -202,5 +244,23 @@ spec:
               pendingDeletions:
                 type: array
                 items: {type: string}
+              images:
+                type: object
+                description: What the last image automation run saw.
+                properties:
+                  lastScanTime: {type: string, format: date-time}
+                  scanned: {type: integer}
+                  lastCommit: {type: string}
+                  error: {type: string}
+                  workloads:
+                    type: array
+                    items:
+                      type: object
+                      properties:
+                        workload: {type: string}
+                        container: {type: string}
+                        current: {type: string}
+                        latest: {type: string}
+                        error: {type: string}
 """#
 }

@@ -63,21 +63,25 @@ public final class RegistryClient: Sendable {
     /// Requests sent (tests and the bench count them).
     public var requests: Int { requestCount.load(ordering: .relaxed) }
 
-    public init(limits: HostRateLimits = .shared) {
+    /// Process-wide HTTP clients (never shut down: registries are used for the process's life,
+    /// and their connection pools are shared by every instance).
+    static let sharedHTTP: HTTPClient = {
         var config = HTTPClient.Configuration()
         config.redirectConfiguration = .follow(max: 5, allowCycles: false)
         config.timeout = .init(connect: .seconds(10), read: .seconds(30))
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
-        var insecure = HTTPClient.Configuration(certificateVerification: .none)
-        insecure.redirectConfiguration = .follow(max: 5, allowCycles: false)
-        insecure.timeout = .init(connect: .seconds(10), read: .seconds(30))
-        insecureHTTP = HTTPClient(eventLoopGroupProvider: .singleton, configuration: insecure)
-        self.limits = limits
-    }
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }()
+    static let sharedInsecureHTTP: HTTPClient = {
+        var config = HTTPClient.Configuration(certificateVerification: .none)
+        config.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        config.timeout = .init(connect: .seconds(10), read: .seconds(30))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }()
 
-    public func shutdown() async {
-        try? await http.shutdown()
-        try? await insecureHTTP.shutdown()
+    public init(limits: HostRateLimits = .shared) {
+        http = Self.sharedHTTP
+        insecureHTTP = Self.sharedInsecureHTTP
+        self.limits = limits
     }
 
     static let manifestTypes = [

@@ -132,7 +132,7 @@ extension InstanceReconciler {
     /// `flotilla-status`) when it differs from what was last written.
     func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil) async {
         let inputs = StatusInputs(outcome: outcome, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
-                                  syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey)
+                                  syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, images: imagesStatus)
         if inputs == lastStatusInputs { return }
         env.metrics.setReady(settings.ref, outcome.ready)
         let previous = lastWrittenStatus
@@ -154,6 +154,7 @@ extension InstanceReconciler {
         status.lastError = outcome.ready ? nil : outcome.message
         let host = GitURL.parse(settings.source.url)?.host
         status.identity = InstanceIdentity(publicKey: publicKey, gitHost: host?.isEmpty == false ? host : nil)
+        status.images = imagesStatus
         guard status != previous else {
             lastStatusInputs = inputs
             return
@@ -185,4 +186,5 @@ struct StatusInputs: Equatable {
     var syncsCompleted: Int
     var settings: InstanceSettings
     var publicKey: String?
+    var images: ImagesStatus?
 }

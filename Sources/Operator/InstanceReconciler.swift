@@ -43,6 +43,9 @@ public actor InstanceReconciler {
     /// What the last written status was built from: the same inputs build the same status, so an
     /// idle poll does not build it again.
     var lastStatusInputs: StatusInputs?
+    /// When image automation last ran, and what it saw (the status's `images`).
+    var lastAutomation: Date?
+    var imagesStatus: ImagesStatus?
     /// Reconcile passes so far (for tests and metrics).
     public private(set) var passes = 0
     /// Syncers built so far: a new one starts with empty plan and verified caches (for tests).
@@ -66,6 +69,7 @@ public actor InstanceReconciler {
             var settings = settings
             settings.reconcileRequestedAt = nil
             settings.suspend = false
+            settings.images = nil
             self.branch = branch
             self.settings = settings
         }
@@ -207,6 +211,9 @@ public actor InstanceReconciler {
             let due = head != lastApplied || requested || interval || changed || claimsMoved
             guard due else {
                 failures = 0
+                if await automateIfDue(mirror: mirror, head: head, branch: branch) {
+                    wakePending = true  // sync the automation's commit at once
+                }
                 let behind = try await behind(mirror: mirror, head: head)
                 await writeStatus(lastWrittenStatus.flatMap(Self.outcome(of:)) ?? .synced(head), head: head, behind: behind)
                 return nextDelay()
@@ -215,6 +222,9 @@ public actor InstanceReconciler {
             let outcome = try await sync(head: head, branch: branch, mirror: mirror)
             lastRequest = s.reconcileRequestedAt
             failures = outcome.ready ? 0 : failures + 1
+            if outcome.ready, await automateIfDue(mirror: mirror, head: head, branch: branch) {
+                wakePending = true
+            }
             await writeStatus(outcome, head: head, behind: try await behind(mirror: mirror, head: head))
             return outcome.ready ? nextDelay() : min(nextDelay(), backoff())
         } catch let error as GitError {
@@ -237,9 +247,16 @@ public actor InstanceReconciler {
 
     func nextDelay() -> Duration {
         let s = settings
-        guard let lastSync else { return s.pollInterval }
-        let untilSync = s.syncInterval.seconds - Date().timeIntervalSince(lastSync)
-        return min(s.pollInterval, .milliseconds(Int64(max(0.05, untilSync) * 1000)))
+        var delay = s.pollInterval
+        if let lastSync {
+            let untilSync = s.syncInterval.seconds - Date().timeIntervalSince(lastSync)
+            delay = min(delay, .milliseconds(Int64(max(0.05, untilSync) * 1000)))
+        }
+        if let images = s.images {
+            let untilAutomation = lastAutomation.map { images.interval.seconds - Date().timeIntervalSince($0) } ?? 0
+            delay = min(delay, .milliseconds(Int64(max(0.05, untilAutomation) * 1000)))
+        }
+        return delay
     }
 
     /// 2 s doubling to the poll interval: a failing instance retries soon, then calmly.

@@ -40,6 +40,20 @@ public struct InstanceSettings: Sendable, Equatable {
     public var suspend: Bool
     /// `flotilla.dev/reconcile-requested-at`: a new value asks for a sync now.
     public var reconcileRequestedAt: String?
+    /// Image automation (nil: scanning disabled).
+    public var images: ImageSettings?
+
+    /// Registry scanning and automation, with defaults filled in.
+    public struct ImageSettings: Sendable, Equatable {
+        public var include: [String]
+        public var exclude: [String]
+        public var rps: Double
+        public var burst: Int
+        public var pollInterval: Duration
+        public var interval: Duration
+        public var dockerConfigSecret: String?
+        public var insecureHosts: [String]
+    }
 
     /// The ServiceAccount the operator creates when `serviceAccountName` is empty.
     public var managedServiceAccountName: String { "flotilla-\(ref.name)" }
@@ -88,7 +102,15 @@ public struct InstanceSettings: Sendable, Equatable {
             clusterScoped: spec.clusterScoped ?? false,
             manifestGeneration: spec.manifestGeneration ?? false,
             suspend: spec.suspend ?? false,
-            reconcileRequestedAt: instance.metadata.annotations?[Flotilla.reconcileRequestedAt])
+            reconcileRequestedAt: instance.metadata.annotations?[Flotilla.reconcileRequestedAt],
+            images: spec.registry?.disableScanning == true ? nil : ImageSettings(
+                include: spec.registry?.includeImages ?? [],
+                exclude: spec.registry?.excludeImages ?? ["k8s.gcr.io/*", "registry.k8s.io/*"],
+                rps: spec.registry?.rps ?? 50, burst: spec.registry?.burst ?? 10,
+                pollInterval: try duration(spec.registry?.pollInterval, "5m", "registry.pollInterval"),
+                interval: try duration(spec.automation?.interval, "5m", "automation.interval"),
+                dockerConfigSecret: spec.registry?.dockerConfigSecretRef?.name,
+                insecureHosts: spec.registry?.insecureHosts ?? []))
     }
 
     /// Sync options for this instance (branch is the one actually synced, for the GC set name).

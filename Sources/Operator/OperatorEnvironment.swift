@@ -1,4 +1,5 @@
 import GitSource
+import ImageAutomation
 import KubeClient
 import KubeRuntime
 import Logging
@@ -16,6 +17,8 @@ public struct OperatorEnvironment: Sendable {
     /// Which instance declares which object: contested objects are applied by none.
     public var claims = ClaimRegistry()
     public var metrics = OperatorMetrics()
+    /// Registry tags and image metadata, shared by every instance, keyed by credentials.
+    public var registryCache = RegistryCache(client: RegistryClient())
     public var logger: Logger
 
     public init(client: KubeClient, workRoot: String, concurrency: Int, logger: Logger) {

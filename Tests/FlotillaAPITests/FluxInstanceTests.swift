@@ -18,7 +18,7 @@ struct FluxInstanceTests {
         #expect(instance.spec.git.url == "git@github.com:org/repo")
         #expect(instance.spec.sync?.deletionPolicy == .delete)
         #expect(instance.spec.sync?.garbageCollection?.maxDeletePercent == 30)
-        #expect(instance.spec.registry?["includeImages"] == ["*/team-a/*"])
+        #expect(instance.spec.registry?.includeImages == ["*/team-a/*"])
         #expect(instance.status?.conditions?.first?.reason == "Synced")
         let back = try JSONValue.encode(instance)
         #expect(back.semanticallyEquals(json))

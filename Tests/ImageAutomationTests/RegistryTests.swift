@@ -29,7 +29,6 @@ struct RegistryTests {
         defer { registry.stop() }
         try Self.seed(registry)
         let client = RegistryClient(limits: HostRateLimits())
-        defer { Task { await client.shutdown() } }
         let image = try #require(ImageRef("\(registry.host)/team/app:1.0.0"))
         // distribution 2.8 does not paginate tag lists; the proxy pages them as Docker Hub does.
         let pager = try RegistryFaultProxy(upstream: registry, mode: .pages(2))
@@ -72,7 +71,6 @@ struct RegistryTests {
         defer { registry.stop() }
         try Self.seed(registry)
         let client = RegistryClient(limits: HostRateLimits())
-        defer { Task { await client.shutdown() } }
         let image = try #require(ImageRef("\(registry.host)/team/app"))
         do {
             _ = try await client.tags(image, credentials: nil, settings: settings())
@@ -112,7 +110,6 @@ struct RegistryTests {
         defer { registry.stop() }
         try Self.seed(registry)
         let client = RegistryClient(limits: HostRateLimits())
-        defer { Task { await client.shutdown() } }
         let image = try #require(ImageRef("\(registry.host)/team/app"))
         let credentials = RegistryCredentials(username: "robot", password: "t0ken-pass")
         func tokensIssued() throws -> Int {
@@ -141,7 +138,6 @@ struct RegistryTests {
         defer { storm.stop() }
         let limits = HostRateLimits()
         let client = RegistryClient(limits: limits)
-        defer { Task { await client.shutdown() } }
         let image = try #require(ImageRef("\(storm.host)/team/app"))
         let started = Date()
         let tags = try await client.tags(image, credentials: nil, settings: settings())

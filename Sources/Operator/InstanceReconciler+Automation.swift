@@ -1,0 +1,214 @@
+import FlotillaAPI
+import Foundation
+import GitSource
+import ImageAutomation
+import KubeClient
+import KubeRuntime
+import KubeModel
+import Logging
+import Sync
+
+/// One image automation run: what `fluxd` did every `--automation-interval`. Finds the automated,
+/// unlocked workloads in the files under the instance's paths, asks the registries (through the
+/// shared, credential-scoped cache) for the newest tag each container's filter allows, and commits
+/// the changed image scalars in one commit (read-only instances only report what they would do).
+struct AutomationChange: Sendable, Equatable {
+    var file: String
+    var workload: WorkloadID
+    var container: String
+    var from: String
+    var to: String
+}
+
+struct AutomationReport: Sendable, Equatable {
+    var changes: [AutomationChange] = []
+    var workloads: [WorkloadImageStatus] = []
+    var scanned = 0
+    var errors: [String] = []
+}
+
+extension InstanceReconciler {
+    /// Runs automation when it is due; returns true when it pushed a commit (sync it now).
+    func automateIfDue(mirror: GitMirror, head: String, branch: String) async -> Bool {
+        guard let images = settings.images else {
+            if imagesStatus != nil { imagesStatus = nil }
+            return false
+        }
+        if let last = lastAutomation, Date().timeIntervalSince(last) < images.interval.seconds { return false }
+        lastAutomation = Date()
+        var status = ImagesStatus()
+        status.lastScanTime = StatusBuilder.timestamp()
+        status.lastCommit = imagesStatus?.lastCommit
+        var pushed = false
+        do {
+            let report = try await automationReport(mirror: mirror, head: head, images: images)
+            status.scanned = report.scanned
+            status.workloads = report.workloads.isEmpty ? nil : Array(report.workloads.prefix(100))
+            var errors = report.errors
+            if !report.changes.isEmpty {
+                if settings.source.readonly {
+                    errors.append("read-only: would update \(report.changes.map { "\($0.workload) \($0.container) to \($0.to)" }.joined(separator: ", "))")
+                } else if let commit = try await commit(report.changes, mirror: mirror, branch: branch) {
+                    status.lastCommit = commit
+                    pushed = true
+                    logger.notice("automation pushed", metadata: ["commit": "\(commit.prefix(7))", "changes": "\(report.changes.count)"])
+                    await env.events.record(await instanceObject(), type: .normal, reason: "ImagesUpdated",
+                                            message: "Commit \(commit.prefix(7)): " + report.changes.map { "\($0.workload) \($0.container) → \($0.to)" }.joined(separator: ", "))
+                }
+            }
+            status.error = errors.isEmpty ? nil : String(errors.joined(separator: "; ").prefix(2000))
+            for e in report.errors { logger.warning("automation", metadata: ["error": "\(e)"]) }
+        } catch {
+            status.error = "\(error)"
+            logger.warning("automation failed", metadata: ["error": "\(error)"])
+        }
+        imagesStatus = status
+        return pushed
+    }
+
+    func automationReport(mirror: GitMirror, head: String, images: InstanceSettings.ImageSettings) async throws -> AutomationReport {
+        var report = AutomationReport()
+        let files = try await mirror.files(at: head, paths: settings.paths).filter { $0.path.hasSuffix(".yaml") || $0.path.hasSuffix(".yml") }
+        let blobs = try await mirror.blobs(files.map(\.blobID))
+        var automated: [Workload] = []
+        for file in files {
+            guard let bytes = blobs[file.blobID] else { continue }
+            do {
+                automated += try WorkloadScanner.workloads(in: bytes, file: file.path, defaultNamespace: settings.defaultNamespace)
+                    .filter { $0.policy.automated && !$0.policy.locked }
+            } catch {
+                report.errors.append("\(error)")
+            }
+        }
+        guard !automated.isEmpty else { return report }
+        let credentials = try await registryCredentials(images)
+        let cache = env.registryCache
+        var scans: [String: RepositoryScan] = [:]
+        var scanErrors: [String: String] = [:]
+        for workload in automated.sorted(by: { $0.id < $1.id }) {
+            for container in workload.containers {
+                var entry = WorkloadImageStatus(workload: workload.id.description, container: container.name, current: container.image)
+                defer { report.workloads.append(entry) }
+                guard let ref = ImageRef(container.image) else {
+                    entry.error = "\(workload.file): \(container.image) is not an image reference"
+                    report.errors.append(entry.error!)
+                    continue
+                }
+                guard Self.scanned(ref, include: images.include, exclude: images.exclude) else { continue }
+                let filter: TagFilter
+                do { filter = try workload.policy.filter(for: container.name) } catch {
+                    entry.error = "\(workload.file): \(workload.id) container \(container.name): \(error.description)"
+                    report.errors.append(entry.error!)
+                    continue
+                }
+                var hostSettings = RegistryHostSettings()
+                hostSettings.insecure = images.insecureHosts.contains(ref.host)
+                hostSettings.rps = images.rps
+                hostSettings.burst = images.burst
+                let creds = credentials[ref.host] ?? (ref.host == ImageRef.dockerHub ? credentials["index.docker.io"] : nil)
+                if let failure = scanErrors[ref.name] {
+                    entry.error = failure
+                    continue
+                }
+                let scan: RepositoryScan
+                if let known = scans[ref.name] {
+                    scan = known
+                } else {
+                    do {
+                        scan = try await cache.tags(ref, credentials: creds, settings: hostSettings, maxAge: images.pollInterval)
+                        scans[ref.name] = scan
+                        report.scanned += 1
+                    } catch {
+                        scanErrors[ref.name] = error.message
+                        entry.error = error.message
+                        report.errors.append(error.message)
+                        continue
+                    }
+                }
+                var info: [String: ImageInfo] = [:]
+                if !filter.ordersByVersion {
+                    let candidates = scan.tags.filter(filter.matches)
+                    do { info = try await cache.infos(ref, tags: candidates, credentials: creds, settings: hostSettings) } catch {
+                        entry.error = error.message
+                        report.errors.append(error.message)
+                        continue
+                    }
+                }
+                guard let latest = TagSelection.latest(tags: scan.tags, filter: filter, info: info) else { continue }
+                entry.latest = latest
+                if latest != ref.tag, let image = ImageRef.retag(container.image, to: latest) {
+                    // With glob/regex, never move to an image older than the one running.
+                    if !filter.ordersByVersion, let current = ref.tag, let now = info[current]?.created,
+                       let next = info[latest]?.created, next <= now { continue }
+                    if filter.ordersByVersion, let current = ref.tag.flatMap(SemanticVersion.init),
+                       let next = SemanticVersion(latest), next <= current { continue }
+                    report.changes.append(AutomationChange(file: workload.file, workload: workload.id, container: container.name,
+                                                           from: container.image, to: image))
+                }
+            }
+        }
+        return report
+    }
+
+    /// Flux v1's include/exclude globs, matched against the image name as written and as
+    /// normalised (`nginx` and `docker.io/library/nginx`).
+    static func scanned(_ ref: ImageRef, include: [String], exclude: [String]) -> Bool {
+        let names = [ref.name, ref.description.split(separator: ":").first.map(String.init) ?? ref.name,
+                     ref.host == ImageRef.dockerHub ? "index.docker.io/" + ref.repository : ref.name]
+        func matches(_ pattern: String) -> Bool {
+            guard let glob = try? Glob(pattern) else { return false }
+            return names.contains { glob.matches($0) }
+        }
+        if !include.isEmpty, !include.contains(where: matches) { return false }
+        return !exclude.contains(where: matches)
+    }
+
+    /// Registry credentials by host, from `spec.registry.dockerConfigSecretRef` (a
+    /// `kubernetes.io/dockerconfigjson` Secret in the instance's namespace).
+    func registryCredentials(_ images: InstanceSettings.ImageSettings) async throws -> [String: RegistryCredentials] {
+        guard let name = images.dockerConfigSecret else { return [:] }
+        let ref = settings.ref
+        let secret: Secret
+        do { secret = try await env.client.get(Secret.self, name: name, namespace: ref.namespace) } catch {
+            if error.isNotFound { throw InvalidSpec("Secret \(ref.namespace)/\(name) (spec.registry.dockerConfigSecretRef) not found") }
+            throw error
+        }
+        guard let raw = secret.value(".dockerconfigjson") ?? secret.value(".dockercfg"),
+              let json = try? JSONValue.parse(raw) else {
+            throw InvalidSpec("Secret \(ref.namespace)/\(name) has no valid .dockerconfigjson")
+        }
+        var out: [String: RegistryCredentials] = [:]
+        for (server, entry) in (json["auths"] ?? json).objectValue ?? [:] {
+            var host = server
+            if let scheme = host.range(of: "://") { host = String(host[scheme.upperBound...]) }
+            host = String(host.split(separator: "/").first ?? Substring(host))
+            if host == "index.docker.io" || host == "registry-1.docker.io" { host = ImageRef.dockerHub }
+            if let user = entry["username"]?.stringValue, let password = entry["password"]?.stringValue {
+                out[host] = RegistryCredentials(username: user, password: password)
+            } else if let auth = entry["auth"]?.stringValue, let decoded = Data(base64Encoded: auth),
+                      let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") {
+                out[host] = RegistryCredentials(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+            }
+        }
+        return out
+    }
+
+    /// One commit with every change, rebased on the branch head by `commitAndPush`.
+    func commit(_ changes: [AutomationChange], mirror: GitMirror, branch: String) async throws -> String? {
+        let defaultNamespace = settings.defaultNamespace
+        let message = "Auto-release " + Set(changes.map(\.to)).sorted().joined(separator: ", ") + "\n\n"
+            + changes.map { "- \($0.workload) (\($0.container)): \($0.from) → \($0.to)" }.joined(separator: "\n")
+        let pushed = try await mirror.commitAndPush(branch: branch, message: message) { tree in
+            var out: [String: [UInt8]?] = [:]
+            for (file, edits) in Dictionary(grouping: changes, by: \.file) {
+                guard var bytes = try tree.read(file) else { continue }
+                for e in edits {
+                    bytes = try WorkloadScanner.settingImage(e.to, of: e.container, in: e.workload, bytes: bytes, file: file, defaultNamespace: defaultNamespace)
+                }
+                out[file] = bytes
+            }
+            return out
+        }
+        return pushed?.id
+    }
+}

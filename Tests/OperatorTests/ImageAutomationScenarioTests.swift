@@ -1,0 +1,125 @@
+import FlotillaAPI
+import Foundation
+import GitTesting
+import KubeClient
+import KubeModel
+import KubeTesting
+import Testing
+
+/// Image automation end to end: a real docker-registry, a real git repository, the emulator.
+@Suite("Image automation in the operator", .serialized)
+struct ImageAutomationScenarioTests {
+    static func deployment(_ name: String, image: String, annotations: String) -> String {
+        """
+        # \(name): deployed by Flotilla. This comment must survive automation.
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: \(name)
+          annotations:
+        \(annotations)
+        spec:
+          selector:
+            matchLabels: {app: \(name)}
+          template:
+            metadata:
+              labels: {app: \(name)}
+            spec:
+              containers:
+                - name: app
+                  image: "\(image)"   # the tag is automated
+                  ports: [{containerPort: 8080}]
+
+        """
+    }
+
+    static let created = Date(timeIntervalSince1970: 1_700_000_000)
+
+    @Test("a new tag in the registry → a commit in git that changes only the tag → the cluster runs it; locked and filtered workloads stay")
+    func endToEnd() async throws {
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        for (i, tag) in ["1.0.0", "1.0.3", "1.1.0", "2.0.0"].enumerated() {
+            try registry.push("team/app", tag: tag, created: Self.created.addingTimeInterval(Double(i) * 3600))
+        }
+        let image = "\(registry.host)/team/app"
+        let web = Self.deployment("web", image: image + ":1.0.0", annotations: "    fluxcd.io/automated: \"true\"\n    fluxcd.io/tag.app: semver:~1.0")
+        let locked = Self.deployment("frozen", image: image + ":1.0.0",
+                                     annotations: "    fluxcd.io/automated: \"true\"\n    fluxcd.io/locked: \"true\"\n    fluxcd.io/locked_msg: incident")
+        let legacy = Self.deployment("legacy", image: image + ":1.0.0", annotations: "    flux.weave.works/automated: \"true\"\n    flux.weave.works/tag.app: glob:1.*")
+        let up = try UpstreamRepo(files: ["apps/web.yaml": web, "apps/frozen.yaml": locked, "apps/legacy.yaml": legacy])
+        let initial = try up.head()
+        try await withOperator(namespaces: ["team-a"]) { f in
+            try await f.apply("apps", namespace: "team-a", spec: [
+                "git": gitSpec(up.url, ["paths": ["apps"]]),
+                "registry": ["insecureHosts": [.string(registry.host)], "pollInterval": "1s"],
+                "automation": ["interval": "1s"],
+            ])
+            // Automation commits; the instance then applies its own commit.
+            var head = initial
+            let committed = try await eventually(timeout: .seconds(30)) {
+                head = try up.head()
+                return head != initial
+            }
+            #expect(committed, "automation pushed a commit")
+            let message = try sh(["git", "--git-dir", up.bare, "log", "-1", "--format=%B", head])
+            #expect(message.contains("Auto-release"))
+            #expect(message.contains("team-a:deployment/web (app)"))
+            let newWeb = try sh(["git", "--git-dir", up.bare, "show", "\(head):apps/web.yaml"]) + "\n"
+            #expect(newWeb == web.replacingOccurrences(of: image + ":1.0.0", with: image + ":1.0.3"), "only the tag changed, comments and quotes kept")
+            let newLegacy = try sh(["git", "--git-dir", up.bare, "show", "\(head):apps/legacy.yaml"]) + "\n"
+            #expect(newLegacy == legacy.replacingOccurrences(of: image + ":1.0.0", with: image + ":1.1.0"), "glob:1.* picks the newest 1.x by creation time")
+            #expect(try sh(["git", "--git-dir", up.bare, "show", "\(head):apps/frozen.yaml"]) + "\n" == locked, "a locked workload is untouched")
+
+            _ = try await f.waitFor("apps", namespace: "team-a", reason: "Synced", revision: head)
+            let deployed = try await f.client.get(.deployments, name: "web", namespace: "team-a")
+            #expect(deployed["spec"]?["template"]?["spec"]?["containers"]?.arrayValue?.first?["image"] == .string(image + ":1.0.3"))
+            let status = try await f.instance("apps", namespace: "team-a")?.status?.images
+            #expect(status?.lastCommit == head)
+            #expect(status?.workloads?.first { $0.workload == "team-a:deployment/web" }?.latest == "1.0.3")
+
+            // A new tag in the registry reaches the cluster without anyone touching git.
+            try registry.push("team/app", tag: "1.0.4", created: Self.created.addingTimeInterval(5 * 3600))
+            let reached = try await eventually(timeout: .seconds(30)) {
+                let d = try await f.client.get(.deployments, name: "web", namespace: "team-a")
+                return d["spec"]?["template"]?["spec"]?["containers"]?.arrayValue?.first?["image"] == .string(image + ":1.0.4")
+            }
+            #expect(reached, "the cluster runs 1.0.4")
+            let commits = try sh(["git", "--git-dir", up.bare, "rev-list", "--count", "\(initial)..main"])
+            #expect(commits == "2", "one commit per automation run that changed something, none for runs that did not")
+        }
+    }
+
+    @Test("a read-only instance never pushes and reports what it would do; an invalid filter and an unreachable registry are errors in the status")
+    func readOnlyAndErrors() async throws {
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        try registry.push("team/app", tag: "1.0.0", created: Self.created)
+        try registry.push("team/app", tag: "1.0.1", created: Self.created.addingTimeInterval(60))
+        let image = "\(registry.host)/team/app"
+        let files = [
+            "web.yaml": Self.deployment("web", image: image + ":1.0.0", annotations: "    fluxcd.io/automated: \"true\"\n    fluxcd.io/tag.app: semver:~1.0"),
+            "bad.yaml": Self.deployment("bad", image: image + ":1.0.0", annotations: "    fluxcd.io/automated: \"true\"\n    fluxcd.io/tag.app: semver:not-a-range"),
+            "gone.yaml": Self.deployment("gone", image: "127.0.0.1:1/team/app:1.0.0", annotations: "    fluxcd.io/automated: \"true\""),
+        ]
+        let up = try UpstreamRepo(files: files)
+        let initial = try up.head()
+        try await withOperator(namespaces: ["team-a"]) { f in
+            try await f.apply("apps", namespace: "team-a", spec: [
+                "git": gitSpec(up.url, ["readonly": true]),
+                "registry": ["insecureHosts": [.string(registry.host), "127.0.0.1:1"], "pollInterval": "1s"],
+                "automation": ["interval": "1s"],
+            ])
+            var images: ImagesStatus?
+            let reported = try await eventually(timeout: .seconds(30)) {
+                images = try await f.instance("apps", namespace: "team-a")?.status?.images
+                return images?.error?.contains("read-only: would update team-a:deployment/web app to \(image):1.0.1") == true
+            }
+            #expect(reported, "\(String(describing: images))")
+            #expect(images?.error?.contains("bad.yaml") == true && images?.error?.contains("not-a-range") == true)
+            #expect(images?.workloads?.first { $0.workload == "team-a:deployment/gone" }?.error?.contains("127.0.0.1:1") == true)
+            #expect(try up.head() == initial, "nothing pushed")
+            #expect(try sh(["git", "--git-dir", up.bare, "tag", "-l"]).isEmpty, "read-only: not even the sync tag")
+        }
+    }
+}
