@@ -81,6 +81,10 @@ public struct Workload: Sendable, Equatable {
     public var file: String
     public var policy: WorkloadPolicy
     public var containers: [ContainerImage]
+    /// The pod spec's `imagePullSecrets` names and `serviceAccountName` (registry credentials
+    /// come from these, as in Flux v1).
+    public var pullSecrets: [String] = []
+    public var serviceAccount: String = "default"
 }
 
 public enum WorkloadScanner {
@@ -133,7 +137,9 @@ public enum WorkloadScanner {
             }
         }
         return Workload(id: WorkloadID(namespace: namespace, kind: kind, name: name), file: file,
-                        policy: WorkloadPolicy(annotations: annotations), containers: containers)
+                        policy: WorkloadPolicy(annotations: annotations), containers: containers,
+                        pullSecrets: (spec?["imagePullSecrets"]?.items ?? []).compactMap { $0["name"]?.scalar?.value },
+                        serviceAccount: spec?["serviceAccountName"]?.scalar?.value ?? spec?["serviceAccount"]?.scalar?.value ?? "default")
     }
 
     /// `bytes` with one container's image set to `image`, every other byte unchanged.

@@ -81,11 +81,17 @@ extension InstanceReconciler {
             }
         }
         guard !automated.isEmpty else { return report }
-        let credentials = try await registryCredentials(images)
+        let specCredentials = try await registryCredentials(images)
+        var pullSecrets = PullSecrets(client: env.client.impersonating(.serviceAccount(namespace: settings.ref.namespace, name: settings.effectiveServiceAccount)))
         let cache = env.registryCache
         var scans: [String: RepositoryScan] = [:]
         var scanErrors: [String: String] = [:]
         for workload in automated.sorted(by: { $0.id < $1.id }) {
+            // Flux v1's order: the pod's imagePullSecrets, its ServiceAccount's, then the
+            // instance's own docker config; read as the instance's identity.
+            let (workloadCredentials, credentialErrors) = await pullSecrets.credentials(for: workload)
+            report.errors += credentialErrors
+            let credentials = workloadCredentials.merging(specCredentials) { mine, _ in mine }
             for container in workload.containers {
                 var entry = WorkloadImageStatus(workload: workload.id.description, container: container.name, current: container.image)
                 defer { report.workloads.append(entry) }
@@ -173,10 +179,16 @@ extension InstanceReconciler {
             if error.isNotFound { throw InvalidSpec("Secret \(ref.namespace)/\(name) (spec.registry.dockerConfigSecretRef) not found") }
             throw error
         }
-        guard let raw = secret.value(".dockerconfigjson") ?? secret.value(".dockercfg"),
-              let json = try? JSONValue.parse(raw) else {
+        guard let credentials = Self.dockerConfig(secret) else {
             throw InvalidSpec("Secret \(ref.namespace)/\(name) has no valid .dockerconfigjson")
         }
+        return credentials
+    }
+
+    /// Host → credentials of a `kubernetes.io/dockerconfigjson` (or legacy `.dockercfg`) Secret.
+    static func dockerConfig(_ secret: Secret) -> [String: RegistryCredentials]? {
+        guard let raw = secret.value(".dockerconfigjson") ?? secret.value(".dockercfg"),
+              let json = try? JSONValue.parse(raw) else { return nil }
         var out: [String: RegistryCredentials] = [:]
         for (server, entry) in (json["auths"] ?? json).objectValue ?? [:] {
             var host = server
@@ -210,5 +222,50 @@ extension InstanceReconciler {
             return out
         }
         return pushed?.id
+    }
+}
+
+/// Registry credentials from workloads' `imagePullSecrets` and their ServiceAccounts', read with
+/// the instance's identity (a Secret the instance may not read is an error naming it, never read
+/// with the operator's rights). Each Secret and ServiceAccount is read once per run.
+struct PullSecrets {
+    let client: KubeClient
+    var secrets: [String: [String: RegistryCredentials]] = [:]
+    var accounts: [String: [String]] = [:]
+
+    init(client: KubeClient) { self.client = client }
+
+    mutating func credentials(for workload: Workload) async -> ([String: RegistryCredentials], [String]) {
+        let ns = workload.id.namespace
+        var errors: [String] = []
+        var names = workload.pullSecrets
+        let accountKey = ns + "/" + workload.serviceAccount
+        if accounts[accountKey] == nil {
+            do {
+                let account = try await client.get(.serviceAccounts, name: workload.serviceAccount, namespace: ns)
+                accounts[accountKey] = account["imagePullSecrets"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+            } catch {
+                // A ServiceAccount that does not exist (yet) has no pull secrets.
+                if !error.isNotFound { errors.append("ServiceAccount \(accountKey) of \(workload.id): \(error)") }
+                accounts[accountKey] = []
+            }
+        }
+        names += accounts[accountKey] ?? []
+        var out: [String: RegistryCredentials] = [:]
+        for name in names {
+            let key = ns + "/" + name
+            if secrets[key] == nil {
+                do {
+                    let secret = try await client.get(Secret.self, name: name, namespace: ns)
+                    secrets[key] = InstanceReconciler.dockerConfig(secret) ?? [:]
+                    if secrets[key]?.isEmpty == true { errors.append("image pull Secret \(key) of \(workload.id) has no .dockerconfigjson") }
+                } catch {
+                    errors.append("image pull Secret \(key) of \(workload.id): \(error.isNotFound ? "not found" : "\(error)")")
+                    secrets[key] = [:]
+                }
+            }
+            out.merge(secrets[key] ?? [:]) { first, _ in first }
+        }
+        return (out, errors)
     }
 }

@@ -122,4 +122,48 @@ struct ImageAutomationScenarioTests {
             #expect(try sh(["git", "--git-dir", up.bare, "tag", "-l"]).isEmpty, "read-only: not even the sync tag")
         }
     }
+
+    @Test("credentials come from the pod's imagePullSecrets, read as the instance; another instance without them is refused, not served from the cache; excluded images are not scanned")
+    func pullSecrets() async throws {
+        let registry = try LocalRegistry(auth: .basic(user: "team-a", password: "pull-s3cret"))
+        defer { registry.stop() }
+        try registry.push("private/app", tag: "1.0.0", created: Self.created)
+        try registry.push("private/app", tag: "1.0.1", created: Self.created.addingTimeInterval(60))
+        try registry.push("vendor/tool", tag: "1.0.0", created: Self.created)
+        try registry.push("vendor/tool", tag: "1.0.1", created: Self.created.addingTimeInterval(60))
+        let image = "\(registry.host)/private/app"
+        func app(_ name: String, pullSecret: Bool) -> String {
+            Self.deployment(name, image: image + ":1.0.0", annotations: "    fluxcd.io/automated: \"true\"\n    fluxcd.io/tag.app: semver:~1.0")
+                .replacingOccurrences(of: "      containers:\n", with: (pullSecret ? "      imagePullSecrets: [{name: regcred}]\n" : "") + "      containers:\n")
+        }
+        let vendored = Self.deployment("tool", image: "\(registry.host)/vendor/tool:1.0.0", annotations: "    fluxcd.io/automated: \"true\"")
+        let withSecret = try UpstreamRepo(files: ["app.yaml": app("app", pullSecret: true), "tool.yaml": vendored])
+        let without = try UpstreamRepo(files: ["app.yaml": app("app", pullSecret: false)])
+        let (headA, headB) = (try withSecret.head(), try without.head())
+        try await withOperator(namespaces: ["team-a", "team-b"]) { f in
+            let auth = Data("team-a:pull-s3cret".utf8).base64EncodedString()
+            let config = #"{"auths":{"\#(registry.host)":{"auth":"\#(auth)"}}}"#
+            _ = try await f.client.create(.secrets, ["apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                                                     "metadata": ["name": "regcred", "namespace": "team-a"],
+                                                     "data": [".dockerconfigjson": .string(Data(config.utf8).base64EncodedString())]])
+            let registrySpec: JSONValue = ["insecureHosts": [.string(registry.host)], "pollInterval": "1s", "excludeImages": ["*/vendor/*"]]
+            try await f.apply("a", namespace: "team-a", spec: ["git": gitSpec(withSecret.url), "registry": registrySpec, "automation": ["interval": "1s"]])
+            let pushed = try await eventually(timeout: .seconds(30)) { try withSecret.head() != headA }
+            #expect(pushed, "the instance with the pull secret updates its workload")
+            let head = try withSecret.head()
+            #expect(try sh(["git", "--git-dir", withSecret.bare, "show", "\(head):app.yaml"]).contains(image + ":1.0.1"))
+            #expect(try sh(["git", "--git-dir", withSecret.bare, "show", "\(head):tool.yaml"]) + "\n" == vendored, "an excluded image is not updated")
+
+            // team-b has no pull secret: the cached answer for team-a's credentials is not served to it.
+            try await f.apply("b", namespace: "team-b", spec: ["git": gitSpec(without.url), "registry": registrySpec, "automation": ["interval": "1s"]])
+            var images: ImagesStatus?
+            let refused = try await eventually(timeout: .seconds(30)) {
+                images = try await f.instance("b", namespace: "team-b")?.status?.images
+                return images?.workloads?.first?.error?.contains("needs credentials") == true
+            }
+            #expect(refused, "\(String(describing: images))")
+            #expect(images?.error?.contains("pull-s3cret") == false, "no credential in the status")
+            #expect(try without.head() == headB)
+        }
+    }
 }
