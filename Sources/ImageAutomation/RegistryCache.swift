@@ -15,8 +15,10 @@ public struct RepositoryScan: Sendable {
 /// read with one team's key is not served to another). A rescan within `maxAge` costs nothing; a
 /// rescan after it costs one tag-list request (pages of 1,000), and metadata is fetched only for
 /// tags not seen before (a tag's creation time does not change). Scans of one key in flight are
-/// joined. Bounded: at most `maxRepositories` entries (least recently used dropped first) and
-/// `maxTagsPerRepository` tags each (the rest dropped with a logged cut).
+/// joined. Bounded: at most `maxTags` tags across all entries and `maxTagsPerRepository` per
+/// repository (the lexically last ones kept); the least recently used repositories are dropped
+/// first. About 280 bytes per tag with its metadata (BENCHMARKS.md): the default 200,000 tags are
+/// about 55 MiB at worst.
 public actor RegistryCache {
     struct Key: Hashable {
         var image: String
@@ -29,14 +31,15 @@ public actor RegistryCache {
     }
 
     let client: RegistryClient
-    public let maxRepositories: Int
+    public let maxTags: Int
     public let maxTagsPerRepository: Int
+    var totalTags = 0
     var entries: [Key: Entry] = [:]
     var inFlight: [Key: Task<RepositoryScan, any Error>] = [:]
 
-    public init(client: RegistryClient, maxRepositories: Int = 2000, maxTagsPerRepository: Int = 5000) {
+    public init(client: RegistryClient, maxTags: Int = 200_000, maxTagsPerRepository: Int = 5000) {
         self.client = client
-        self.maxRepositories = maxRepositories
+        self.maxTags = maxTags
         self.maxTagsPerRepository = maxTagsPerRepository
     }
 
@@ -124,10 +127,14 @@ public actor RegistryCache {
             let kept = Set(scan.tags)
             scan.info.merge(old.filter { kept.contains($0.key) }) { new, _ in new }
         }
+        totalTags -= entries[key]?.scan.tags.count ?? 0
         entries[key] = Entry(scan: scan, lastUsed: .now)
-        if entries.count > maxRepositories {
-            let oldest = entries.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(entries.count - maxRepositories)
-            for (k, _) in oldest { entries[k] = nil }
+        totalTags += scan.tags.count
+        if totalTags > maxTags {
+            for (k, e) in entries.sorted(by: { $0.value.lastUsed < $1.value.lastUsed }) where totalTags > maxTags && k != key {
+                entries[k] = nil
+                totalTags -= e.scan.tags.count
+            }
         }
     }
 

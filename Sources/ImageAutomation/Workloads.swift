@@ -72,7 +72,8 @@ public struct ContainerImage: Sendable, Equatable {
     public var name: String
     public var image: String
     public var initContainer: Bool
-    public var scalar: YAMLScalar
+    /// Where the image is written in its file (nil for a generated workload: it has no file).
+    public var scalar: YAMLScalar?
 }
 
 /// A workload (a kind with a pod template) declared in a file of the repository.
@@ -140,6 +141,27 @@ public enum WorkloadScanner {
                         policy: WorkloadPolicy(annotations: annotations), containers: containers,
                         pullSecrets: (spec?["imagePullSecrets"]?.items ?? []).compactMap { $0["name"]?.scalar?.value },
                         serviceAccount: spec?["serviceAccountName"]?.scalar?.value ?? spec?["serviceAccount"]?.scalar?.value ?? "default")
+    }
+
+    /// A workload from a parsed object (generator output): policies and images, no positions.
+    public static func workload(_ object: JSONValue, source: String, defaultNamespace: String) -> Workload? {
+        guard let kind = object["kind"]?.stringValue, let path = podSpecPaths[kind],
+              let name = object["metadata"]?["name"]?.stringValue else { return nil }
+        var annotations: [String: String] = [:]
+        for (k, v) in object["metadata"]?["annotations"]?.objectValue ?? [:] { if let s = v.stringValue { annotations[k] = s } }
+        var spec: JSONValue? = object
+        for key in path { spec = spec?[key] }
+        var containers: [ContainerImage] = []
+        for (field, isInit) in [("initContainers", true), ("containers", false)] {
+            for c in spec?[field]?.arrayValue ?? [] {
+                guard let cname = c["name"]?.stringValue, let image = c["image"]?.stringValue else { continue }
+                containers.append(ContainerImage(name: cname, image: image, initContainer: isInit, scalar: nil))
+            }
+        }
+        return Workload(id: WorkloadID(namespace: object["metadata"]?["namespace"]?.stringValue ?? defaultNamespace, kind: kind, name: name),
+                        file: source, policy: WorkloadPolicy(annotations: annotations), containers: containers,
+                        pullSecrets: (spec?["imagePullSecrets"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue },
+                        serviceAccount: spec?["serviceAccountName"]?.stringValue ?? "default")
     }
 
     /// `bytes` with one container's image set to `image`, every other byte unchanged.

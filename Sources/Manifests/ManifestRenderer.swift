@@ -203,6 +203,86 @@ public final class ManifestRenderer: Sendable {
     }
 }
 
+/// A path whose manifests a `.flux.yaml` generates, with what it generated.
+public struct GeneratedPath: Sendable {
+    public var path: String
+    public var config: FluxConfig
+    public var manifests: [Manifest]
+}
+
+extension ManifestRenderer {
+    /// The paths of `options` governed by a `.flux.yaml` that generates manifests
+    /// (`commandUpdated` or `patchUpdated`), each with its generated manifests.
+    public func generatedPaths(revision: String, options: RenderOptions) async throws(RenderError) -> [GeneratedPath] {
+        await gate.acquire()
+        defer { gate.release() }
+        let files: [GitFile]
+        do { files = try await mirror.files(at: revision) } catch { throw RenderError(.source, error.message) }
+        let byPath = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        var configs: [(String, FluxConfig)] = []
+        for raw in options.paths.isEmpty ? [""] : options.paths {
+            let path = try RepositoryWalk.normalise(raw)
+            guard let config = try await fluxConfig(for: path, files: byPath) else { continue }
+            if case .scanForFiles = config.mode { continue }
+            configs.append((path, config))
+        }
+        guard !configs.isEmpty else { return [] }
+        let tree = try await export(files, revision: revision)
+        let runner = CommandRunner(defaultTimeout: options.generatorTimeout, maxOutput: options.maxGeneratorOutput, home: workDirectory + "/home")
+        var out: [GeneratedPath] = []
+        for (path, config) in configs {
+            out.append(GeneratedPath(path: path, config: config, manifests: try await generate(config, path: path, tree: tree, files: byPath, runner: runner)))
+        }
+        return out
+    }
+
+    /// Runs `config`'s `containerImage` updaters for `updates` (Flux v1's contract: `sh -c` in the
+    /// path's directory of a checkout of `revision`, with `FLUX_WORKLOAD`, `FLUX_CONTAINER`,
+    /// `FLUX_IMG`, `FLUX_TAG` … and the scrubbed environment) and returns the files they changed
+    /// (path → new contents, nil when deleted). An updater that fails fails the whole run.
+    public func runImageUpdaters(revision: String, path: String, config: FluxConfig, updates: [UpdaterRequest],
+                                 options: RenderOptions) async throws(RenderError) -> [String: [UInt8]?] {
+        guard case .commandUpdated(_, let updaters) = config.mode else {
+            throw RenderError(.generation, "\(path)/\(FluxConfig.fileName) is not commandUpdated: it has no updaters")
+        }
+        let commands = updaters.compactMap(\.containerImage)
+        guard !commands.isEmpty else {
+            throw RenderError(.generation, "\(path.isEmpty ? "" : path + "/")\(FluxConfig.fileName) has no containerImage updater")
+        }
+        await gate.acquire()
+        defer { gate.release() }
+        let files: [GitFile]
+        do { files = try await mirror.files(at: revision) } catch { throw RenderError(.source, error.message) }
+        let tree = try await export(files, revision: revision)
+        let runner = CommandRunner(defaultTimeout: options.generatorTimeout, maxOutput: options.maxGeneratorOutput, home: workDirectory + "/home")
+        let configFile = config.directory.isEmpty ? FluxConfig.fileName : "\(config.directory)/\(FluxConfig.fileName)"
+        for update in updates {
+            for command in commands {
+                _ = try await runner.run(command, in: path.isEmpty ? tree : tree + "/" + path,
+                                         describedAs: "\(path.isEmpty ? "." : path) (\(configFile) updater)", extraEnvironment: update.environment)
+            }
+        }
+        // What changed in the checkout: modified and new files, and deleted ones.
+        let original = try await read(files)
+        var changed: [String: [UInt8]?] = [:]
+        var seen = Set<String>()
+        let fm = FileManager.default
+        if let walker = fm.enumerator(atPath: tree) {
+            while let relative = walker.nextObject() as? String {
+                var isDirectory: ObjCBool = false
+                guard fm.fileExists(atPath: tree + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue,
+                      let data = fm.contents(atPath: tree + "/" + relative) else { continue }
+                seen.insert(relative)
+                let bytes = [UInt8](data)
+                if let file = files.first(where: { $0.path == relative }), original[file.blobID] == bytes { continue }
+                changed[relative] = bytes
+            }
+        }
+        for file in files where !seen.contains(file.path) { changed[file.path] = .some(nil) }
+        return changed
+    }
+}
+
 /// `patchUpdated` patches: strategic merge patches matched to generated objects by kind,
 /// namespace and name.
 struct PatchSet {

@@ -6,6 +6,7 @@ import KubeClient
 import KubeRuntime
 import KubeModel
 import Logging
+import Manifests
 import Sync
 
 /// One image automation run: what `fluxd` did every `--automation-interval`. Finds the automated,
@@ -48,7 +49,7 @@ extension InstanceReconciler {
             if !report.changes.isEmpty {
                 if settings.source.readonly {
                     errors.append("read-only: would update \(report.changes.map { "\($0.workload) \($0.container) to \($0.to)" }.joined(separator: ", "))")
-                } else if let commit = try await commit(report.changes, mirror: mirror, branch: branch) {
+                } else if let commit = try await commit(report.changes, mirror: mirror, branch: branch, head: head) {
                     status.lastCommit = commit
                     pushed = true
                     logger.notice("automation pushed", metadata: ["commit": "\(commit.prefix(7))", "changes": "\(report.changes.count)"])
@@ -68,7 +69,14 @@ extension InstanceReconciler {
 
     func automationReport(mirror: GitMirror, head: String, images: InstanceSettings.ImageSettings) async throws -> AutomationReport {
         var report = AutomationReport()
-        let files = try await mirror.files(at: head, paths: settings.paths).filter { $0.path.hasSuffix(".yaml") || $0.path.hasSuffix(".yml") }
+        var files = try await mirror.files(at: head, paths: settings.paths).filter { $0.path.hasSuffix(".yaml") || $0.path.hasSuffix(".yml") }
+        if settings.manifestGeneration {
+            // Files under a `.flux.yaml` that generates manifests are generator input: editing
+            // them as manifests would be wrong. Their workloads come from the generators' output
+            // and are updated by the `containerImage` updaters (below).
+            let generated = try await generatedDirectories(mirror: mirror, head: head)
+            files = files.filter { f in !generated.contains { $0.isEmpty || f.path.hasPrefix($0 + "/") } }
+        }
         let blobs = try await mirror.blobs(files.map(\.blobID))
         var automated: [Workload] = []
         for file in files {
@@ -78,6 +86,19 @@ extension InstanceReconciler {
                     .filter { $0.policy.automated && !$0.policy.locked }
             } catch {
                 report.errors.append("\(error)")
+            }
+        }
+        if settings.manifestGeneration, let renderer {
+            // Generated workloads are updated by their `.flux.yaml`'s containerImage updaters.
+            for g in try await renderer.generatedPaths(revision: head, options: RenderOptions(paths: settings.paths, manifestGeneration: true)) {
+                let place = (g.path.isEmpty ? "" : g.path + "/") + FluxConfig.fileName
+                guard case .commandUpdated(_, let updaters) = g.config.mode, updaters.contains(where: { $0.containerImage != nil }) else {
+                    report.errors.append("\(place) has no containerImage updater (patchUpdated is not supported): its workloads are not automated")
+                    continue
+                }
+                automated += g.manifests.compactMap { WorkloadScanner.workload($0.object, source: Self.generatedPrefix + g.path, defaultNamespace: settings.defaultNamespace) }
+                    .filter { $0.policy.automated && !$0.policy.locked }
+                generatedConfigs[g.path] = g.config
             }
         }
         guard !automated.isEmpty else { return report }
@@ -156,6 +177,22 @@ extension InstanceReconciler {
         return report
     }
 
+    /// `Workload.file` of a generated workload: the prefix, then the path its `.flux.yaml` governs.
+    static let generatedPrefix = "generated:"
+
+    /// Directories whose `.flux.yaml` generates manifests (`commandUpdated` or `patchUpdated`).
+    func generatedDirectories(mirror: GitMirror, head: String) async throws -> [String] {
+        let configs = try await mirror.files(at: head).filter { $0.path == FluxConfig.fileName || $0.path.hasSuffix("/" + FluxConfig.fileName) }
+        guard !configs.isEmpty else { return [] }
+        let blobs = try await mirror.blobs(configs.map(\.blobID))
+        return configs.compactMap { file -> String? in
+            let dir = file.path == FluxConfig.fileName ? "" : String(file.path.dropLast(FluxConfig.fileName.count + 1))
+            guard let bytes = blobs[file.blobID], let config = try? FluxConfig.parse(bytes, directory: dir) else { return dir }
+            if case .scanForFiles = config.mode { return nil }
+            return dir
+        }
+    }
+
     /// Flux v1's include/exclude globs, matched against the image name as written and as
     /// normalised (`nginx` and `docker.io/library/nginx`).
     static func scanned(_ ref: ImageRef, include: [String], exclude: [String]) -> Bool {
@@ -205,14 +242,32 @@ extension InstanceReconciler {
         return out
     }
 
-    /// One commit with every change, rebased on the branch head by `commitAndPush`.
-    func commit(_ changes: [AutomationChange], mirror: GitMirror, branch: String) async throws -> String? {
+    /// One commit with every change, rebased on the branch head by `commitAndPush`. Changes to
+    /// generated workloads are made by their updaters first, in a checkout of `head`.
+    func commit(_ changes: [AutomationChange], mirror: GitMirror, branch: String, head: String) async throws -> String? {
         let defaultNamespace = settings.defaultNamespace
+        var updated: [String: [UInt8]?] = [:]
+        let generated = changes.filter { $0.file.hasPrefix(Self.generatedPrefix) }
+        for (file, edits) in Dictionary(grouping: generated, by: \.file) {
+            let path = String(file.dropFirst(Self.generatedPrefix.count))
+            guard let renderer, let config = generatedConfigs[path] else { continue }
+            let requests = edits.compactMap { e -> UpdaterRequest? in
+                guard let ref = ImageRef(e.to), let tag = ref.tag else { return nil }
+                let name = String(e.to.dropLast(tag.count + 1))
+                return .containerImage(.init(namespace: e.workload.namespace, kind: e.workload.kind, name: e.workload.name),
+                                       container: e.container, image: name, tag: tag)
+            }
+            let files = try await renderer.runImageUpdaters(revision: head, path: path, config: config, updates: requests,
+                                                            options: RenderOptions(paths: settings.paths, manifestGeneration: true))
+            updated.merge(files) { _, new in new }
+        }
+        let plain = changes.filter { !$0.file.hasPrefix(Self.generatedPrefix) }
+        let changedByUpdaters = updated
         let message = "Auto-release " + Set(changes.map(\.to)).sorted().joined(separator: ", ") + "\n\n"
             + changes.map { "- \($0.workload) (\($0.container)): \($0.from) → \($0.to)" }.joined(separator: "\n")
         let pushed = try await mirror.commitAndPush(branch: branch, message: message) { tree in
-            var out: [String: [UInt8]?] = [:]
-            for (file, edits) in Dictionary(grouping: changes, by: \.file) {
+            var out: [String: [UInt8]?] = changedByUpdaters
+            for (file, edits) in Dictionary(grouping: plain, by: \.file) {
                 guard var bytes = try tree.read(file) else { continue }
                 for e in edits {
                     bytes = try WorkloadScanner.settingImage(e.to, of: e.container, in: e.workload, bytes: bytes, file: file, defaultNamespace: defaultNamespace)

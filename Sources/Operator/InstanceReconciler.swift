@@ -46,6 +46,8 @@ public actor InstanceReconciler {
     /// When image automation last ran, and what it saw (the status's `images`).
     var lastAutomation: Date?
     var imagesStatus: ImagesStatus?
+    /// The `.flux.yaml` of each generated path, as the last automation run read it.
+    var generatedConfigs: [String: FluxConfig] = [:]
     /// Reconcile passes so far (for tests and metrics).
     public private(set) var passes = 0
     /// Syncers built so far: a new one starts with empty plan and verified caches (for tests).

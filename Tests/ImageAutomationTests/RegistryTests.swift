@@ -63,6 +63,20 @@ struct RegistryTests {
         await #expect(throws: RegistryError.self) {
             try await client.tags(ImageRef("\(registry.host)/team/missing")!, credentials: nil, settings: settings())
         }
+
+        // Bounded: past maxTags the least recently used repository goes.
+        for t in ["1", "2", "3", "4"] { try registry.push("team/other", tag: t, created: Self.base) }
+        let other = try #require(ImageRef("\(registry.host)/team/other"))
+        let small = RegistryCache(client: client, maxTags: 10)
+        _ = try await small.tags(image, credentials: nil, settings: settings(), maxAge: .seconds(60))
+        _ = try await small.tags(other, credentials: nil, settings: settings(), maxAge: .seconds(60))
+        let size = await small.size
+        #expect(size.repositories == 1 && size.tags == 4, "7 + 4 tags > 10: team/app was dropped")
+        let r = client.requests
+        _ = try await small.tags(other, credentials: nil, settings: settings(), maxAge: .seconds(60))
+        #expect(client.requests == r, "the kept entry answers")
+        _ = try await small.tags(image, credentials: nil, settings: settings(), maxAge: .seconds(60))
+        #expect(client.requests == r + 1, "the dropped one is asked again")
     }
 
     @Test("Basic auth: refused without credentials with a clear error, served with them; cache entries never cross credentials")

@@ -166,4 +166,72 @@ struct ImageAutomationScenarioTests {
             #expect(try without.head() == headB)
         }
     }
+
+    @Test("with manifest generation, generator input is never edited as manifests; without a containerImage updater the status says so; plain paths are automated")
+    func generatedPathsLeftAlone() async throws {
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        try registry.push("team/app", tag: "1.0.0", created: Self.created)
+        try registry.push("team/app", tag: "1.0.1", created: Self.created.addingTimeInterval(60))
+        let image = "\(registry.host)/team/app"
+        let annotations = "    fluxcd.io/automated: \"true\"\n    fluxcd.io/tag.app: semver:~1.0"
+        let generatorInput = Self.deployment("gen", image: image + ":1.0.0", annotations: annotations)
+        let up = try UpstreamRepo(files: [
+            "gen/.flux.yaml": "version: 1\ncommandUpdated:\n  generators:\n    - command: cat input.yaml\n",
+            "gen/input.yaml": generatorInput,
+            "plain/web.yaml": Self.deployment("web", image: image + ":1.0.0", annotations: annotations),
+        ])
+        let initial = try up.head()
+        try await withOperator(namespaces: ["team-a"]) { f in
+            try await f.apply("apps", namespace: "team-a", spec: [
+                "git": gitSpec(up.url, ["paths": ["gen", "plain"]]), "manifestGeneration": true,
+                "registry": ["insecureHosts": [.string(registry.host)], "pollInterval": "1s"], "automation": ["interval": "1s"],
+            ])
+            let pushed = try await eventually(timeout: .seconds(30)) { try up.head() != initial }
+            #expect(pushed)
+            let head = try up.head()
+            #expect(try sh(["git", "--git-dir", up.bare, "show", "\(head):plain/web.yaml"]).contains(image + ":1.0.1"))
+            #expect(try sh(["git", "--git-dir", up.bare, "show", "\(head):gen/input.yaml"]) + "\n" == generatorInput, "generator input untouched")
+            let error = try await f.instance("apps", namespace: "team-a")?.status?.images?.error
+            #expect(error?.contains("gen/.flux.yaml has no containerImage updater") == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test("a commandUpdated .flux.yaml: the generated workload's image is updated by its containerImage updater with Flux v1's variables, and synced")
+    func commandUpdatedUpdater() async throws {
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        try registry.push("team/app", tag: "1.0.0", created: Self.created)
+        try registry.push("team/app", tag: "1.0.2", created: Self.created.addingTimeInterval(60))
+        let image = "\(registry.host)/team/app"
+        let input = Self.deployment("gen", image: image + ":1.0.0", annotations: "    fluxcd.io/automated: \"true\"\n    fluxcd.io/tag.app: semver:~1.0")
+        let config = """
+            version: 1
+            commandUpdated:
+              generators:
+                - command: cat input.yaml
+              updaters:
+                - containerImage:
+                    command: >-
+                      sed -i "s|$FLUX_IMG:[^\\"]*|$FLUX_IMG:$FLUX_TAG|" input.yaml &&
+                      echo "$FLUX_WORKLOAD $FLUX_WL_NS $FLUX_WL_KIND $FLUX_WL_NAME $FLUX_CONTAINER" > last-update.txt
+
+            """
+        let up = try UpstreamRepo(files: ["gen/.flux.yaml": config, "gen/input.yaml": input])
+        let initial = try up.head()
+        try await withOperator(namespaces: ["team-a"]) { f in
+            try await f.apply("apps", namespace: "team-a", spec: [
+                "git": gitSpec(up.url, ["paths": ["gen"]]), "manifestGeneration": true,
+                "registry": ["insecureHosts": [.string(registry.host)], "pollInterval": "1s"], "automation": ["interval": "1s"],
+            ])
+            let pushed = try await eventually(timeout: .seconds(30)) { try up.head() != initial }
+            #expect(pushed)
+            let head = try up.head()
+            #expect(try sh(["git", "--git-dir", up.bare, "show", "\(head):gen/input.yaml"]) + "\n" == input.replacingOccurrences(of: ":1.0.0", with: ":1.0.2"))
+            #expect(try sh(["git", "--git-dir", up.bare, "show", "\(head):gen/last-update.txt"]) == "team-a:deployment/gen team-a deployment gen app")
+            _ = try await f.waitFor("apps", namespace: "team-a", reason: "Synced", revision: head)
+            let deployed = try await f.client.get(.deployments, name: "gen", namespace: "team-a")
+            #expect(deployed["spec"]?["template"]?["spec"]?["containers"]?.arrayValue?.first?["image"] == .string(image + ":1.0.2"))
+        }
+    }
 }
