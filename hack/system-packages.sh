@@ -12,6 +12,9 @@ FLOTILLA_SYSTEM_PACKAGES=(
     git                 # the demo repository of `flotilla dev` and the tests' upstream repositories
     docker-registry     # image automation tests: a real registry (distribution 2.8) on loopback
     apache2-utils       # htpasswd -B for the registry's Basic auth
+    python3-cryptography # the registry token server of the tests (RS256 JWTs)
+    openssl             # its signing certificate
+    curl                # pushes test images through the registry's HTTP API
 )
 
 ensure_system_packages() {

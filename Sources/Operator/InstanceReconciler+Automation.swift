@@ -33,6 +33,7 @@ extension InstanceReconciler {
     func automateIfDue(mirror: GitMirror, head: String, branch: String) async -> Bool {
         guard let images = settings.images else {
             if imagesStatus != nil { imagesStatus = nil }
+            automationWorkloads = nil
             return false
         }
         if let last = lastAutomation, Date().timeIntervalSince(last) < images.interval.seconds { return false }
@@ -69,37 +70,19 @@ extension InstanceReconciler {
 
     func automationReport(mirror: GitMirror, head: String, images: InstanceSettings.ImageSettings) async throws -> AutomationReport {
         var report = AutomationReport()
-        var files = try await mirror.files(at: head, paths: settings.paths).filter { $0.path.hasSuffix(".yaml") || $0.path.hasSuffix(".yml") }
-        if settings.manifestGeneration {
-            // Files under a `.flux.yaml` that generates manifests are generator input: editing
-            // them as manifests would be wrong. Their workloads come from the generators' output
-            // and are updated by the `containerImage` updaters (below).
-            let generated = try await generatedDirectories(mirror: mirror, head: head)
-            files = files.filter { f in !generated.contains { $0.isEmpty || f.path.hasPrefix($0 + "/") } }
-        }
-        let blobs = try await mirror.blobs(files.map(\.blobID))
-        var automated: [Workload] = []
-        for file in files {
-            guard let bytes = blobs[file.blobID] else { continue }
-            do {
-                automated += try WorkloadScanner.workloads(in: bytes, file: file.path, defaultNamespace: settings.defaultNamespace)
-                    .filter { $0.policy.automated && !$0.policy.locked }
-            } catch {
-                report.errors.append("\(error)")
-            }
-        }
-        if settings.manifestGeneration, let renderer {
-            // Generated workloads are updated by their `.flux.yaml`'s containerImage updaters.
-            for g in try await renderer.generatedPaths(revision: head, options: RenderOptions(paths: settings.paths, manifestGeneration: true)) {
-                let place = (g.path.isEmpty ? "" : g.path + "/") + FluxConfig.fileName
-                guard case .commandUpdated(_, let updaters) = g.config.mode, updaters.contains(where: { $0.containerImage != nil }) else {
-                    report.errors.append("\(place) has no containerImage updater (patchUpdated is not supported): its workloads are not automated")
-                    continue
-                }
-                automated += g.manifests.compactMap { WorkloadScanner.workload($0.object, source: Self.generatedPrefix + g.path, defaultNamespace: settings.defaultNamespace) }
-                    .filter { $0.policy.automated && !$0.policy.locked }
-                generatedConfigs[g.path] = g.config
-            }
+        // The automated workloads of a revision do not change: read and parse its files (and run
+        // its generators) once per head, not once per run. An instance without automated
+        // workloads then costs nothing between commits.
+        let automated: [Workload]
+        let scope = "\(settings.paths)|\(settings.manifestGeneration)|\(settings.defaultNamespace)"
+        if let known = automationWorkloads, known.head == head, known.scope == scope {
+            automated = known.workloads
+            report.errors = known.errors
+        } else {
+            let found = try await findAutomatedWorkloads(mirror: mirror, head: head)
+            automationWorkloads = (head, scope, found.workloads, found.errors)
+            automated = found.workloads
+            report.errors = found.errors
         }
         guard !automated.isEmpty else { return report }
         let specCredentials = try await registryCredentials(images)
@@ -175,6 +158,45 @@ extension InstanceReconciler {
             }
         }
         return report
+    }
+
+    /// The automated, unlocked workloads at `head`: from the plain files under the paths, and
+    /// from generator output for paths a `.flux.yaml` generates.
+    func findAutomatedWorkloads(mirror: GitMirror, head: String) async throws -> (workloads: [Workload], errors: [String]) {
+        var report = AutomationReport()
+        var files = try await mirror.files(at: head, paths: settings.paths).filter { $0.path.hasSuffix(".yaml") || $0.path.hasSuffix(".yml") }
+        if settings.manifestGeneration {
+            // Files under a `.flux.yaml` that generates manifests are generator input: editing
+            // them as manifests would be wrong. Their workloads come from the generators' output
+            // and are updated by the `containerImage` updaters (below).
+            let generated = try await generatedDirectories(mirror: mirror, head: head)
+            files = files.filter { f in !generated.contains { $0.isEmpty || f.path.hasPrefix($0 + "/") } }
+        }
+        let blobs = try await mirror.blobs(files.map(\.blobID))
+        var automated: [Workload] = []
+        for file in files {
+            guard let bytes = blobs[file.blobID] else { continue }
+            do {
+                automated += try WorkloadScanner.workloads(in: bytes, file: file.path, defaultNamespace: settings.defaultNamespace)
+                    .filter { $0.policy.automated && !$0.policy.locked }
+            } catch {
+                report.errors.append("\(error)")
+            }
+        }
+        if settings.manifestGeneration, let renderer {
+            // Generated workloads are updated by their `.flux.yaml`'s containerImage updaters.
+            for g in try await renderer.generatedPaths(revision: head, options: RenderOptions(paths: settings.paths, manifestGeneration: true)) {
+                let place = (g.path.isEmpty ? "" : g.path + "/") + FluxConfig.fileName
+                guard case .commandUpdated(_, let updaters) = g.config.mode, updaters.contains(where: { $0.containerImage != nil }) else {
+                    report.errors.append("\(place) has no containerImage updater (patchUpdated is not supported): its workloads are not automated")
+                    continue
+                }
+                automated += g.manifests.compactMap { WorkloadScanner.workload($0.object, source: Self.generatedPrefix + g.path, defaultNamespace: settings.defaultNamespace) }
+                    .filter { $0.policy.automated && !$0.policy.locked }
+                generatedConfigs[g.path] = g.config
+            }
+        }
+        return (automated, report.errors)
     }
 
     /// `Workload.file` of a generated workload: the prefix, then the path its `.flux.yaml` governs.

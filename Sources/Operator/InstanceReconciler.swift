@@ -1,6 +1,7 @@
 import FlotillaAPI
 import Foundation
 import GitSource
+import ImageAutomation
 import KubeClient
 import KubeModel
 import KubeRuntime
@@ -48,6 +49,9 @@ public actor InstanceReconciler {
     var imagesStatus: ImagesStatus?
     /// The `.flux.yaml` of each generated path, as the last automation run read it.
     var generatedConfigs: [String: FluxConfig] = [:]
+    /// The automated workloads found at a head (with the settings that scoped the scan, and its
+    /// problems).
+    var automationWorkloads: (head: String, scope: String, workloads: [Workload], errors: [String])?
     /// Reconcile passes so far (for tests and metrics).
     public private(set) var passes = 0
     /// Syncers built so far: a new one starts with empty plan and verified caches (for tests).

@@ -43,6 +43,7 @@ def test_apply_get_and_defaults(kubectl: Kubectl, crd_installed: None, namespace
     assert spec["sync"] == {"interval": "5m", "timeout": "1m", "deletionPolicy": "Orphan",
                             "garbageCollection": {"enabled": False, "dryRun": False, "maxDeletePercent": 50}}
     assert spec["suspend"] is False
+    assert "registry" not in spec, "image automation is off unless asked for"
     table = kubectl.run("get", "fli", "-n", namespace).lines
     assert table[0].split() == ["NAME", "READY", "STATUS", "REVISION", "BEHIND", "AGE"]
     assert table[1].split()[0] == "apps"
@@ -59,7 +60,12 @@ def test_apply_get_and_defaults(kubectl: Kubectl, crd_installed: None, namespace
     ({"git": {"url": "not a url"}}, "spec.git.url"),
     ({"git": {}}, "spec.git.url"),
     ({"git": {"url": "ssh://git@example.com/r", "secretRef": {}}}, "spec.git.secretRef.name"),
-], ids=["duration", "deletion-policy", "percent", "url-pattern", "url-required", "secret-name"])
+    ({"git": {"url": "ssh://git@example.com/r"}, "registry": {"rps": "fast"}}, "spec.registry.rps"),
+    ({"git": {"url": "ssh://git@example.com/r"}, "registry": {"burst": 0}}, "spec.registry.burst"),
+    ({"git": {"url": "ssh://git@example.com/r"}, "automation": {"interval": "hourly"}}, "spec.automation.interval"),
+    ({"git": {"url": "ssh://git@example.com/r"}, "registry": {"dockerConfigSecretRef": {}}}, "spec.registry.dockerConfigSecretRef.name"),
+], ids=["duration", "deletion-policy", "percent", "url-pattern", "url-required", "secret-name",
+        "registry-rps", "registry-burst", "automation-interval", "docker-config-name"])
 def test_bad_spec_is_rejected_with_the_field_path(kubectl: Kubectl, crd_installed: None, namespace: str,
                                                   spec: dict, field: str) -> None:
     manifest = {"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "bad"}, "spec": spec}
@@ -71,3 +77,13 @@ def test_bad_spec_is_rejected_with_the_field_path(kubectl: Kubectl, crd_installe
 def test_explain(kubectl: Kubectl, crd_installed: None) -> None:
     out = kubectl.run("explain", "fluxinstance.spec.sync.deletionPolicy").stdout
     assert "What happens to synced objects when the FluxInstance is deleted." in out
+
+
+def test_registry_defaults(kubectl: Kubectl, crd_installed: None, namespace: str) -> None:
+    manifest = {"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "images"},
+                "spec": {"git": {"url": "ssh://git@example.com/r"}, "registry": {}, "automation": {}}}
+    kubectl.apply(manifest, "-n", namespace)
+    spec = kubectl.json("get", "fluxinstance", "images", "-n", namespace)["spec"]
+    assert spec["registry"] == {"disableScanning": False, "excludeImages": ["k8s.gcr.io/*", "registry.k8s.io/*"],
+                                "rps": 50, "burst": 10, "pollInterval": "5m"}
+    assert spec["automation"] == {"interval": "5m"}
