@@ -35,7 +35,8 @@ public actor RegistryCache {
     public let maxTagsPerRepository: Int
     var totalTags = 0
     var entries: [Key: Entry] = [:]
-    var inFlight: [Key: Task<RepositoryScan, any Error>] = [:]
+    var inFlight: [Key: Flight] = [:]
+    var waiterCount = 0
 
     public init(client: RegistryClient, maxTags: Int = 200_000, maxTagsPerRepository: Int = 5000) {
         self.client = client
@@ -56,28 +57,59 @@ public actor RegistryCache {
             entries[key] = entry
             return entry.scan
         }
-        let task: Task<RepositoryScan, any Error>
-        if let running = inFlight[key] {
-            task = running
-        } else {
+        if inFlight[key] == nil {
             let client = client, limit = maxTagsPerRepository
             let previous = entries[key]?.scan
-            task = Task {
-                var tags = try await client.tags(image, credentials: credentials, settings: settings)
-                if tags.count > limit { tags = Array(tags.suffix(limit)) }
-                let kept = Set(tags)
-                return RepositoryScan(image: image, tags: tags, info: (previous?.info ?? [:]).filter { kept.contains($0.key) }, scannedAt: Date())
+            let task = Task {
+                let result: Result<RepositoryScan, RegistryError>
+                do throws(RegistryError) {
+                    var tags = try await client.tags(image, credentials: credentials, settings: settings)
+                    if tags.count > limit { tags = Array(tags.suffix(limit)) }
+                    let kept = Set(tags)
+                    result = .success(RepositoryScan(image: image, tags: tags, info: (previous?.info ?? [:]).filter { kept.contains($0.key) }, scannedAt: Date()))
+                } catch {
+                    result = .failure(error)
+                }
+                self.finish(key, result)
             }
-            inFlight[key] = task
+            inFlight[key] = Flight(task: task)
         }
+        // Wait for the scan; a waiter whose task is cancelled stops waiting at once (the scan
+        // goes on for the others, and is cancelled when nobody waits for it any more).
+        waiterCount += 1
+        let id = waiterCount
         do {
-            let scan = try await task.value
-            inFlight[key] = nil
-            store(key, scan)
-            return entries[key]?.scan ?? scan
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (c: CheckedContinuation<RepositoryScan, any Error>) in
+                    inFlight[key]?.waiters[id] = c
+                }
+            } onCancel: {
+                Task { await self.leave(key, id) }
+            }
         } catch {
+            throw error as? RegistryError ?? RegistryError(kind: .timeout, message: "\(image.name): cancelled while scanning")
+        }
+    }
+
+    /// One scan in flight and who waits for it.
+    struct Flight {
+        var task: Task<Void, Never>
+        var waiters: [Int: CheckedContinuation<RepositoryScan, any Error>] = [:]
+    }
+
+    func finish(_ key: Key, _ result: Result<RepositoryScan, RegistryError>) {
+        guard let flight = inFlight.removeValue(forKey: key) else { return }
+        if case .success(let scan) = result { store(key, scan) }
+        let answer = result.map { entries[key]?.scan ?? $0 }
+        for waiter in flight.waiters.values { waiter.resume(with: answer.mapError { $0 as any Error }) }
+    }
+
+    func leave(_ key: Key, _ id: Int) {
+        guard let waiter = inFlight[key]?.waiters.removeValue(forKey: id) else { return }
+        waiter.resume(throwing: RegistryError(kind: .timeout, message: "\(key.image): cancelled while scanning"))
+        if inFlight[key]?.waiters.isEmpty == true {
+            inFlight[key]?.task.cancel()
             inFlight[key] = nil
-            throw error as? RegistryError ?? RegistryError(kind: .unreachable, message: "\(image.name): \(error)")
         }
     }
 

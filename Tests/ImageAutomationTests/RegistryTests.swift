@@ -175,5 +175,22 @@ struct RegistryTests {
         let error = await slow.value
         #expect(error?.kind == .timeout)
         #expect(error?.message.contains(hung.host) == true)
+
+        // The cache: concurrent scans of one key share one request; a cancelled waiter stops
+        // waiting at once even though its registry hangs.
+        let cache = RegistryCache(client: client)
+        let hungImage = try #require(ImageRef("\(hung.host)/team/app"))
+        let asked = try hung.stats().requests
+        let first = Task { try await cache.tags(hungImage, credentials: nil, settings: settings(.seconds(30)), maxAge: .zero) }
+        let second = Task { try await cache.tags(hungImage, credentials: nil, settings: settings(.seconds(30)), maxAge: .zero) }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try hung.stats().requests - asked == 1, "the second scan joined the first")
+        let cancelledAt = Date()
+        first.cancel()
+        _ = await first.result
+        #expect(Date().timeIntervalSince(cancelledAt) < 2, "cancellation is not held up by the hung registry")
+        second.cancel()
+        let secondResult = await second.result
+        if case .success = secondResult { Issue.record("a hung scan succeeded") }
     }
 }

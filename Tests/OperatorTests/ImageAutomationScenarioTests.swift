@@ -234,4 +234,38 @@ struct ImageAutomationScenarioTests {
             #expect(deployed["spec"]?["template"]?["spec"]?["containers"]?.arrayValue?.first?["image"] == .string(image + ":1.0.2"))
         }
     }
+
+    @Test("an instance whose registry hangs does not delay another instance's automation")
+    func hungRegistry() async throws {
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        try registry.push("team/app", tag: "1.0.0", created: Self.created)
+        try registry.push("team/app", tag: "1.0.1", created: Self.created.addingTimeInterval(60))
+        let hung = try RegistryFaultProxy(upstream: registry, mode: .hang)
+        defer { hung.stop() }
+        let annotations = "    fluxcd.io/automated: \"true\"\n    fluxcd.io/tag.app: semver:~1.0"
+        let slow = try UpstreamRepo(files: ["app.yaml": Self.deployment("app", image: "\(hung.host)/team/app:1.0.0", annotations: annotations)])
+        let fast = try UpstreamRepo(files: ["app.yaml": Self.deployment("app", image: "\(registry.host)/team/app:1.0.0", annotations: annotations)])
+        let fastHead = try fast.head()
+        try await withOperator(namespaces: ["team-a", "team-b"]) { f in
+            let registrySpec: JSONValue = ["insecureHosts": [.string(registry.host), .string(hung.host)], "pollInterval": "1s"]
+            try await f.apply("slow", namespace: "team-a", spec: ["git": gitSpec(slow.url), "registry": registrySpec, "automation": ["interval": "1s"]])
+            // Let the slow instance's scan start and hang first.
+            let proxyPort = hung.port
+            var hanging = false
+            for _ in 0..<200 {
+                let stats = try sh(["curl", "-sf", "http://127.0.0.1:\(proxyPort)/stats"])
+                hanging = !stats.contains("\"requests\": 0")
+                if hanging { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(hanging, "the slow instance is waiting on its registry")
+            let started = ContinuousClock.now
+            try await f.apply("fast", namespace: "team-b", spec: ["git": gitSpec(fast.url), "registry": registrySpec, "automation": ["interval": "1s"]])
+            let pushed = try await eventually(timeout: .seconds(15)) { try fast.head() != fastHead }
+            #expect(pushed)
+            #expect(ContinuousClock.now - started < .seconds(15), "while the other instance's registry hangs")
+            #expect(try await f.instance("slow", namespace: "team-a")?.status?.images?.lastCommit == nil)
+        }
+    }
 }
