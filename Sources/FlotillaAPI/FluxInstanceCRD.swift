@@ -197,7 +197,7 @@ spec:
                       name: {type: string, minLength: 1}
                   insecureHosts:
                     type: array
-                    description: Registry hosts reached over plain HTTP (or TLS without verification), e.g. a local registry.
+                    description: Registry hosts reached over TLS without verification, or plain HTTP when they do not speak TLS (e.g. a local registry).
                     items: {type: string, minLength: 1}
               automation:
                 type: object

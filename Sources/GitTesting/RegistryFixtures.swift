@@ -16,8 +16,12 @@ public final class LocalRegistry: @unchecked Sendable {
     public let tokenPort: Int?
 
     public var host: String { "127.0.0.1:\(port)" }
+    /// Served over TLS with a self-signed certificate (clients must skip verification).
+    public let tls: Bool
+    var base: String { (tls ? "https://" : "http://") + host }
 
-    public init(auth: Auth = .none) throws {
+    public init(auth: Auth = .none, tls: Bool = false) throws {
+        self.tls = tls
         dir = tempDir("registry")
         port = Int.random(in: 40_001...50_000)
         self.auth = auth
@@ -45,11 +49,17 @@ public final class LocalRegistry: @unchecked Sendable {
         }
         self.tokenPort = tokenPort
         self.tokenServer = tokenServer
+        var tlsConfig = ""
+        if tls {
+            try sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/tls.key", "-out", dir + "/tls.crt",
+                    "-subj", "/CN=127.0.0.1", "-days", "2"])
+            tlsConfig = ", tls: {certificate: \(dir)/tls.crt, key: \(dir)/tls.key}"
+        }
         let config = """
             version: 0.1
             log: {level: error, accesslog: {disabled: true}}
             storage: {filesystem: {rootdirectory: \(dir)/data}, delete: {enabled: true}}
-            http: {addr: "127.0.0.1:\(port)"}
+            http: {addr: "127.0.0.1:\(port)"\(tlsConfig)}
             \(authConfig)
             """
         try config.write(toFile: dir + "/config.yml", atomically: true, encoding: .utf8)
@@ -99,9 +109,9 @@ public final class LocalRegistry: @unchecked Sendable {
             """
         let file = dir + "/manifest.json"
         try manifest.write(toFile: file, atomically: true, encoding: .utf8)
-        let headers = try sh(["curl", "-sf", "-D", "-", "-o", "/dev/null", "-X", "PUT"] + curlAuth(repository) +
+        let headers = try sh(["curl", "-skf", "-D", "-", "-o", "/dev/null", "-X", "PUT"] + curlAuth(repository) +
                              ["-H", "Content-Type: application/vnd.docker.distribution.manifest.v2+json", "--data-binary", "@" + file,
-                              "http://\(host)/v2/\(repository)/manifests/\(tag)"])
+                              "\(base)/v2/\(repository)/manifests/\(tag)"])
         return headers.split(whereSeparator: \.isNewline).first { $0.lowercased().hasPrefix("docker-content-digest:") }
             .map { $0.split(separator: " ", maxSplits: 1)[1].trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
     }
@@ -110,13 +120,13 @@ public final class LocalRegistry: @unchecked Sendable {
         let digest = "sha256:" + (try sh(["sh", "-c", "printf '%s' \"$0\" | sha256sum", String(decoding: bytes, as: UTF8.self)]).prefix(64))
         let file = dir + "/blob"
         try Data(bytes).write(to: URL(fileURLWithPath: file))
-        let headers = try sh(["curl", "-sf", "-D", "-", "-o", "/dev/null", "-X", "POST"] + curlAuth(repository) + ["http://\(host)/v2/\(repository)/blobs/uploads/"])
+        let headers = try sh(["curl", "-skf", "-D", "-", "-o", "/dev/null", "-X", "POST"] + curlAuth(repository) + ["\(base)/v2/\(repository)/blobs/uploads/"])
         guard let location = headers.split(whereSeparator: \.isNewline).first(where: { $0.lowercased().hasPrefix("location:") })?
             .split(separator: " ", maxSplits: 1).last?.trimmingCharacters(in: .whitespacesAndNewlines) else {
             throw FixtureError("no upload location from the registry")
         }
-        let url = (location.hasPrefix("http") ? location : "http://\(host)\(location)") + (location.contains("?") ? "&" : "?") + "digest=\(digest)"
-        try sh(["curl", "-sf", "-o", "/dev/null", "-X", "PUT"] + curlAuth(repository) + ["-H", "Content-Type: application/octet-stream", "--data-binary", "@" + file, url])
+        let url = (location.hasPrefix("http") ? location : "\(base)\(location)") + (location.contains("?") ? "&" : "?") + "digest=\(digest)"
+        try sh(["curl", "-skf", "-o", "/dev/null", "-X", "PUT"] + curlAuth(repository) + ["-H", "Content-Type: application/octet-stream", "--data-binary", "@" + file, url])
         return digest
     }
 

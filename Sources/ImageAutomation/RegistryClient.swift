@@ -40,7 +40,7 @@ public struct ImageInfo: Sendable, Hashable {
 
 /// How to reach one registry host.
 public struct RegistryHostSettings: Sendable, Hashable {
-    /// Plain HTTP or TLS without verification (a local registry).
+    /// TLS without verification, or plain HTTP when the host does not speak TLS (a local registry).
     public var insecure = false
     public var rps = 50.0
     public var burst = 10
@@ -59,6 +59,10 @@ public final class RegistryClient: Sendable {
     let insecureHTTP: HTTPClient
     let limits: HostRateLimits
     private let tokens = Mutex<[String: (token: String, expires: ContinuousClock.Instant)]>([:])
+    /// For insecure hosts: the scheme that worked. Plain HTTP is tried first: a TLS server
+    /// answers it at once with a 400 (or closes), whereas a TLS handshake sent to a plain-HTTP
+    /// server waits for the connect timeout. Then HTTPS without certificate verification.
+    private let insecureSchemes = Mutex<[String: String]>([:])
     private let requestCount = Atomic<Int>(0)
     /// Requests sent (tests and the bench count them).
     public var requests: Int { requestCount.load(ordering: .relaxed) }
@@ -174,7 +178,9 @@ public final class RegistryClient: Sendable {
     /// (at most three times, at most a minute each).
     func get(_ path: String, image: ImageRef, credentials: RegistryCredentials?, settings: RegistryHostSettings, accept: String) async throws(RegistryError) -> Response {
         let host = image.apiHost
-        let base = (settings.insecure && !host.hasSuffix("docker.io") ? "http://" : "https://") + host
+        let insecure = settings.insecure && !host.hasSuffix("docker.io")
+        var scheme = insecure ? (insecureSchemes.withLock { $0[host] } ?? "http://") : "https://"
+        var schemeKnown = !insecure || insecureSchemes.withLock { $0[host] } != nil
         var authorization: String? = cachedToken(host: host, repository: image.repository, credentials: credentials)
         var challenged = false
         var limited = 0
@@ -182,7 +188,25 @@ public final class RegistryClient: Sendable {
             do { try await limits.acquire(host: host, rps: settings.rps, burst: settings.burst) } catch {
                 throw RegistryError(kind: .timeout, message: "\(image.name): cancelled while waiting for the rate limit of \(host)")
             }
-            let response = try await send(base + path, authorization: authorization, accept: accept, image: image, settings: settings)
+            let response: Response
+            do {
+                response = try await send(scheme + host + path, authorization: authorization, accept: accept, image: image, settings: settings)
+            } catch {
+                // An insecure host that does not speak plain HTTP: TLS then.
+                if !schemeKnown, scheme == "http://", error.kind == .unreachable {
+                    scheme = "https://"
+                    schemeKnown = true
+                    continue
+                }
+                throw error
+            }
+            if !schemeKnown, scheme == "http://", response.status == 400 {
+                // "Client sent an HTTP request to an HTTPS server": a TLS port.
+                scheme = "https://"
+                schemeKnown = true
+                continue
+            }
+            if insecure { insecureSchemes.withLock { $0[host] = scheme } }
             switch response.status {
             case 200..<300:
                 return response
@@ -212,10 +236,10 @@ public final class RegistryClient: Sendable {
         request.headers.add(name: "Accept", value: accept)
         request.headers.add(name: "User-Agent", value: "flotilla")
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-        requestCount.add(1, ordering: .relaxed)
         do {
             let client = settings.insecure ? insecureHTTP : http
             let response = try await client.execute(request, timeout: .seconds(settings.timeout.components.seconds))
+            requestCount.add(1, ordering: .relaxed)  // answered requests (a TLS attempt on a plain-HTTP host is not one)
             let body = try await response.body.collect(upTo: 32 * 1024 * 1024)
             return Response(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {

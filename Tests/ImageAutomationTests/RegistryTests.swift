@@ -193,4 +193,25 @@ struct RegistryTests {
         let secondResult = await second.result
         if case .success = secondResult { Issue.record("a hung scan succeeded") }
     }
+
+    @Test("an insecure host is tried over plain HTTP, then over TLS without verification; a secure one must verify")
+    func insecureHosts() async throws {
+        let tls = try LocalRegistry(tls: true)
+        defer { tls.stop() }
+        try tls.push("team/app", tag: "1.0.0", created: Self.base)
+        let plain = try LocalRegistry()
+        defer { plain.stop() }
+        try plain.push("team/app", tag: "2.0.0", created: Self.base)
+        let client = RegistryClient(limits: HostRateLimits())
+        #expect(try await client.tags(ImageRef("\(tls.host)/team/app")!, credentials: nil, settings: settings()) == ["1.0.0"])
+        #expect(try await client.tags(ImageRef("\(plain.host)/team/app")!, credentials: nil, settings: settings()) == ["2.0.0"])
+        var secure = RegistryHostSettings()
+        secure.timeout = .seconds(5)
+        do {
+            _ = try await client.tags(ImageRef("\(tls.host)/team/app")!, credentials: nil, settings: secure)
+            Issue.record("a self-signed certificate was accepted for a host not marked insecure")
+        } catch {
+            #expect(error.kind == .unreachable)
+        }
+    }
 }
