@@ -23,7 +23,7 @@ public final class LocalRegistry: @unchecked Sendable {
     public init(auth: Auth = .none, tls: Bool = false) throws {
         self.tls = tls
         dir = tempDir("registry")
-        port = Int.random(in: 40_001...50_000)
+        port = try freePort()
         self.auth = auth
         var authConfig = ""
         var tokenPort: Int?
@@ -37,7 +37,7 @@ public final class LocalRegistry: @unchecked Sendable {
         case .token(let user, let password):
             try sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/token.key", "-out", dir + "/token.crt",
                     "-subj", "/CN=flotilla-test-token", "-days", "2"])
-            let tp = Int.random(in: 50_001...60_000)
+            let tp = try freePort()
             tokenPort = tp
             authConfig = "auth:\n  token:\n    realm: http://127.0.0.1:\(tp)/token\n    service: flotilla-test-registry\n    issuer: flotilla-test-issuer\n    rootcertbundle: \(dir)/token.crt\n"
             let server = Process()
@@ -66,14 +66,18 @@ public final class LocalRegistry: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
         process.arguments = ["serve", dir + "/config.yml"]
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        FileManager.default.createFile(atPath: dir + "/registry.log", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: dir + "/registry.log")
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        for _ in 0..<100 {
+        // Up to 30 s: on 2 busy cores (the operator suites run beside this) a start can be slow.
+        for _ in 0..<600 {
             if TestSSHD.canConnect(port) && (tokenPort.map(TestSSHD.canConnect) ?? true) { return }
+            if !process.isRunning { break }
             usleep(50_000)
         }
-        throw FixtureError("docker-registry did not start on port \(port)")
+        let log = (try? String(contentsOfFile: dir + "/registry.log", encoding: .utf8)) ?? ""
+        throw FixtureError("docker-registry did not start on port \(port): \(log.suffix(500))")
     }
 
     /// The `hack/testing` script, found from this source file (tests run from the package root).
@@ -149,7 +153,7 @@ public final class RegistryFaultProxy: @unchecked Sendable {
     public var host: String { "127.0.0.1:\(port)" }
 
     public init(upstream: LocalRegistry, mode: Mode) throws {
-        port = Int.random(in: 30_001...40_000)
+        port = try freePort()
         let args: [String]
         switch mode {
         case .pass: args = ["pass"]
@@ -162,7 +166,7 @@ public final class RegistryFaultProxy: @unchecked Sendable {
         process.arguments = [LocalRegistry.hackPath("registry-fault-proxy.py"), "\(port)", "\(upstream.port)"] + args
         process.standardError = FileHandle.nullDevice
         try process.run()
-        for _ in 0..<100 {
+        for _ in 0..<600 {
             if TestSSHD.canConnect(port) { return }
             usleep(50_000)
         }
@@ -178,4 +182,21 @@ public final class RegistryFaultProxy: @unchecked Sendable {
 
     public func stop() { kill(process.processIdentifier, SIGKILL) }
     deinit { stop() }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now (bound to port 0, then released).
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw FixtureError("socket() failed") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw FixtureError("cannot find a free port") }
+    return Int(UInt16(bigEndian: addr.sin_port))
 }
