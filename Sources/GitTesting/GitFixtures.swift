@@ -90,7 +90,7 @@ public final class TestSSHD {
         try sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"])
         try authorizedKeys.joined(separator: "\n").appending("\n").write(toFile: dir + "/authorized_keys", atomically: true, encoding: .utf8)
         chmod(dir + "/authorized_keys", 0o600)
-        port = Int.random(in: 20_000...40_000)
+        port = try freePort()
         let config = """
             ListenAddress 127.0.0.1:\(port)
             HostKey \(dir)/host_key

@@ -50,7 +50,7 @@ struct OperatorBench: AsyncParsableCommand {
         var urls = [shared.url] + copies.map { "file://" + $0 }
         var daemon: Process?
         if gitDaemon {
-            let port = Int.random(in: 20000..<60000)
+            let port = try freePort()
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
             p.arguments = ["daemon", "--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--export-all", "--enable=receive-pack",
