@@ -193,6 +193,7 @@ let package = Package(
             name: "flotilla-bench",
             dependencies: [
                 "CSupport",
+                "ImageAutomation",
                 "KubeEmulator",
                 "KubeModel",
                 "KubeClient",
