@@ -159,7 +159,8 @@ struct IsolationTests {
             let ok = finished.filter(\.0)
             #expect(ok.count == 9)
             #expect(ok.allSatisfy { $0.1 < .seconds(3) }, "the healthy fetches did not wait for the hung one")
-            #expect(finished.contains { !$0.0 && $0.1 >= .seconds(3) && $0.1 < .seconds(6) }, "the hung fetch timed out")
+            // Timed out after its 3 s, not much later (the bound leaves room for 2 loaded cores).
+            #expect(finished.contains { !$0.0 && $0.1 >= .seconds(3) && $0.1 < .seconds(12) }, "the hung fetch timed out: \(finished)")
         }
     }
 }
