@@ -1,0 +1,87 @@
+import ArgumentParser
+import FlotillaAPI
+import Foundation
+import KubeClient
+import KubeModel
+
+/// `flotilla sync`: ask an instance to sync now and wait until it has (Flux v1's `fluxctl sync`).
+/// The request is an annotation on the FluxInstance, written as the caller: whoever may patch
+/// the FluxInstance may ask it to sync, and nobody else.
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sync", abstract: "Sync an instance now and wait until its head revision is applied.")
+
+    @OptionGroup var options: ClientOptions
+    @Option(name: [.short, .customLong("instance")], help: "The FluxInstance.") var instance: String
+    @Option(help: "Give up after this long (e.g. 30s, 2m).") var timeout = "2m"
+
+    func run() async throws {
+        guard let limit = DurationParser.parse(timeout), limit > .zero else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration such as 30s or 2m") }
+        let (client, namespace) = try options.client()
+        defer { Task { try? await client.shutdown() } }
+        let target = "FluxInstance \(namespace)/\(instance)"
+        let requestedAt = Date()
+        let token = ISO8601DateFormatter().string(from: requestedAt) + "-" + UUID().uuidString.prefix(8).lowercased()
+        do {
+            _ = try await client.patch(FluxInstance.resourceType, name: instance, namespace: namespace,
+                                       ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string(token)]]])
+        } catch {
+            if error.code == 403 { throw CLIError("you may not ask \(target) to sync: \(error.message)") }
+            if error.isNotFound { throw CLIError("\(target) not found") }
+            throw CLIError("cannot ask \(target) to sync: \(error)")
+        }
+        print("Sync requested for \(target); waiting for the head revision to be applied…")
+        let deadline = ContinuousClock.now + limit
+        let requestSecond = Date(timeIntervalSince1970: requestedAt.timeIntervalSince1970.rounded(.down))
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(300))
+            let status: FluxInstanceStatus?
+            do { status = try await client.get(FluxInstance.self, name: instance, namespace: namespace).status } catch {
+                throw CLIError("cannot read \(target): \(error)")
+            }
+            let ready = status?.conditions?.first { $0.type == "Ready" }
+            let syncedAt = status?.lastSyncTime.flatMap { ISO8601DateFormatter().date(from: $0) }
+            if ready?.status == "True", let syncedAt, syncedAt >= requestSecond,
+               let applied = status?.lastAppliedRevision, applied == status?.headRevision {
+                let counts = status?.counts
+                print("Revision \(applied.prefix(7)) applied (\(counts?.applied ?? 0) changed, \(counts?.unchanged ?? 0) unchanged, \(counts?.pruned ?? 0) pruned).")
+                return
+            }
+            // A failure after the request: the instance reports it in its Ready condition.
+            if ready?.status == "False", Date().timeIntervalSince(requestedAt) > 2, ready?.reason != "Reconciling" {
+                throw CLIError("\(target) failed to sync: \(ready?.reason ?? "unknown"): \(status?.lastError ?? ready?.message ?? "")")
+            }
+        }
+        throw CLIError("\(target) did not apply its head revision within \(timeout)")
+    }
+}
+
+/// `flotilla identity`: the public deploy key to add to the git host (never the private key).
+struct IdentityCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "identity", abstract: "Print the instance's public deploy key (to add to the git host).")
+
+    @OptionGroup var options: ClientOptions
+    @Option(name: [.short, .customLong("instance")], help: "The FluxInstance.") var instance: String
+
+    func run() async throws {
+        let (client, namespace) = try options.client()
+        defer { Task { try? await client.shutdown() } }
+        let target = "FluxInstance \(namespace)/\(instance)"
+        let object: FluxInstance
+        do { object = try await client.get(FluxInstance.self, name: instance, namespace: namespace) } catch {
+            if error.code == 403 { throw CLIError("you may not read \(target): \(error.message)") }
+            if error.isNotFound { throw CLIError("\(target) not found") }
+            throw CLIError("cannot read \(target): \(error)")
+        }
+        guard let key = object.status?.identity?.publicKey, !key.isEmpty else {
+            throw CLIError("\(target) has no deploy key yet: its git URL is not SSH, or its Secret holds no identity, or the operator has not reconciled it")
+        }
+        switch options.output {
+        case .json:
+            print(ListInstances.pretty(["publicKey": .string(key), "gitHost": object.status?.identity?.gitHost.map(JSONValue.string) ?? .null]))
+        case .yaml:
+            print(YAMLWriter.write(["publicKey": .string(key), "gitHost": object.status?.identity?.gitHost.map(JSONValue.string) ?? .null]), terminator: "")
+        case .table:
+            print(key)
+        }
+    }
+}
