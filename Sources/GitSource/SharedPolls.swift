@@ -81,8 +81,6 @@ public final class SharedPolls: Sendable {
         _ = state.withLock { $0.entries.removeValue(forKey: key) }
     }
 
-    var count: Int { state.withLock { $0.entries.count } }
-
     private static func value(_ task: Task<RemoteHeads, any Error>) async throws(GitError) -> RemoteHeads {
         do { return try await task.value } catch let e as GitError { throw e } catch { throw GitError(.other, "\(error)") }
     }

@@ -60,9 +60,6 @@ public struct ImageRef: Sendable, Hashable, CustomStringConvertible {
     /// The host the registry API is served from (Docker Hub's API is not on docker.io).
     public var apiHost: String { host == Self.dockerHub ? "registry-1.docker.io" : host }
 
-    /// The same image with another tag (and no digest).
-    public func with(tag: String) -> ImageRef { ImageRef(host: host, repository: repository, tag: tag) }
-
     /// The reference as a user would write it: Docker Hub images without `docker.io/` and
     /// `library/`, so that an edit keeps the file's own spelling for the common case.
     public var description: String {

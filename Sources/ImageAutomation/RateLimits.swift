@@ -53,12 +53,6 @@ public final class HostRateLimits: Sendable {
             all[host] = b
         }
     }
-
-    /// Forgets hosts nobody has asked for in `idle` (memory stays bounded by hosts in use).
-    public func sweep(idle: Duration = .seconds(3600)) {
-        let now = ContinuousClock.now
-        buckets.withLock { $0 = $0.filter { now - $0.value.updated < idle } }
-    }
 }
 
 extension Duration {

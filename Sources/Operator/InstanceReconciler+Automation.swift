@@ -163,63 +163,51 @@ extension InstanceReconciler {
     /// The automated, unlocked workloads at `head`: from the plain files under the paths, and
     /// from generator output for paths a `.flux.yaml` generates.
     func findAutomatedWorkloads(mirror: GitMirror, head: String) async throws -> (workloads: [Workload], errors: [String]) {
-        var report = AutomationReport()
-        var files = try await mirror.files(at: head, paths: settings.paths).filter { $0.path.hasSuffix(".yaml") || $0.path.hasSuffix(".yml") }
-        if settings.manifestGeneration {
-            // Files under a `.flux.yaml` that generates manifests are generator input: editing
-            // them as manifests would be wrong. Their workloads come from the generators' output
-            // and are updated by the `containerImage` updaters (below).
-            let generated = try await generatedDirectories(mirror: mirror, head: head)
-            files = files.filter { f in !generated.contains { $0.isEmpty || f.path.hasPrefix($0 + "/") } }
+        var errors: [String] = []
+        var automated: [Workload] = []
+        // Paths a `.flux.yaml` generates, as the renderer sees them: their files are generator
+        // input (never edited as manifests); their workloads come from the generators' output
+        // and are updated by the `containerImage` updaters.
+        var generated: [GeneratedPath] = []
+        if settings.manifestGeneration, let renderer {
+            generated = try await renderer.generatedPaths(revision: head, options: RenderOptions(paths: settings.paths, manifestGeneration: true))
+        }
+        let files = try await mirror.files(at: head, paths: settings.paths).filter { f in
+            (f.path.hasSuffix(".yaml") || f.path.hasSuffix(".yml")) && !generated.contains { $0.path.isEmpty || f.path.hasPrefix($0.path + "/") }
         }
         let blobs = try await mirror.blobs(files.map(\.blobID))
-        var automated: [Workload] = []
         for file in files {
             guard let bytes = blobs[file.blobID] else { continue }
             do {
                 automated += try WorkloadScanner.workloads(in: bytes, file: file.path, defaultNamespace: settings.defaultNamespace)
                     .filter { $0.policy.automated && !$0.policy.locked }
             } catch {
-                report.errors.append("\(error)")
+                errors.append("\(error)")
             }
         }
-        if settings.manifestGeneration, let renderer {
-            // Generated workloads are updated by their `.flux.yaml`'s containerImage updaters.
-            for g in try await renderer.generatedPaths(revision: head, options: RenderOptions(paths: settings.paths, manifestGeneration: true)) {
-                let place = (g.path.isEmpty ? "" : g.path + "/") + FluxConfig.fileName
-                guard case .commandUpdated(_, let updaters) = g.config.mode, updaters.contains(where: { $0.containerImage != nil }) else {
-                    report.errors.append("\(place) has no containerImage updater (patchUpdated is not supported): its workloads are not automated")
-                    continue
-                }
-                automated += g.manifests.compactMap { WorkloadScanner.workload($0.object, source: Self.generatedPrefix + g.path, defaultNamespace: settings.defaultNamespace) }
-                    .filter { $0.policy.automated && !$0.policy.locked }
-                generatedConfigs[g.path] = g.config
+        for g in generated {
+            let place = (g.config.directory.isEmpty ? "" : g.config.directory + "/") + FluxConfig.fileName
+            guard case .commandUpdated(_, let updaters) = g.config.mode, updaters.contains(where: { $0.containerImage != nil }) else {
+                errors.append("\(place) has no containerImage updater (patchUpdated is not supported): its workloads are not automated")
+                continue
             }
+            automated += g.manifests.compactMap { WorkloadScanner.workload($0.object, source: Self.generatedPrefix + g.path, defaultNamespace: settings.defaultNamespace) }
+                .filter { $0.policy.automated && !$0.policy.locked }
+            generatedConfigs[g.path] = g.config
         }
-        return (automated, report.errors)
+        return (automated, errors)
     }
 
     /// `Workload.file` of a generated workload: the prefix, then the path its `.flux.yaml` governs.
     static let generatedPrefix = "generated:"
 
-    /// Directories whose `.flux.yaml` generates manifests (`commandUpdated` or `patchUpdated`).
-    func generatedDirectories(mirror: GitMirror, head: String) async throws -> [String] {
-        let configs = try await mirror.files(at: head).filter { $0.path == FluxConfig.fileName || $0.path.hasSuffix("/" + FluxConfig.fileName) }
-        guard !configs.isEmpty else { return [] }
-        let blobs = try await mirror.blobs(configs.map(\.blobID))
-        return configs.compactMap { file -> String? in
-            let dir = file.path == FluxConfig.fileName ? "" : String(file.path.dropLast(FluxConfig.fileName.count + 1))
-            guard let bytes = blobs[file.blobID], let config = try? FluxConfig.parse(bytes, directory: dir) else { return dir }
-            if case .scanForFiles = config.mode { return nil }
-            return dir
-        }
-    }
-
     /// Flux v1's include/exclude globs, matched against the image name as written and as
     /// normalised (`nginx` and `docker.io/library/nginx`).
     static func scanned(_ ref: ImageRef, include: [String], exclude: [String]) -> Bool {
-        let names = [ref.name, ref.description.split(separator: ":").first.map(String.init) ?? ref.name,
-                     ref.host == ImageRef.dockerHub ? "index.docker.io/" + ref.repository : ref.name]
+        var untagged = ref
+        (untagged.tag, untagged.digest) = (nil, nil)
+        var names = [ref.name, untagged.description]
+        if ref.host == ImageRef.dockerHub { names.append("index.docker.io/" + ref.repository) }
         func matches(_ pattern: String) -> Bool {
             guard let glob = try? Glob(pattern) else { return false }
             return names.contains { glob.matches($0) }
