@@ -164,6 +164,17 @@ struct ImageAutomationScenarioTests {
             #expect(refused, "\(String(describing: images))")
             #expect(images?.error?.contains("pull-s3cret") == false, "no credential in the status")
             #expect(try without.head() == headB)
+
+            // The instance's own docker config Secret (spec.registry.dockerConfigSecretRef) serves too.
+            let viaSpec = try UpstreamRepo(files: ["app.yaml": app("app", pullSecret: false)])
+            let headC = try viaSpec.head()
+            _ = try await f.client.create(.secrets, ["apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                                                     "metadata": ["name": "registry", "namespace": "team-b"],
+                                                     "data": [".dockerconfigjson": .string(Data(config.utf8).base64EncodedString())]])
+            var withConfig = registrySpec
+            withConfig["dockerConfigSecretRef"] = ["name": "registry"]
+            try await f.apply("c", namespace: "team-b", spec: ["git": gitSpec(viaSpec.url), "registry": withConfig, "automation": ["interval": "1s"]])
+            #expect(try await eventually(timeout: .seconds(30)) { try viaSpec.head() != headC }, "dockerConfigSecretRef credentials are used")
         }
     }
 
