@@ -9,6 +9,9 @@ public enum Flotilla {
     public static let finalizer = "flotilla.dev/finalizer"
     /// Setting it (to any new value, e.g. a timestamp) asks for an immediate sync.
     public static let reconcileRequestedAt = "flotilla.dev/reconcile-requested-at"
+    /// Prefix of the request annotations of the fluxctl-like verbs: `requests.flotilla.dev/<id>`,
+    /// whose value is an `InstanceRequest` as JSON. Ids sort in the order they were made.
+    public static let requestAnnotationPrefix = "requests.flotilla.dev/"
     /// The field manager of applied manifests.
     public static let syncFieldManager = "flotilla"
     /// The field manager of FluxInstance status writes.

@@ -154,6 +154,84 @@ public struct FluxInstanceStatus: Codable, Sendable, Hashable {
     public var identity: InstanceIdentity?
     public var pendingDeletions: [String]?
     public var images: ImagesStatus?
+    /// Answers to the last requests of the fluxctl-like verbs (at most ten, newest last).
+    public var requests: [RequestResult]?
 
     public init() {}
+}
+
+/// A request of the fluxctl-like verbs (`flotilla release`, `automate`, `list-images`, …). The
+/// caller writes it as the annotation `requests.flotilla.dev/<id>` (JSON) on the FluxInstance, so
+/// their RBAC on the FluxInstance (`patch`) decides whether they may ask; the instance executes it
+/// with its own deploy key and identity, answers in `status.requests`, and removes the annotation.
+public struct InstanceRequest: Codable, Sendable, Hashable {
+    public enum Action: String, Codable, Sendable, CaseIterable {
+        case listWorkloads = "list-workloads"
+        case listImages = "list-images"
+        case release
+        case policy
+        case regenerateIdentity = "regenerate-identity"
+    }
+
+    public var action: Action
+    /// Who asks (`Name <email>` or a user name): the commit's author when `spec.git.setAuthor`
+    /// is on, else named in the commit message.
+    public var user: String?
+    public var message: String?
+    /// Compute and report the change; commit nothing.
+    public var dryRun: Bool?
+    /// Flux v1 workload ids (`namespace:kind/name`).
+    public var workloads: [String]?
+    /// `release --all`: every workload of the instance.
+    public var all: Bool?
+    public var exclude: [String]?
+    /// `release --update-image IMAGE:TAG`.
+    public var image: String?
+    /// `release --update-all-images`: each container to the newest tag its filter allows.
+    public var allImages: Bool?
+    /// Release locked workloads too.
+    public var force: Bool?
+    /// `list-images`: tags per container (newest first).
+    public var limit: Int?
+    /// `policy`: automate (true) / deautomate (false), lock / unlock, container → tag filter.
+    public var automate: Bool?
+    public var lock: Bool?
+    public var tags: [String: String]?
+
+    public init(action: Action) { self.action = action }
+}
+
+/// One container image change of a release.
+public struct RequestChange: Codable, Sendable, Hashable {
+    public var workload: String
+    public var container: String
+    public var from: String
+    public var to: String
+    public init(workload: String, container: String, from: String, to: String) {
+        (self.workload, self.container, self.from, self.to) = (workload, container, from, to)
+    }
+}
+
+/// The answer to an `InstanceRequest`, in `status.requests` (the last ten).
+public struct RequestResult: Codable, Sendable, Hashable {
+    public var id: String
+    public var action: String
+    public var user: String?
+    /// `Succeeded` or `Failed`.
+    public var state: String
+    public var message: String
+    public var dryRun: Bool?
+    /// The commit pushed (nil when nothing was committed).
+    public var revision: String?
+    public var changes: [RequestChange]?
+    /// Workloads left out, as `id: reason`.
+    public var skipped: [String]?
+    /// The answer of a query (`list-workloads`, `list-images`, `regenerate-identity`); dropped
+    /// from the status five minutes after it was given.
+    public var result: JSONValue?
+    public var completedAt: String
+
+    public init(id: String, action: String, state: String, message: String, completedAt: String) {
+        (self.id, self.action, self.state, self.message, self.completedAt) = (id, action, state, message, completedAt)
+    }
 }

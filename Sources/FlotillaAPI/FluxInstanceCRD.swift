@@ -262,5 +262,35 @@ spec:
                         current: {type: string}
                         latest: {type: string}
                         error: {type: string}
+              requests:
+                type: array
+                description: Answers to the last requests of the fluxctl-like verbs (at most ten, newest last).
+                items:
+                  type: object
+                  required: [id, action, state]
+                  properties:
+                    id: {type: string}
+                    action: {type: string}
+                    user: {type: string}
+                    state: {type: string, enum: [Succeeded, Failed]}
+                    message: {type: string}
+                    dryRun: {type: boolean}
+                    revision: {type: string}
+                    changes:
+                      type: array
+                      items:
+                        type: object
+                        properties:
+                          workload: {type: string}
+                          container: {type: string}
+                          from: {type: string}
+                          to: {type: string}
+                    skipped:
+                      type: array
+                      items: {type: string}
+                    result:
+                      type: object
+                      x-kubernetes-preserve-unknown-fields: true
+                    completedAt: {type: string, format: date-time}
 """#
 }

@@ -189,3 +189,22 @@ public enum TagSelection {
             .max { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }?.0
     }
 }
+
+extension TagSelection {
+    /// Every tag, newest first: by version when the filter orders by version (tags that are not
+    /// versions after them), else by creation time (tags of unknown age last); ties by name.
+    public static func newestFirst(tags: [String], filter: TagFilter, info: [String: ImageInfo]) -> [String] {
+        func byTime(_ a: String, _ b: String) -> Bool {
+            switch (info[a]?.created, info[b]?.created) {
+            case let (x?, y?) where x != y: return x > y
+            case (.some, nil): return true
+            case (nil, .some): return false
+            default: return a > b
+            }
+        }
+        guard filter.ordersByVersion else { return tags.sorted(by: byTime) }
+        let versions = tags.compactMap { t in SemanticVersion(t).map { (t, $0) } }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 > $1.0 }.map(\.0)
+        let versioned = Set(versions)
+        return versions + tags.filter { !versioned.contains($0) }.sorted(by: byTime)
+    }
+}

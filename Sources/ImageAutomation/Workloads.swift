@@ -86,6 +86,8 @@ public struct Workload: Sendable, Equatable {
     /// come from these, as in Flux v1).
     public var pullSecrets: [String] = []
     public var serviceAccount: String = "default"
+    /// The workload's annotations as written (string values).
+    public var annotations: [String: String] = [:]
 }
 
 public enum WorkloadScanner {
@@ -140,7 +142,8 @@ public enum WorkloadScanner {
         return Workload(id: WorkloadID(namespace: namespace, kind: kind, name: name), file: file,
                         policy: WorkloadPolicy(annotations: annotations), containers: containers,
                         pullSecrets: (spec?["imagePullSecrets"]?.items ?? []).compactMap { $0["name"]?.scalar?.value },
-                        serviceAccount: spec?["serviceAccountName"]?.scalar?.value ?? spec?["serviceAccount"]?.scalar?.value ?? "default")
+                        serviceAccount: spec?["serviceAccountName"]?.scalar?.value ?? spec?["serviceAccount"]?.scalar?.value ?? "default",
+                        annotations: annotations)
     }
 
     /// A workload from a parsed object (generator output): policies and images, no positions.
@@ -161,7 +164,7 @@ public enum WorkloadScanner {
         return Workload(id: WorkloadID(namespace: object["metadata"]?["namespace"]?.stringValue ?? defaultNamespace, kind: kind, name: name),
                         file: source, policy: WorkloadPolicy(annotations: annotations), containers: containers,
                         pullSecrets: (spec?["imagePullSecrets"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue },
-                        serviceAccount: spec?["serviceAccountName"]?.stringValue ?? "default")
+                        serviceAccount: spec?["serviceAccountName"]?.stringValue ?? "default", annotations: annotations)
     }
 
     /// `bytes` with one container's image set to `image`, every other byte unchanged.

@@ -21,6 +21,39 @@ struct AutomationChange: Sendable, Equatable {
     var to: String
 }
 
+/// The workloads found at a head, with the scope (paths, generation, default namespace) they
+/// were found with, what could not be read, and the generated paths without an image updater.
+struct KnownWorkloads: Sendable {
+    var head: String
+    var scope: String
+    var workloads: [Workload] = []
+    var errors: [String] = []
+    var notUpdatable: Set<String> = []
+
+    /// Whether the workload's images can be written: a plain file, or generated with updaters.
+    func updatable(_ w: Workload) -> Bool { !notUpdatable.contains(w.file) }
+}
+
+/// One container as the registries see it (see `InstanceReconciler.scanImages`).
+struct ContainerScan: Sendable {
+    var workload: Workload
+    var container: ContainerImage
+    var status: WorkloadImageStatus
+    var excluded = false
+    var filter: TagFilter?
+    var tags: [String] = []
+    var info: [String: ImageInfo] = [:]
+    /// The image to move to (newer than the current one, allowed by the filter).
+    var update: String?
+}
+
+struct ImageScan: Sendable {
+    var containers: [ContainerScan] = []
+    var errors: [String] = []
+    /// Repositories scanned (tag lists asked for).
+    var repositories = 0
+}
+
 struct AutomationReport: Sendable, Equatable {
     var changes: [AutomationChange] = []
     var workloads: [WorkloadImageStatus] = []
@@ -33,7 +66,6 @@ extension InstanceReconciler {
     func automateIfDue(mirror: GitMirror, head: String, branch: String) async -> Bool {
         guard let images = settings.images else {
             if imagesStatus != nil { imagesStatus = nil }
-            automationWorkloads = nil
             return false
         }
         if let last = lastAutomation, Date().timeIntervalSince(last) < images.interval.seconds { return false }
@@ -70,54 +102,66 @@ extension InstanceReconciler {
 
     func automationReport(mirror: GitMirror, head: String, images: InstanceSettings.ImageSettings) async throws -> AutomationReport {
         var report = AutomationReport()
-        // The automated workloads of a revision do not change: read and parse its files (and run
-        // its generators) once per head, not once per run. An instance without automated
-        // workloads then costs nothing between commits.
-        let automated: [Workload]
-        let scope = "\(settings.paths)|\(settings.manifestGeneration)|\(settings.defaultNamespace)"
-        if let known = automationWorkloads, known.head == head, known.scope == scope {
-            automated = known.workloads
-            report.errors = known.errors
-        } else {
-            let found = try await findAutomatedWorkloads(mirror: mirror, head: head)
-            automationWorkloads = (head, scope, found.workloads, found.errors)
-            automated = found.workloads
-            report.errors = found.errors
-        }
+        let found = try await workloads(mirror: mirror, head: head)
+        report.errors = found.errors
+        let automated = found.workloads.filter { $0.policy.automated && !$0.policy.locked && found.updatable($0) }
         guard !automated.isEmpty else { return report }
+        let scan = try await scanImages(of: automated, images: images)
+        report.scanned = scan.repositories
+        report.errors += scan.errors
+        for c in scan.containers {
+            report.workloads.append(c.status)
+            if let to = c.update {
+                report.changes.append(AutomationChange(file: c.workload.file, workload: c.workload.id, container: c.container.name, from: c.container.image, to: to))
+            }
+        }
+        return report
+    }
+
+    /// What the registries say about the containers of `workloads`: their tags, the newest their
+    /// filter allows, and the image to move to when that is newer than the one running. Scanned
+    /// through the shared, credential-scoped cache with Flux v1's credentials: the pod's
+    /// `imagePullSecrets`, its ServiceAccount's (both read as the instance), then
+    /// `spec.registry.dockerConfigSecretRef`. `allInfos` asks for every tag's creation time (to
+    /// list them newest first), not just the candidates'.
+    func scanImages(of workloads: [Workload], images: InstanceSettings.ImageSettings, allInfos: Bool = false) async throws -> ImageScan {
+        var out = ImageScan()
         let specCredentials = try await registryCredentials(images)
         var pullSecrets = PullSecrets(client: env.client.impersonating(.serviceAccount(namespace: settings.ref.namespace, name: settings.effectiveServiceAccount)))
         let cache = env.registryCache
         var scans: [String: RepositoryScan] = [:]
         var scanErrors: [String: String] = [:]
-        for workload in automated.sorted(by: { $0.id < $1.id }) {
-            // Flux v1's order: the pod's imagePullSecrets, its ServiceAccount's, then the
-            // instance's own docker config; read as the instance's identity.
+        for workload in workloads.sorted(by: { $0.id < $1.id }) {
             let (workloadCredentials, credentialErrors) = await pullSecrets.credentials(for: workload)
-            report.errors += credentialErrors
+            out.errors += credentialErrors
             let credentials = workloadCredentials.merging(specCredentials) { mine, _ in mine }
             for container in workload.containers {
-                var entry = WorkloadImageStatus(workload: workload.id.description, container: container.name, current: container.image)
-                defer { report.workloads.append(entry) }
+                var c = ContainerScan(workload: workload, container: container,
+                                      status: WorkloadImageStatus(workload: workload.id.description, container: container.name, current: container.image))
+                defer { out.containers.append(c) }
                 guard let ref = ImageRef(container.image) else {
-                    entry.error = "\(workload.file): \(container.image) is not an image reference"
-                    report.errors.append(entry.error!)
+                    c.status.error = "\(workload.file): \(container.image) is not an image reference"
+                    out.errors.append(c.status.error!)
                     continue
                 }
-                guard Self.scanned(ref, include: images.include, exclude: images.exclude) else { continue }
+                guard Self.scanned(ref, include: images.include, exclude: images.exclude) else {
+                    c.excluded = true
+                    continue
+                }
                 let filter: TagFilter
                 do { filter = try workload.policy.filter(for: container.name) } catch {
-                    entry.error = "\(workload.file): \(workload.id) container \(container.name): \(error.description)"
-                    report.errors.append(entry.error!)
+                    c.status.error = "\(workload.file): \(workload.id) container \(container.name): \(error.description)"
+                    out.errors.append(c.status.error!)
                     continue
                 }
+                c.filter = filter
                 var hostSettings = RegistryHostSettings()
                 hostSettings.insecure = images.insecureHosts.contains(ref.host)
                 hostSettings.rps = images.rps
                 hostSettings.burst = images.burst
                 let creds = credentials[ref.host] ?? (ref.host == ImageRef.dockerHub ? credentials["index.docker.io"] : nil)
                 if let failure = scanErrors[ref.name] {
-                    entry.error = failure
+                    c.status.error = failure
                     continue
                 }
                 let scan: RepositoryScan
@@ -127,44 +171,51 @@ extension InstanceReconciler {
                     do {
                         scan = try await cache.tags(ref, credentials: creds, settings: hostSettings, maxAge: images.pollInterval)
                         scans[ref.name] = scan
-                        report.scanned += 1
+                        out.repositories += 1
                     } catch {
                         scanErrors[ref.name] = error.message
-                        entry.error = error.message
-                        report.errors.append(error.message)
+                        c.status.error = error.message
+                        out.errors.append(error.message)
                         continue
                     }
                 }
-                var info: [String: ImageInfo] = [:]
-                if !filter.ordersByVersion {
-                    let candidates = scan.tags.filter(filter.matches)
-                    do { info = try await cache.infos(ref, tags: candidates, credentials: creds, settings: hostSettings) } catch {
-                        entry.error = error.message
-                        report.errors.append(error.message)
+                c.tags = scan.tags
+                if allInfos || !filter.ordersByVersion {
+                    let wanted = allInfos ? scan.tags : scan.tags.filter(filter.matches)
+                    do { c.info = try await cache.infos(ref, tags: wanted, credentials: creds, settings: hostSettings) } catch {
+                        c.status.error = error.message
+                        out.errors.append(error.message)
                         continue
                     }
                 }
-                guard let latest = TagSelection.latest(tags: scan.tags, filter: filter, info: info) else { continue }
-                entry.latest = latest
+                guard let latest = TagSelection.latest(tags: scan.tags, filter: filter, info: c.info) else { continue }
+                c.status.latest = latest
                 if latest != ref.tag, let image = ImageRef.retag(container.image, to: latest) {
                     // With glob/regex, never move to an image older than the one running.
-                    if !filter.ordersByVersion, let current = ref.tag, let now = info[current]?.created,
-                       let next = info[latest]?.created, next <= now { continue }
+                    if !filter.ordersByVersion, let current = ref.tag, let now = c.info[current]?.created,
+                       let next = c.info[latest]?.created, next <= now { continue }
                     if filter.ordersByVersion, let current = ref.tag.flatMap(SemanticVersion.init),
                        let next = SemanticVersion(latest), next <= current { continue }
-                    report.changes.append(AutomationChange(file: workload.file, workload: workload.id, container: container.name,
-                                                           from: container.image, to: image))
+                    c.update = image
                 }
             }
         }
-        return report
+        return out
     }
 
-    /// The automated, unlocked workloads at `head`: from the plain files under the paths, and
-    /// from generator output for paths a `.flux.yaml` generates.
-    func findAutomatedWorkloads(mirror: GitMirror, head: String) async throws -> (workloads: [Workload], errors: [String]) {
-        var errors: [String] = []
-        var automated: [Workload] = []
+    /// Every workload at `head` (from the plain files under the paths, and from generator output
+    /// for paths a `.flux.yaml` generates), read and parsed once per head (and scope): an
+    /// instance without automated workloads costs nothing between commits.
+    func workloads(mirror: GitMirror, head: String) async throws -> KnownWorkloads {
+        let scope = "\(settings.paths)|\(settings.manifestGeneration)|\(settings.defaultNamespace)"
+        if let known = knownWorkloads, known.head == head, known.scope == scope { return known }
+        let found = try await findWorkloads(mirror: mirror, head: head, scope: scope)
+        knownWorkloads = found
+        return found
+    }
+
+    func findWorkloads(mirror: GitMirror, head: String, scope: String) async throws -> KnownWorkloads {
+        var found = KnownWorkloads(head: head, scope: scope)
         // Paths a `.flux.yaml` generates, as the renderer sees them: their files are generator
         // input (never edited as manifests); their workloads come from the generators' output
         // and are updated by the `containerImage` updaters.
@@ -179,23 +230,25 @@ extension InstanceReconciler {
         for file in files {
             guard let bytes = blobs[file.blobID] else { continue }
             do {
-                automated += try WorkloadScanner.workloads(in: bytes, file: file.path, defaultNamespace: settings.defaultNamespace)
-                    .filter { $0.policy.automated && !$0.policy.locked }
+                found.workloads += try WorkloadScanner.workloads(in: bytes, file: file.path, defaultNamespace: settings.defaultNamespace)
             } catch {
-                errors.append("\(error)")
+                found.errors.append("\(error)")
             }
         }
         for g in generated {
             let place = (g.config.directory.isEmpty ? "" : g.config.directory + "/") + FluxConfig.fileName
+            let workloads = g.manifests.compactMap { WorkloadScanner.workload($0.object, source: Self.generatedPrefix + g.path, defaultNamespace: settings.defaultNamespace) }
+            found.workloads += workloads
             guard case .commandUpdated(_, let updaters) = g.config.mode, updaters.contains(where: { $0.containerImage != nil }) else {
-                errors.append("\(place) has no containerImage updater (patchUpdated is not supported): its workloads are not automated")
+                found.notUpdatable.insert(Self.generatedPrefix + g.path)
+                if workloads.contains(where: { $0.policy.automated && !$0.policy.locked }) {
+                    found.errors.append("\(place) has no containerImage updater (patchUpdated is not supported): its workloads are not automated")
+                }
                 continue
             }
-            automated += g.manifests.compactMap { WorkloadScanner.workload($0.object, source: Self.generatedPrefix + g.path, defaultNamespace: settings.defaultNamespace) }
-                .filter { $0.policy.automated && !$0.policy.locked }
             generatedConfigs[g.path] = g.config
         }
-        return (automated, errors)
+        return found
     }
 
     /// `Workload.file` of a generated workload: the prefix, then the path its `.flux.yaml` governs.
@@ -254,7 +307,8 @@ extension InstanceReconciler {
 
     /// One commit with every change, rebased on the branch head by `commitAndPush`. Changes to
     /// generated workloads are made by their updaters first, in a checkout of `head`.
-    func commit(_ changes: [AutomationChange], mirror: GitMirror, branch: String, head: String) async throws -> String? {
+    func commit(_ changes: [AutomationChange], mirror: GitMirror, branch: String, head: String,
+                message: String? = nil, author: GitSignature? = nil) async throws -> String? {
         let defaultNamespace = settings.defaultNamespace
         var updated: [String: [UInt8]?] = [:]
         let generated = changes.filter { $0.file.hasPrefix(Self.generatedPrefix) }
@@ -273,9 +327,9 @@ extension InstanceReconciler {
         }
         let plain = changes.filter { !$0.file.hasPrefix(Self.generatedPrefix) }
         let changedByUpdaters = updated
-        let message = "Auto-release " + Set(changes.map(\.to)).sorted().joined(separator: ", ") + "\n\n"
+        let message = message ?? "Auto-release " + Set(changes.map(\.to)).sorted().joined(separator: ", ") + "\n\n"
             + changes.map { "- \($0.workload) (\($0.container)): \($0.from) → \($0.to)" }.joined(separator: "\n")
-        let pushed = try await mirror.commitAndPush(branch: branch, message: message) { tree in
+        let pushed = try await mirror.commitAndPush(branch: branch, message: message, author: author) { tree in
             var out: [String: [UInt8]?] = changedByUpdaters
             for (file, edits) in Dictionary(grouping: plain, by: \.file) {
                 guard var bytes = try tree.read(file) else { continue }

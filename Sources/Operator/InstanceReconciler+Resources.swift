@@ -132,7 +132,7 @@ extension InstanceReconciler {
     /// `flotilla-status`) when it differs from what was last written.
     func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil) async {
         let inputs = StatusInputs(outcome: outcome, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
-                                  syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, images: imagesStatus)
+                                  syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, images: imagesStatus, requests: requestResults)
         if inputs == lastStatusInputs { return }
         env.metrics.setReady(settings.ref, outcome.ready)
         let previous = lastWrittenStatus
@@ -155,6 +155,7 @@ extension InstanceReconciler {
         let host = GitURL.parse(settings.source.url)?.host
         status.identity = InstanceIdentity(publicKey: publicKey, gitHost: host?.isEmpty == false ? host : nil)
         status.images = imagesStatus
+        status.requests = requestResults.isEmpty ? nil : requestResults
         guard status != previous else {
             lastStatusInputs = inputs
             return
@@ -187,4 +188,5 @@ struct StatusInputs: Equatable {
     var settings: InstanceSettings
     var publicKey: String?
     var images: ImagesStatus?
+    var requests: [RequestResult]
 }

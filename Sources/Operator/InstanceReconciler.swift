@@ -14,7 +14,7 @@ import Sync
 /// when `run()` returns. Its loop polls the remote every `pollInterval`, syncs on a new commit, on
 /// request, and at least every `sync.interval`, and writes the status.
 public actor InstanceReconciler {
-    public private(set) var settings: InstanceSettings
+    public internal(set) var settings: InstanceSettings
     let env: OperatorEnvironment
     var logger: Logger
     let workDirectory: String
@@ -49,9 +49,10 @@ public actor InstanceReconciler {
     var imagesStatus: ImagesStatus?
     /// The `.flux.yaml` of each generated path, as the last automation run read it.
     var generatedConfigs: [String: FluxConfig] = [:]
-    /// The automated workloads found at a head (with the settings that scoped the scan, and its
-    /// problems).
-    var automationWorkloads: (head: String, scope: String, workloads: [Workload], errors: [String])?
+    /// The workloads found at a head (see `workloads(mirror:head:)`).
+    var knownWorkloads: KnownWorkloads?
+    /// Answers to the requests of the fluxctl-like verbs (the status's `requests`).
+    var requestResults: [RequestResult] = []
     /// Reconcile passes so far (for tests and metrics).
     public private(set) var passes = 0
     /// Syncers built so far: a new one starts with empty plan and verified caches (for tests).
@@ -76,6 +77,7 @@ public actor InstanceReconciler {
             settings.reconcileRequestedAt = nil
             settings.suspend = false
             settings.images = nil
+            settings.requests = [:]
             self.branch = branch
             self.settings = settings
         }
@@ -93,6 +95,7 @@ public actor InstanceReconciler {
         self.lastSync = status?.lastSyncTime.flatMap(StatusBuilder.date)
         self.lastRequest = settings.reconcileRequestedAt
         self.lastWrittenStatus = status
+        self.requestResults = status?.requests ?? []
     }
 
     /// New settings from the supervisor (spec or annotations changed): applied at once.
@@ -187,6 +190,7 @@ public actor InstanceReconciler {
     /// Polls, syncs when due, writes the status; returns how long to wait for the next pass.
     func reconcileOnce() async -> Duration {
         passes += 1
+        if !settings.requests.isEmpty || requestResults.contains(where: { $0.result != nil }) { await handleRequests() }
         let s = settings
         if s.suspend {
             await writeStatus(.failure("Suspended", "Suspended: nothing is synced until spec.suspend is false", stalled: false), head: nil)

@@ -42,6 +42,9 @@ public struct InstanceSettings: Sendable, Equatable {
     public var reconcileRequestedAt: String?
     /// Image automation (nil: scanning disabled).
     public var images: ImageSettings?
+    /// Pending requests of the fluxctl-like verbs: id → `InstanceRequest` JSON (the
+    /// `requests.flotilla.dev/<id>` annotations).
+    public var requests: [String: String] = [:]
 
     /// Registry scanning and automation, with defaults filled in.
     public struct ImageSettings: Sendable, Equatable {
@@ -110,7 +113,10 @@ public struct InstanceSettings: Sendable, Equatable {
                 pollInterval: try duration(spec.registry?.pollInterval, "5m", "registry.pollInterval"),
                 interval: try duration(spec.automation?.interval, "5m", "automation.interval"),
                 dockerConfigSecret: spec.registry?.dockerConfigSecretRef?.name,
-                insecureHosts: spec.registry?.insecureHosts ?? []))
+                insecureHosts: spec.registry?.insecureHosts ?? []),
+            requests: (instance.metadata.annotations ?? [:]).reduce(into: [:]) { out, a in
+                if a.key.hasPrefix(Flotilla.requestAnnotationPrefix) { out[String(a.key.dropFirst(Flotilla.requestAnnotationPrefix.count))] = a.value }
+            })
     }
 
     /// Sync options for this instance (branch is the one actually synced, for the GC set name).

@@ -61,8 +61,12 @@ struct IdentityCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ClientOptions
     @Option(name: [.short, .customLong("instance")], help: "The FluxInstance.") var instance: String
+    @Flag(help: "Replace the instance's deploy key with a new one (the old one stops working); prints the new public key.")
+    var regenerate = false
+    @Option(help: "With --regenerate: how long to wait for the instance's answer.") var timeout = "2m"
 
     func run() async throws {
+        if regenerate { return try await regenerateKey() }
         let (client, namespace) = try options.client()
         defer { Task { try? await client.shutdown() } }
         let target = "FluxInstance \(namespace)/\(instance)"
@@ -75,11 +79,28 @@ struct IdentityCommand: AsyncParsableCommand {
         guard let key = object.status?.identity?.publicKey, !key.isEmpty else {
             throw CLIError("\(target) has no deploy key yet: its git URL is not SSH, or its Secret holds no identity, or the operator has not reconciled it")
         }
+        show(key, gitHost: object.status?.identity?.gitHost)
+    }
+
+    func regenerateKey() async throws {
+        guard let limit = DurationParser.parse(timeout), limit > .zero else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration such as 30s or 2m") }
+        let requester = try options.requester(instance)
+        defer { Task { try? await requester.client.shutdown() } }
+        var ask = InstanceRequest(action: .regenerateIdentity)
+        ask.user = await requester.caller(nil)
+        let answer = try await requester.send(ask, verb: "regenerate the deploy key of", timeout: limit)
+        guard let key = answer.result?["publicKey"]?.stringValue else { throw CLIError("the instance answered without a key: \(answer.message)") }
+        if options.output == .table { FileHandle.standardError.write(Data((Release.capitalised(answer.message) + "\n").utf8)) }
+        let host = try? await requester.client.get(FluxInstance.self, name: instance, namespace: requester.namespace).status?.identity?.gitHost
+        show(key, gitHost: host ?? nil)
+    }
+
+    func show(_ key: String, gitHost: String?) {
         switch options.output {
         case .json:
-            print(ListInstances.pretty(["publicKey": .string(key), "gitHost": object.status?.identity?.gitHost.map(JSONValue.string) ?? .null]))
+            print(ListInstances.pretty(["publicKey": .string(key), "gitHost": gitHost.map(JSONValue.string) ?? .null]))
         case .yaml:
-            print(YAMLWriter.write(["publicKey": .string(key), "gitHost": object.status?.identity?.gitHost.map(JSONValue.string) ?? .null]), terminator: "")
+            print(YAMLWriter.write(["publicKey": .string(key), "gitHost": gitHost.map(JSONValue.string) ?? .null]), terminator: "")
         case .table:
             print(key)
         }

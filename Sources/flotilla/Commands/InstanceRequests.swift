@@ -1,0 +1,122 @@
+import ArgumentParser
+import FlotillaAPI
+import Foundation
+import KubeClient
+import KubeModel
+
+/// How the verbs that need the instance (its git checkout, deploy key, registry credentials) reach
+/// it: the request is an annotation `requests.flotilla.dev/<id>` written on the FluxInstance as the
+/// caller, so their RBAC (`patch` on the FluxInstance) decides; the operator answers in
+/// `status.requests`. See docs/cli.md.
+struct InstanceRequestOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("instance")], help: "The FluxInstance.") var instance: String
+    @Option(help: "Who asks (\"Name <email>\"; default: your Kubernetes user name). The commit's author when the instance sets authors.")
+    var user: String?
+    @Option(help: "How long to wait for the instance's answer (e.g. 30s, 2m).") var timeout = "2m"
+
+    func limit() throws -> Duration {
+        guard let d = DurationParser.parse(timeout), d > .zero else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration such as 30s or 2m") }
+        return d
+    }
+}
+
+struct InstanceRequester {
+    let client: KubeClient
+    let namespace: String
+    let instance: String
+    var target: String { "FluxInstance \(namespace)/\(instance)" }
+
+    /// Sends `request` (as the caller) and waits for its answer; a refused or failed request is
+    /// a `CLIError` with the instance's reason.
+    func send(_ request: InstanceRequest, verb: String, timeout: Duration) async throws -> RequestResult {
+        let id = Self.newID()
+        let key = Flotilla.requestAnnotationPrefix + id
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = String(decoding: try encoder.encode(request), as: UTF8.self)
+        do {
+            _ = try await client.patch(FluxInstance.resourceType, name: instance, namespace: namespace,
+                                       ["metadata": ["annotations": [.init(stringLiteral: key): .string(body)]]])
+        } catch {
+            if error.code == 403 { throw CLIError("you may not \(verb) \(target): \(error.message)") }
+            if error.isNotFound { throw CLIError("\(target) not found") }
+            throw CLIError("cannot send the request to \(target): \(error)")
+        }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(250))
+            let status: FluxInstanceStatus?
+            do { status = try await client.get(FluxInstance.self, name: instance, namespace: namespace).status } catch {
+                throw CLIError("cannot read \(target): \(error)")
+            }
+            if let answer = status?.requests?.first(where: { $0.id == id }) {
+                guard answer.state == "Succeeded" else { throw CLIError("\(target) refused: \(answer.message)") }
+                return answer
+            }
+        }
+        // Withdraw the request: an operator that comes back later must not act on it.
+        _ = try? await client.patch(FluxInstance.resourceType, name: instance, namespace: namespace,
+                                    ["metadata": ["annotations": [.init(stringLiteral: key): .null]]])
+        throw CLIError("\(target) did not answer within \(Self.text(timeout)): is the operator running, and does it serve this instance (its shard's selector)?")
+    }
+
+    /// Sortable by time, unique, and a valid annotation name (at most 63 characters).
+    static func newID() -> String {
+        let now = Date()
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: now)
+        let stamp = String(format: "%04d%02d%02dt%02d%02d%02d%03d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, c.nanosecond! / 1_000_000)
+        return stamp + "-" + UUID().uuidString.prefix(8).lowercased()
+    }
+
+    static func text(_ d: Duration) -> String { "\(Int(d.components.seconds))s" }
+
+    /// `--user`, else the caller's user name as the API server knows it (SelfSubjectReview),
+    /// else nil.
+    func caller(_ flag: String?) async -> String? {
+        if let flag, !flag.isEmpty { return flag }
+        let reviews = ResourceType(group: "authentication.k8s.io", version: "v1", resource: "selfsubjectreviews", kind: "SelfSubjectReview", namespaced: false)
+        let review = try? await client.create(reviews, ["apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"])
+        return review?["status"]?["userInfo"]?["username"]?.stringValue
+    }
+
+    /// Waits until `revision` (or a later commit) is applied; prints progress.
+    func waitApplied(_ revision: String, since: Date, timeout: Duration) async throws {
+        print("Waiting for revision \(revision.prefix(7)) to be applied…")
+        let deadline = ContinuousClock.now + timeout
+        let sinceSecond = Date(timeIntervalSince1970: since.timeIntervalSince1970.rounded(.down))
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(300))
+            let status = try? await client.get(FluxInstance.self, name: instance, namespace: namespace).status
+            let ready = status?.conditions?.first { $0.type == "Ready" }
+            let syncedAt = status?.lastSyncTime.flatMap { ISO8601DateFormatter().date(from: $0) }
+            guard let syncedAt, syncedAt >= sinceSecond else { continue }
+            if let applied = status?.lastAppliedRevision, applied == revision || (ready?.status == "True" && applied == status?.headRevision && applied != revision && status?.behind == 0) {
+                let counts = status?.counts
+                print("Revision \(applied.prefix(7)) applied (\(counts?.applied ?? 0) changed, \(counts?.unchanged ?? 0) unchanged, \(counts?.pruned ?? 0) pruned).")
+                return
+            }
+            if ready?.status == "False", ready?.reason != "Reconciling", status?.headRevision == revision {
+                throw CLIError("\(target) failed to apply \(revision.prefix(7)): \(ready?.reason ?? "unknown"): \(status?.lastError ?? ready?.message ?? "")")
+            }
+        }
+        throw CLIError("\(target) did not apply \(revision.prefix(7)) within \(Self.text(timeout)); the commit is in git and will be applied")
+    }
+}
+
+extension ClientOptions {
+    func requester(_ instance: String) throws -> InstanceRequester {
+        let (client, namespace) = try client()
+        return InstanceRequester(client: client, namespace: namespace, instance: instance)
+    }
+
+    /// Prints a JSON value as the chosen output (tables are the caller's).
+    func emit(_ value: JSONValue) {
+        switch output {
+        case .json: print(ListInstances.pretty(value))
+        case .yaml: print(YAMLWriter.write(value), terminator: "")
+        case .table: break
+        }
+    }
+}
