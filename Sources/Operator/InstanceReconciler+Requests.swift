@@ -323,7 +323,7 @@ extension InstanceReconciler {
         }
         let defaultNamespace = settings.defaultNamespace
         let planned = edits
-        let subject = verbs.joined(separator: ", ") + " " + planned.map(\.workload.description).joined(separator: ", ")
+        let subject = verbs.enumerated().map { $0.offset == 0 ? $0.element : $0.element.prefix(1).lowercased() + $0.element.dropFirst() }.joined(separator: ", ") + " " + planned.map(\.workload.description).joined(separator: ", ")
         let pushed = try await mirror.commitAndPush(branch: branch, message: commitMessage(subject, request, details: nil), author: author(of: request)) { tree in
             var out: [String: [UInt8]?] = [:]
             for edit in planned {

@@ -260,3 +260,18 @@ def test_identity_regenerate(kubectl: Kubectl, emulator: Emulator, operator: Ope
                    "spec": {"git": {"url": "file:///nonexistent", "pollInterval": "1h"}}})
     plain = flotilla(emulator, "identity", "-i", "plain", "-n", ns, "--regenerate", "--timeout", "30s")
     assert plain.returncode == 1 and "not SSH" in plain.stderr
+
+    # A git remote that does not exist: the instance answers with the git error, the verb exits 1.
+    broken = flotilla(emulator, "list-workloads", "-i", "plain", "-n", ns, "--timeout", "30s")
+    assert broken.returncode == 1 and "refused: git:" in broken.stderr and "nonexistent" in broken.stderr
+    # A request annotation written by hand that is not a request is answered, not ignored.
+    kubectl.run("annotate", "fli", "plain", "-n", ns, 'requests.flotilla.dev/handmade={"action":"bogus"}')
+
+    def handmade() -> dict | None:
+        answers = kubectl.json("get", "fli", "plain", "-n", ns).get("status", {}).get("requests", [])
+        return next((a for a in answers if a["id"] == "handmade"), None)
+
+    answer = wait_until("the handmade request answered", handmade, timeout=20)
+    assert answer["state"] == "Failed" and "requests.flotilla.dev/handmade is not a request" in answer["message"]
+    wait_until("the annotation removed", lambda: "requests.flotilla.dev/handmade" not in
+               kubectl.json("get", "fli", "plain", "-n", ns)["metadata"].get("annotations", {}), timeout=20)
