@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import KubeModel
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -240,13 +241,21 @@ public final class RegistryClient: Sendable {
             let client = settings.insecure ? insecureHTTP : http
             let response = try await client.execute(request, timeout: .seconds(settings.timeout.components.seconds))
             requestCount.add(1, ordering: .relaxed)  // answered requests (a TLS attempt on a plain-HTTP host is not one)
+            Self.counted(host: image.apiHost, code: "\(response.status.code)")
             let body = try await response.body.collect(upTo: 32 * 1024 * 1024)
             return Response(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            Self.counted(host: image.apiHost, code: "timeout")
             throw RegistryError(kind: .timeout, message: "\(image.name): \(image.apiHost) did not answer within \(settings.timeout)")
         } catch {
             throw RegistryError(kind: .unreachable, message: "\(image.name): cannot reach \(image.apiHost): \(error)")
         }
+    }
+
+    /// `flotilla_registry_requests_total{host, code}`: every answered registry request (and
+    /// timeouts, as code `timeout`), whichever instance's scan made it.
+    static func counted(host: String, code: String) {
+        Counter(label: "flotilla_registry_requests_total", dimensions: [("host", host), ("code", code)]).increment()
     }
 
     func tokenKey(host: String, repository: String, credentials: RegistryCredentials?) -> String {
@@ -298,6 +307,7 @@ public final class RegistryClient: Sendable {
             let client = settings.insecure ? insecureHTTP : http
             let response = try await client.execute(request, timeout: .seconds(settings.timeout.components.seconds))
             status = Int(response.status.code)
+            Self.counted(host: host, code: "\(status)")
             body = Array(buffer: try await response.body.collect(upTo: 1024 * 1024))
         } catch {
             throw RegistryError(kind: .unreachable, message: "\(image.name): cannot reach the token service of \(host): \(error)")

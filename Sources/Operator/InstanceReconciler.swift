@@ -188,7 +188,12 @@ public actor InstanceReconciler {
     // MARK: one pass
 
     /// Polls, syncs when due, writes the status; returns how long to wait for the next pass.
+    /// Every log line of the pass carries its id (and, once known, the revision).
     func reconcileOnce() async -> Duration {
+        await ReconcileContext.$id.withValue(ReconcileContext.newID()) { await pass() }
+    }
+
+    func pass() async -> Duration {
         passes += 1
         if !settings.requests.isEmpty || requestResults.contains(where: { $0.result != nil }) { await handleRequests() }
         let s = settings
@@ -213,6 +218,18 @@ public actor InstanceReconciler {
                 _ = try await mirror.fetch()
                 metrics.fetched(duration: ContinuousClock.now - started)
             }
+            return await ReconcileContext.$revision.withValue(head) {
+                await reconcile(head: head, branch: branch, mirror: mirror)
+            }
+        } catch {
+            return await failed(error)
+        }
+    }
+
+    /// The rest of a pass, once the head is fetched: sync when due, automation, the status.
+    func reconcile(head: String, branch: String, mirror: GitMirror) async -> Duration {
+        let s = settings
+        do {
             let requested = s.reconcileRequestedAt != lastRequest
             let interval = lastSync.map { Date().timeIntervalSince($0) >= s.syncInterval.seconds } ?? true
             // New settings (spec or annotations) sync at once; a reconciler that just started (after a
@@ -237,22 +254,26 @@ public actor InstanceReconciler {
             }
             await writeStatus(outcome, head: head, behind: try await behind(mirror: mirror, head: head))
             return outcome.ready ? nextDelay() : min(nextDelay(), backoff())
-        } catch let error as GitError {
-            failures += 1
+        } catch {
+            return await failed(error)
+        }
+    }
+
+    /// A pass that failed: the status says why; the next pass comes after the backoff.
+    func failed(_ error: any Error) async -> Duration {
+        failures += 1
+        switch error {
+        case let error as GitError:
             metrics.gitFailed()
             logger.warning("git failed", metadata: ["error": "\(error.message)", "reason": "\(error.kind.rawValue)"])
             await writeStatus(.git(error), head: nil)
-            return backoff()
-        } catch let error as InvalidSpec {
-            failures += 1
+        case let error as InvalidSpec:
             await writeStatus(.failure("InvalidSpec", error.message, stalled: true), head: nil)
-            return backoff()
-        } catch {
-            failures += 1
+        default:
             logger.warning("reconcile failed", metadata: ["error": "\(error)"])
             await writeStatus(.failure("ReconcileFailed", "\(error)", stalled: false), head: nil)
-            return backoff()
         }
+        return backoff()
     }
 
     func nextDelay() -> Duration {

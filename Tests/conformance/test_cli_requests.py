@@ -16,6 +16,7 @@ import yaml
 
 from harness import Emulator, Kubectl, Operator, apply_flux_crd, flotilla_bin, git, git_repo, wait_until
 from registry import Registry
+from test_operator_run import metric
 
 
 def flotilla(emulator: Emulator, *args: str, context: str | None = None) -> subprocess.CompletedProcess:
@@ -135,6 +136,9 @@ def test_list_and_release(kubectl: Kubectl, emulator: Emulator, operator: Operat
     assert "'-> 1.0.0" in s.ok("list-images", "-w", web).stdout
     [limited] = json.loads(s.ok("list-images", "-w", web, "--limit", "1", "-o", "json").stdout)
     assert [t["tag"] for t in limited["tags"]] == ["2.0.0"] and limited["moreTags"] == 2
+    # The registry requests show in the operator's metrics, by host and answer.
+    wait_until("metrics address logged", lambda: "address=127.0.0.1:" in operator.log.read_text(), timeout=10)
+    assert (metric(operator.http("/metrics")[1], "flotilla_registry_requests_total", host=registry.host, code="200") or 0) >= 4
 
     # A dry run shows the change and writes nothing.
     before = s.head()

@@ -4,6 +4,7 @@ operator (no duplicate work), delete with the Orphan policy."""
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -114,3 +115,33 @@ def test_metrics_and_probes_follow_a_sync(kubectl: Kubectl, emulator: Emulator, 
     # The instance goes: so do its series.
     kubectl.run("delete", "fli", "apps", "-n", namespace, "--timeout=30s")
     wait_until("series removed", lambda: metric(scrape(), "flotilla_syncs_total", **ours, result="success") is None, timeout=20)
+
+
+def test_json_logs_carry_instance_revision_and_pass(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
+    """`--log-format json`: one JSON object per line; the lines of a sync name the instance, the
+    revision and the reconcile pass; no line carries a Secret's value."""
+    apply_flux_crd(kubectl)
+    operator = Operator(emulator, tmp_path)
+    operator.args += ["--log-format", "json"]
+    operator.start()
+    try:
+        repo = git_repo(tmp_path / "repo", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n"})
+        namespace = f"logs-{kubectl.label.replace('.', '-')}"
+        kubectl.run("create", "namespace", namespace)
+        kubectl.run("create", "secret", "generic", "git", "-n", namespace, "--from-literal=username=u", "--from-literal=password=planted-s3cret-value")
+        kubectl.apply({"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "apps", "namespace": namespace},
+                       "spec": {"git": {"url": f"file://{repo}", "pollInterval": "1s", "secretRef": {"name": "git"}}, "sync": {"interval": "1h"}}})
+        head = git("rev-parse", "HEAD", cwd=repo)
+        ours = f"{namespace}/apps"
+
+        def lines() -> list[dict]:
+            return [json.loads(line) for line in operator.log.read_text().splitlines() if line.strip()]
+
+        wait_until("status logged", lambda: any(l.get("instance") == ours and l["message"] == "status" for l in lines()), timeout=30)
+        records = lines()
+        assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+        [status] = [r for r in records if r.get("instance") == ours and r["message"] == "status"]
+        assert status["revision"] == head[:12] and len(status["reconcile"]) == 8 and status["reason"] == "Synced"
+        assert "planted-s3cret-value" not in operator.log.read_text()
+    finally:
+        operator.stop()

@@ -48,6 +48,7 @@ struct Dev: AsyncParsableCommand {
     }
 
     func run() async throws {
+        bootstrapLogging(.text)
         let logger = makeLogger(logLevel)
         Self.progress("generating a certificate authority and serving certificate…")
         let tls = try TLSMaterial.generate()

@@ -20,7 +20,7 @@ struct ClientOptions: ParsableArguments {
     func client() throws -> (KubeClient, String) {
         do {
             let configuration = try ClientConfiguration.resolve(kubeconfig: kubeconfig, context: context)
-            return (try KubeClient(configuration: configuration), namespace ?? configuration.namespace ?? "default")
+            return (try KubeClient(configuration: configuration), namespace ?? configuration.namespace)
         } catch {
             throw ValidationError("cannot configure the Kubernetes client: \(error)")
         }

@@ -14,6 +14,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: OperatorOptions
 
     func run() async throws {
+        bootstrapLogging(options.logFormat)
         let logger = makeLogger(options.logLevel)
         let client: KubeClient
         do {
@@ -72,6 +73,12 @@ struct OperatorOptions: ParsableArguments {
     @Option(help: "Log level (trace, debug, info, notice, warning, error).")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Log format: text (one line per event, key=value) or json (one object per line).")
+    var logFormat: LogFormat = .text
+
+    @Option(help: "Name of the leader-election Lease (one per shard when several Deployments share a namespace).")
+    var leaderElectionId = "flotilla-leader"
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if !metricsAddress.isEmpty && OperatorHTTP.parse(metricsAddress) == nil {
@@ -114,7 +121,7 @@ func runOperatorUntilCancelled(client: KubeClient, options: OperatorOptions, log
 func runSupervisor(_ supervisor: Supervisor, client: KubeClient, options: OperatorOptions, logger: Logger) async throws {
     if options.leaderElect {
         let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-        let elector = LeaderElector(client: client, configuration: .init(namespace: options.leaderElectionNamespace, name: "flotilla-leader", identity: identity),
+        let elector = LeaderElector(client: client, configuration: .init(namespace: options.leaderElectionNamespace, name: options.leaderElectionId, identity: identity),
                                     logger: logger) {
             try? await supervisor.run()
         }
