@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Embeds crds/fluxinstances.flotilla.dev.yaml in Sources/FlotillaAPI/FluxInstanceCRD.swift, so the
-binary can install the CRD itself (`flotilla dev`). A test fails when the two differ: run this after
-editing the CRD."""
+binary can install the CRD itself (`flotilla dev`), and copies it into the Helm chart. Tests fail
+when the copies differ: run this after editing the CRD."""
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -12,3 +12,5 @@ assert '"""#' not in crd
     "/// The FluxInstance CustomResourceDefinition, as in `crds/`.\n"
     "public enum FluxInstanceCRD {\n"
     "    public static let yaml = #\"\"\"\n" + crd + "\"\"\"#\n}\n")
+# The Helm chart installs the same CRD (Helm's crds/ directory): a test fails when they differ.
+(root / "charts" / "flotilla" / "crds" / "fluxinstances.flotilla.dev.yaml").write_text(crd)

@@ -1,0 +1,231 @@
+"""The Helm chart (charts/flotilla), rendered and linted with the Helm v4 SDK (PyPI
+helm-python-sdk, no helm binary), applied to the emulator with kubectl (server-side dry run, then
+for real), and run: `flotilla` started with the rendered Deployment's own arguments and the
+chart's ServiceAccount token, so the chart's RBAC is exactly what the operator gets."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import helm_python as helm
+import yaml
+
+from harness import REPO, Emulator, Kubectl, apply_flux_crd, flotilla_bin, git_repo, wait_until
+
+
+CHART = REPO / "charts" / "flotilla"
+RELEASE_NS = "flotilla-system"
+
+
+def render(values: dict[str, Any], name: str = "flotilla") -> list[dict]:
+    with helm.Chart.load(str(CHART)) as chart:
+        files = chart.render(values, name=name, namespace=RELEASE_NS, is_install=True)
+    return [d for path, text in files.items() if path.endswith(".yaml") for d in yaml.safe_load_all(text) if d]
+
+
+def test_chart_crd_is_the_crd() -> None:
+    """hack/gen-crd-swift.py copies crds/ into the chart; they never differ."""
+    assert (CHART / "crds" / "fluxinstances.flotilla.dev.yaml").read_bytes() == (REPO / "crds" / "fluxinstances.flotilla.dev.yaml").read_bytes()
+
+
+def test_chart_lints_clean() -> None:
+    report = helm.lint(str(CHART), strict=True)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize("values, complaint", [
+    ({"replicas": "two"}, "replicas"),
+    ({"logFormat": "xml"}, "logFormat"),
+    ({"concurrency": 0}, "concurrency"),
+    ({"shards": [{"name": "a"}]}, "selector"),
+    ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
+    ({"replica": 2}, "replica"),
+])
+def test_bad_values_fail_before_anything_is_created(values: dict, complaint: str) -> None:
+    with pytest.raises(helm.HelmError) as failure:
+        render(values)
+    assert complaint in str(failure.value)
+
+
+def test_defaults_harden_the_pod() -> None:
+    docs = render({})
+    kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
+    assert kinds == ["ClusterRole/flotilla", "ClusterRoleBinding/flotilla", "Deployment/flotilla", "Role/flotilla-leader-election",
+                     "RoleBinding/flotilla-leader-election", "Service/flotilla-metrics", "ServiceAccount/flotilla"]
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz" and container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/var/lib/flotilla", "/tmp"}
+    assert "--leader-elect" in container["args"] and "--work-dir=/var/lib/flotilla" in container["args"]
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    [role] = [d for d in docs if d["kind"] == "ClusterRole"]
+    granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    # Never the rights the instances' identities hold: no wildcard, no workload kinds, no
+    # reading of every object; impersonation of ServiceAccounts only.
+    assert not [x for x in granted if "*" in x]
+    assert not [x for x in granted if x[1] in {"deployments", "pods", "namespaces", "customresourcedefinitions"}]
+    assert {x for x in granted if x[2] == "impersonate"} == {("", "serviceaccounts", "impersonate")}
+    assert [r for r in role["rules"] if r["verbs"] == ["bind"]] == [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                                                                   "verbs": ["bind"], "resourceNames": ["edit"]}]
+    monitored = render({"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}})
+    [monitor] = [d for d in monitored if d["kind"] == "ServiceMonitor"]
+    assert monitor["metadata"]["labels"]["release"] == "prom" and monitor["spec"]["endpoints"][0]["port"] == "http-metrics"
+
+
+def sa_kubeconfig(emulator: Emulator, kubectl: Kubectl, path: Path, account: str) -> Path:
+    """A kubeconfig for the chart's ServiceAccount, with a token minted by TokenRequest."""
+    token = kubectl.run("create", "token", account, "-n", RELEASE_NS).stdout.strip()
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+        "clusters": [{"name": "emulator", "cluster": {"server": emulator.server,
+                                                      "certificate-authority-data": base64.b64encode(emulator.ca_pem).decode()}}],
+        "users": [{"name": "sa", "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "emulator", "user": "sa"}}],
+    }))
+    return path
+
+
+class Shard:
+    """`flotilla` with a rendered Deployment's arguments, as its ServiceAccount."""
+
+    def __init__(self, deployment: dict, kubeconfig: Path, workdir: Path):
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        workdir.mkdir(parents=True, exist_ok=True)
+        local = {"--work-dir": str(workdir / "work"), "--metrics-address": "127.0.0.1:0"}
+        self.args = [str(flotilla_bin())] + [next((f"{k}={v}" for k, v in local.items() if a.startswith(k + "=")), a) for a in args]
+        self.args += ["--kubeconfig", str(kubeconfig)]
+        self.log = workdir / "operator.log"
+        self.process = subprocess.Popen(self.args, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def lines(self) -> list[dict]:
+        out = []
+        for line in self.log.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def started(self, instance: str) -> bool:
+        return any(l.get("instance") == instance and l["message"] == "reconciler started" for l in self.lines())
+
+    def stopped(self, instance: str) -> bool:
+        return any(l.get("instance") == instance and l["message"] == "reconciler stopped" for l in self.lines())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            assert self.process.wait(timeout=15) == 0, self.log.read_text()[-2000:]
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+def install(kubectl: Kubectl, docs: list[dict], tmp_path: Path) -> None:
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    kubectl.run("apply", "--server-side", "--dry-run=server", "-f", str(manifest))
+    for d in docs:
+        if d["kind"] == "Deployment":
+            assert kubectl.run("get", "deploy", d["metadata"]["name"], "-n", RELEASE_NS, check=False).returncode != 0, "a dry run creates nothing"
+    kubectl.run("apply", "--server-side", "-f", str(manifest))
+
+
+def instance(kubectl: Kubectl, ns: str, name: str, repo: Path, labels: dict[str, str] | None = None) -> None:
+    kubectl.apply({"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance",
+                   "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+                   "spec": {"git": {"url": f"file://{repo}", "pollInterval": "1s"}, "sync": {"interval": "1h"}}})
+
+
+def config_map(kubectl: Kubectl, ns: str, name: str) -> dict | None:
+    result = kubectl.run("get", "cm", name, "-n", ns, "-o", "json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def test_default_install_runs_with_exactly_its_rbac(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
+    apply_flux_crd(kubectl)
+    kubectl.run("create", "namespace", RELEASE_NS, check=False)
+    name = f"flotilla-{kubectl.label.replace('.', '')}"
+    docs = render({}, name=name)
+    install(kubectl, docs, tmp_path)
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    assert kubectl.json("get", "deploy", name, "-n", RELEASE_NS)["spec"]["template"]["spec"]["containers"][0]["args"] == \
+        deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    ns = f"chart-{kubectl.label.replace('.', '-')}"
+    kubectl.run("create", "namespace", ns)
+    repo = git_repo(tmp_path / "repo", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n"})
+    shard = Shard(deployment, sa_kubeconfig(emulator, kubectl, tmp_path / "sa.kubeconfig", name), tmp_path / "shard")
+    try:
+        instance(kubectl, ns, "apps", repo)
+        wait_until("applied as the instance", lambda: config_map(kubectl, ns, "app"), timeout=40)
+        status = kubectl.json("get", "fli", "apps", "-n", ns)["status"]
+        assert [c["reason"] for c in status["conditions"] if c["type"] == "Ready"] == ["Synced"], status
+        # The leader Lease of this release, held by the shard.
+        lease = kubectl.json("get", "lease", name, "-n", RELEASE_NS)
+        assert lease["spec"]["holderIdentity"]
+        # The operator's own identity may not touch what it syncs: that is the instance's.
+        sa = f"system:serviceaccount:{RELEASE_NS}:{name}"
+        assert kubectl.run("auth", "can-i", "create", "deployments", "-n", ns, "--as", sa, check=False).stdout.strip() == "no"
+        assert kubectl.run("auth", "can-i", "get", "configmaps", "-n", ns, "--as", sa, check=False).stdout.strip() == "yes"
+    finally:
+        shard.stop()
+    assert any(l["message"] == "operator started" for l in shard.lines()), "JSON logs (the chart's default)"
+    # SIGTERM: the reconcilers stop, the Lease is released for a successor (exit 0, checked by stop()).
+    assert kubectl.json("get", "lease", name, "-n", RELEASE_NS)["spec"].get("holderIdentity", "") == ""
+    assert any(l["message"] == "reconciler stopped" and l.get("instance") == f"{ns}/apps" for l in shard.lines())
+
+
+def test_sharded_namespace_restricted_install(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
+    apply_flux_crd(kubectl)
+    kubectl.run("create", "namespace", RELEASE_NS, check=False)
+    label = kubectl.label.replace(".", "-")
+    watched, other = f"shard-{label}", f"unwatched-{label}"
+    for ns in (watched, other):
+        kubectl.run("create", "namespace", ns)
+    name = f"flotilla-sh{kubectl.label.replace('.', '')}"
+    docs = render({"watchNamespaces": [watched], "logFormat": "json",
+                   "shards": [{"name": "a", "selector": "flotilla.dev/shard=a"}, {"name": "b", "selector": "flotilla.dev/shard=b"}]}, name=name)
+    assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"], "rights through RoleBindings in the watched namespaces only"
+    assert [d["metadata"]["namespace"] for d in docs if d["kind"] == "RoleBinding" and d["roleRef"]["kind"] == "ClusterRole"] == [watched]
+    install(kubectl, docs, tmp_path)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert sorted(deployments) == [f"{name}-a", f"{name}-b"]
+    config = sa_kubeconfig(emulator, kubectl, tmp_path / "sa.kubeconfig", name)
+    repo = git_repo(tmp_path / "repo", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n"})
+    repo2 = git_repo(tmp_path / "repo2", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app2}\ndata: {k: two}\n"})
+    a = Shard(deployments[f"{name}-a"], config, tmp_path / "a")
+    b = Shard(deployments[f"{name}-b"], config, tmp_path / "b")
+    try:
+        instance(kubectl, watched, "one", repo, {"flotilla.dev/shard": "a"})
+        instance(kubectl, watched, "two", repo2, {"flotilla.dev/shard": "b"})
+        instance(kubectl, other, "outside", repo, {"flotilla.dev/shard": "a"})
+        wait_until("both applied", lambda: config_map(kubectl, watched, "app") and config_map(kubectl, watched, "app2"), timeout=40)
+        one, two = f"{watched}/one", f"{watched}/two"
+        assert a.started(one) and not a.started(two)
+        assert b.started(two) and not b.started(one)
+        # Each shard holds its own Lease.
+        assert kubectl.json("get", "lease", f"{name}-a", "-n", RELEASE_NS)["spec"]["holderIdentity"]
+        assert kubectl.json("get", "lease", f"{name}-b", "-n", RELEASE_NS)["spec"]["holderIdentity"]
+        # Outside the watched namespaces nothing happens (no finalizer, no status).
+        outside = kubectl.json("get", "fli", "outside", "-n", other)
+        assert "status" not in outside and not outside["metadata"].get("finalizers")
+
+        # Relabelled to shard b: a lets go (without finalizing: the objects stay), b takes it.
+        kubectl.run("label", "--overwrite", "fli", "one", "-n", watched, "flotilla.dev/shard=b")
+        wait_until("b took it over", lambda: b.started(one) and a.stopped(one), timeout=30)
+        assert config_map(kubectl, watched, "app") is not None
+        assert kubectl.json("get", "fli", "one", "-n", watched)["metadata"]["finalizers"] == ["flotilla.dev/finalizer"]
+    finally:
+        a.stop()
+        b.stop()
