@@ -65,24 +65,26 @@ spec:
                   url:
                     type: string
                     minLength: 1
-                    description: 'ssh://, scp-like (git@host:org/repo), https:// or file:// URL.'
+                    description: 'ssh://, scp-like (git@host:org/repo), https:// or file:// URL (Flux v1: --git-url).'
                     pattern: '^(ssh://|https://|http://|file://|git://|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:).+'
                   branch:
                     type: string
-                    description: Default the remote's default branch.
+                    description: 'Default the remote''s default branch (Flux v1: --git-branch).'
                   paths:
                     type: array
-                    description: Directories to sync (default the repository root).
+                    description: 'Directories to sync (default the repository root) (Flux v1: --git-path).'
                     items: {type: string}
                   readonly:
                     type: boolean
                     default: false
-                    description: Never write to git; the sync high-water mark is kept in the status.
+                    description: 'Never write to git; the sync high-water mark is kept in the status (Flux v1: --git-readonly).'
                   pollInterval:
+                    description: 'How often the remote''s refs are checked (Flux v1: --git-poll-interval).'
                     type: string
                     default: 5m
                     pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'
                   timeout:
+                    description: 'Limit of each git operation (Flux v1: --git-timeout).'
                     type: string
                     default: 20s
                     pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'
@@ -91,47 +93,58 @@ spec:
                     description: 'A Secret in the same namespace: identity (SSH private key), known_hosts, username/password (https).'
                     required: [name]
                     properties:
-                      name: {type: string, minLength: 1}
+                      name: {type: string, minLength: 1, description: 'The Secret''s name.'}
                   syncTag:
+                    description: 'The tag moved to each applied revision, the sync high-water mark (Flux v1: --git-sync-tag).'
                     type: string
                     default: flux-sync
                   label:
                     type: string
                     description: Overrides the sync tag name, as --git-label.
                   user:
+                    description: 'Committer name of the commits Flotilla makes (Flux v1: --git-user).'
                     type: string
                     default: Flotilla
                   email:
+                    description: 'Committer email of the commits Flotilla makes (Flux v1: --git-email).'
                     type: string
                     default: flotilla@localhost
                   setAuthor:
+                    description: 'Make the user who asked the author of release and policy commits (Flux v1: --git-set-author).'
                     type: boolean
                     default: false
                   ciSkip:
+                    description: 'Append ciSkipMessage to the messages of commits Flotilla makes (Flux v1: --git-ci-skip).'
                     type: boolean
                     default: false
                   ciSkipMessage:
+                    description: 'The text ciSkip appends (Flux v1: --git-ci-skip-message).'
                     type: string
                     default: '[ci skip]'
               sync:
+                description: 'How and how often the manifests are applied.'
                 type: object
                 default: {}
                 properties:
                   interval:
+                    description: 'Apply at least this often, even without a new commit (Flux v1: --sync-interval).'
                     type: string
                     default: 5m
                     pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'
                   timeout:
+                    description: 'Give up a sync after this long (Flux v1: --sync-timeout).'
                     type: string
                     default: 1m
                     pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'
                   garbageCollection:
+                    description: 'Deleting objects that were synced before and are no longer in git.'
                     type: object
                     default: {}
                     properties:
-                      enabled: {type: boolean, default: false}
-                      dryRun: {type: boolean, default: false}
+                      enabled: {type: boolean, default: false, description: 'Turn garbage collection on (Flux v1: --sync-garbage-collection).'}
+                      dryRun: {type: boolean, default: false, description: 'Only report what would be deleted (Flux v1: --sync-garbage-collection-dry).'}
                       maxDeletePercent:
+                        description: 'Hold deletions, until approved, when they are more than this share of the inventory.'
                         type: integer
                         default: 50
                         minimum: 0
@@ -146,17 +159,21 @@ spec:
                 description: 'Every read and write of the manifests impersonates this ServiceAccount. Empty: one is created, bound to edit in the allowed namespaces.'
               allowedNamespaces:
                 type: array
-                description: 'Empty means the instance''s own namespace only; ["*"] means all.'
+                description: 'Empty means the instance''s own namespace only; ["*"] means all (Flux v1: --k8s-allow-namespace).'
                 items: {type: string, minLength: 1}
               defaultNamespace:
+                description: 'Namespace of manifests that name none; default the instance''s namespace (Flux v1: --k8s-default-namespace).'
                 type: string
               clusterScoped:
+                description: 'May the instance apply cluster-scoped kinds (Namespaces, ClusterRoles, CRDs).'
                 type: boolean
                 default: false
               manifestGeneration:
+                description: 'Honour .flux.yaml files (Flux v1: --manifest-generation).'
                 type: boolean
                 default: false
               suspend:
+                description: 'Stop syncing and automation until false.'
                 type: boolean
                 default: false
               registry:
@@ -164,23 +181,25 @@ spec:
                 description: Registry scanning for image automation (Flux v1's --registry-* flags).
                 properties:
                   disableScanning:
+                    description: 'No registry scanning and no image automation (Flux v1: --registry-disable-scanning).'
                     type: boolean
                     default: false
                   includeImages:
                     type: array
-                    description: Scan only images matching one of these globs (e.g. "ghcr.io/team/*").
+                    description: 'Scan only images matching one of these globs (e.g. "ghcr.io/team/*") (Flux v1: --registry-include-image).'
                     items: {type: string, minLength: 1}
                   excludeImages:
                     type: array
-                    description: Never scan images matching one of these globs.
+                    description: 'Never scan images matching one of these globs (Flux v1: --registry-exclude-image).'
                     default: ["k8s.gcr.io/*", "registry.k8s.io/*"]
                     items: {type: string, minLength: 1}
                   rps:
                     type: number
                     minimum: 0.1
                     default: 50
-                    description: Requests per second per registry host (shared by every instance using the host; the lowest wins).
+                    description: 'Requests per second per registry host (shared by every instance using the host; the lowest wins) (Flux v1: --registry-rps).'
                   burst:
+                    description: 'Burst of requests per registry host (Flux v1: --registry-burst).'
                     type: integer
                     minimum: 1
                     default: 10
@@ -194,16 +213,17 @@ spec:
                     required: [name]
                     description: A kubernetes.io/dockerconfigjson Secret in the instance's namespace.
                     properties:
-                      name: {type: string, minLength: 1}
+                      name: {type: string, minLength: 1, description: 'The Secret''s name.'}
                   insecureHosts:
                     type: array
-                    description: Registry hosts reached over TLS without verification, or plain HTTP when they do not speak TLS (e.g. a local registry).
+                    description: 'Registry hosts reached over TLS without verification, or plain HTTP when they do not speak TLS (e.g. a local registry) (Flux v1: --registry-insecure-host).'
                     items: {type: string, minLength: 1}
               automation:
                 type: object
                 description: Automated image updates committed to git.
                 properties:
                   interval:
+                    description: 'How often automated workloads are checked for newer images (Flux v1: --automation-interval).'
                     type: string
                     default: 5m
                     pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'
