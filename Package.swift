@@ -59,6 +59,7 @@ let package = Package(
         .target(name: "CSupport"),
         .target(
             name: "GitTesting",
+            dependencies: ["Manifests", "ImageAutomation", "KubeModel"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -238,6 +239,13 @@ let package = Package(
                            "KubeEmulator", "KubeModel", "FlotillaAPI",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: ["Operator", "Sync", "Manifests", "GitSource", "GitTesting", "KubeTesting", "KubeClient", "KubeRuntime",
+                           "KubeEmulator", "KubeModel", "FlotillaAPI", "ImageAutomation",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

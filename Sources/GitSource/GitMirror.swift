@@ -228,15 +228,29 @@ public final class GitMirror: Sendable {
 
     /// The contents of blobs, by id.
     public func blobs(_ ids: [String]) async throws(GitError) -> [String: [UInt8]] {
+        try await blobs(ids, maxSize: .max).contents
+    }
+
+    /// The contents of blobs of at most `maxSize` bytes; the larger ones are not read, only
+    /// their sizes returned (a hostile gigabyte file costs a header read, not a gigabyte).
+    public func blobs(_ ids: [String], maxSize: Int) async throws(GitError) -> (contents: [String: [UInt8]], oversized: [String: Int]) {
         let path = path
         return try await run("read blobs") { _ throws(GitError) in
             let repo = try Repository.openOrCreate(path)
             var out: [String: [UInt8]] = [:]
+            var oversized: [String: Int] = [:]
             for id in ids {
                 guard let oid = git_oid(hex: id) else { throw GitError(.invalid, "not a blob id: \(id)") }
+                if maxSize < .max {
+                    let size = try repo.blobSize(oid)
+                    if size > maxSize {
+                        oversized[id] = size
+                        continue
+                    }
+                }
                 out[id] = try repo.blob(oid)
             }
-            return out
+            return (out, oversized)
         }
     }
 

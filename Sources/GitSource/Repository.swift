@@ -83,6 +83,18 @@ final class Repository {
         return Tree(tree!)
     }
 
+    /// A blob's size from the object database's header, without reading its content.
+    func blobSize(_ id: git_oid) throws(GitError) -> Int {
+        var odb: OpaquePointer?
+        try check(git_repository_odb(&odb, pointer), "open the object database")
+        defer { git_odb_free(odb) }
+        var oid = id
+        var size = 0
+        var type = GIT_OBJECT_ANY
+        try check(git_odb_read_header(&size, &type, odb, &oid), "read the header of \(id.hex)")
+        return size
+    }
+
     func blob(_ id: git_oid) throws(GitError) -> [UInt8] {
         var oid = id
         var blob: OpaquePointer?

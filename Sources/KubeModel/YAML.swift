@@ -13,6 +13,8 @@ public struct YAMLLimits: Sendable {
     public var maxDepth: Int = 512
     /// The number of nodes aliases may expand to, across one stream.
     public var maxAliasExpansion: Int = 100_000
+    /// Documents in one stream (empty ones count: a file of a million `---` is refused, not parsed).
+    public var maxDocuments: Int = 100_000
     public init() {}
 }
 
@@ -117,6 +119,9 @@ struct YAMLBuilder {
                 current = nil
                 documentLine = line
             case YAML_DOCUMENT_END_EVENT:
+                guard documents.count < limits.maxDocuments else {
+                    throw YAMLError(message: "more than \(limits.maxDocuments) documents in one file", line: line, column: column)
+                }
                 documents.append(current ?? .null)
                 documentLines.append(documentLine ?? line)
                 documentLine = nil

@@ -53,8 +53,10 @@ public struct YAMLScalar: Sendable, Equatable {
 }
 
 public enum YAMLTree {
-    /// Every document of `bytes` (a document without content is `nil`).
-    public static func documents(_ bytes: [UInt8]) throws(YAMLError) -> [YAMLNode?] {
+    /// Every document of `bytes` (a document without content is `nil`). Nesting deeper than
+    /// `limits.maxDepth` and more than `limits.maxDocuments` documents are errors: a hostile file
+    /// costs bounded time and memory, and no tree is too deep to free.
+    public static func documents(_ bytes: [UInt8], limits: YAMLLimits = YAMLLimits()) throws(YAMLError) -> [YAMLNode?] {
         // libyaml counts marks in characters; map them to byte offsets (identity for ASCII).
         var byteOffset: [Int] = []
         let ascii = !bytes.contains { $0 >= 0x80 }
@@ -70,29 +72,33 @@ public enum YAMLTree {
         defer { yaml_parser_delete(&parser) }
         return try bytes.withUnsafeBufferPointer { (buffer: UnsafeBufferPointer<UInt8>) throws(YAMLError) -> [YAMLNode?] in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            enum Frame {
-                case mapping([(key: YAMLScalar?, value: YAMLNode)], pendingKey: YAMLNode?)
-                case sequence([YAMLNode])
+            // An open sequence or mapping, mutated in place on the stack (binding an enum's
+            // payload and pushing it back copied the array on every item: quadratic).
+            struct Frame {
+                var isMapping: Bool
+                var items: [YAMLNode] = []
+                var pairs: [(key: YAMLScalar?, value: YAMLNode)] = []
+                var pendingKey: YAMLNode?
+                var hasPendingKey = false
             }
             var stack: [Frame] = []
             var documents: [YAMLNode?] = []
             var root: YAMLNode?
             func emit(_ node: YAMLNode) {
-                guard let top = stack.popLast() else {
+                guard !stack.isEmpty else {
                     root = node
                     return
                 }
-                switch top {
-                case .sequence(var items):
-                    items.append(node)
-                    stack.append(.sequence(items))
-                case .mapping(var pairs, let pending):
-                    if let pending {
-                        pairs.append((key: pending.scalar, value: node))
-                        stack.append(.mapping(pairs, pendingKey: nil))
-                    } else {
-                        stack.append(.mapping(pairs, pendingKey: node))
-                    }
+                let top = stack.count - 1
+                if !stack[top].isMapping {
+                    stack[top].items.append(node)
+                } else if stack[top].hasPendingKey {
+                    stack[top].pairs.append((key: stack[top].pendingKey?.scalar, value: node))
+                    stack[top].pendingKey = nil
+                    stack[top].hasPendingKey = false
+                } else {
+                    stack[top].pendingKey = node
+                    stack[top].hasPendingKey = true
                 }
             }
             var event = yaml_event_t()
@@ -109,6 +115,9 @@ public enum YAMLTree {
                 case YAML_DOCUMENT_START_EVENT:
                     root = nil
                 case YAML_DOCUMENT_END_EVENT:
+                    guard documents.count < limits.maxDocuments else {
+                        throw YAMLError(message: "more than \(limits.maxDocuments) documents in one file", line: Int(event.start_mark.line) + 1, column: 1)
+                    }
                     documents.append(root)
                     root = nil
                 case YAML_SCALAR_EVENT:
@@ -124,16 +133,14 @@ public enum YAMLTree {
                     }
                     let range = offset(Int(event.start_mark.index))..<offset(Int(event.end_mark.index))
                     emit(.scalar(YAMLScalar(value: value, style: style, range: range)))
-                case YAML_SEQUENCE_START_EVENT:
-                    stack.append(.sequence([]))
-                case YAML_MAPPING_START_EVENT:
-                    stack.append(.mapping([], pendingKey: nil))
-                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                    switch stack.popLast() {
-                    case .sequence(let items)?: emit(.sequence(items))
-                    case .mapping(let pairs, _)?: emit(.mapping(pairs))
-                    case nil: break
+                case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                    guard stack.count < limits.maxDepth else {
+                        throw YAMLError(message: "document nested deeper than \(limits.maxDepth) levels",
+                                        line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
                     }
+                    stack.append(Frame(isMapping: event.type == YAML_MAPPING_START_EVENT))
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                    if let frame = stack.popLast() { emit(frame.isMapping ? .mapping(frame.pairs) : .sequence(frame.items)) }
                 case YAML_ALIAS_EVENT:
                     emit(.alias)
                 default:

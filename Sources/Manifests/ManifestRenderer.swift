@@ -129,13 +129,26 @@ public final class ManifestRenderer: Sendable {
         }
     }
 
-    func read(_ files: [GitFile]) async throws(RenderError) -> [String: [UInt8]] {
+    /// The largest file read as a manifest, `.flux.yaml` or patch file (the API server takes
+    /// 3 MiB per request; a bigger file is a mistake or an attack, refused without reading it).
+    public static let maxFileBytes = 16 << 20
+
+    /// The largest file written out for generators (charts and other inputs may be bigger than
+    /// any manifest).
+    public static let maxExportedFileBytes = 128 << 20
+
+    func read(_ files: [GitFile], maxSize: Int = maxFileBytes) async throws(RenderError) -> [String: [UInt8]] {
         guard !files.isEmpty else { return [:] }
+        let result: (contents: [String: [UInt8]], oversized: [String: Int])
         do {
-            return try await mirror.blobs(files.map(\.blobID))
+            result = try await mirror.blobs(files.map(\.blobID), maxSize: maxSize)
         } catch {
             throw RenderError(.source, error.message)
         }
+        if let file = files.first(where: { result.oversized[$0.blobID] != nil }), let size = result.oversized[file.blobID] {
+            throw RenderError(.parse, "\(file.path): \(size) bytes, more than the \(maxSize >> 20) MiB a file may have")
+        }
+        return result.contents
     }
 
     func parseFiles(_ files: [GitFile]) async throws(RenderError) -> [Manifest] {
@@ -159,7 +172,7 @@ public final class ManifestRenderer: Sendable {
     func export(_ files: [GitFile], revision: String) async throws(RenderError) -> String {
         let tree = workDirectory + "/tree"
         let fm = FileManager.default
-        let contents = try await read(files)
+        let contents = try await read(files, maxSize: Self.maxExportedFileBytes)
         do {
             try? fm.removeItem(atPath: tree)
             try fm.createDirectory(atPath: tree, withIntermediateDirectories: true)

@@ -84,6 +84,7 @@ public final class KubeAPIServer: Sendable {
             s.requestCounts["\(info.verb) \(info.resource)", default: 0] += info.isResourceRequest ? 1 : 0
             guard let i = s.faults.firstIndex(where: { $0.rule.matches(info) }) else { return nil }
             let action = s.faults[i].rule.action
+            s.faultHits[s.faults[i].id, default: 0] += 1
             if let t = s.faults[i].rule.times {
                 if t <= 1 { s.faults.remove(at: i) } else { s.faults[i].rule.times = t - 1 }
             }

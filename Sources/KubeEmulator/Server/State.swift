@@ -45,6 +45,8 @@ struct State: Sendable {
     var tokens: [String: TokenEntry] = [:]
     var requestCounts: [String: Int] = [:]
     var faults: [IdentifiedFault] = []
+    /// Requests each fault rule (by id) has answered, also after it was used up or removed.
+    var faultHits: [Int: Int] = [:]
     /// Set when something is being deleted, so the controllers know there is work.
     var deletionsPending = false
     /// When each terminating namespace was deleted (the namespace controller takes a moment).

@@ -70,6 +70,9 @@ extension KubeAPIServer {
 
     public func clearFaults() { state.withLock { $0.faults.removeAll() } }
 
+    /// How many requests the fault rule `id` has answered (also after it was used up or removed).
+    public func faultHits(_ id: Int) -> Int { state.withLock { $0.faultHits[id] ?? 0 } }
+
     /// Requests served per "verb resource" (e.g. `patch deployments`, `watch configmaps`).
     public func requestCount(verb: String, resource: String) -> Int {
         state.withLock { $0.requestCounts["\(verb) \(resource)"] ?? 0 }
