@@ -210,3 +210,31 @@ public enum FuzzCheck {
         return nil
     }
 }
+
+/// A git host on 127.0.0.1 that misbehaves (`hack/testing/bad-git-server.py`): `garbage` answers
+/// random bytes, `hang` never answers. Its URL is `http://127.0.0.1:PORT/repo.git`.
+public final class BadGitServer: Sendable {
+    public let port: Int
+    let process: Process
+    public var url: String { "http://127.0.0.1:\(port)/repo.git" }
+
+    public init(mode: String) throws {
+        port = try freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [LocalRegistry.hackPath("bad-git-server.py"), "\(port)", mode]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        guard String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("ready") else {
+            throw FixtureError("bad-git-server did not start")
+        }
+    }
+
+    public func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}

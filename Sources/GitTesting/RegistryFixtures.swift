@@ -146,7 +146,7 @@ public final class LocalRegistry: @unchecked Sendable {
 /// first N requests, hangs, or pages tag lists.
 public final class RegistryFaultProxy: @unchecked Sendable {
     // @unchecked: every stored property is a `let`; the process is only signalled.
-    public enum Mode: Sendable { case pass, tooManyRequests(Int), hang, pages(Int) }
+    public enum Mode: Sendable { case pass, tooManyRequests(Int), serverError(Int), hang, pages(Int) }
     public let port: Int
     let process: Process
 
@@ -158,6 +158,7 @@ public final class RegistryFaultProxy: @unchecked Sendable {
         switch mode {
         case .pass: args = ["pass"]
         case .tooManyRequests(let n): args = ["429", "\(n)"]
+        case .serverError(let n): args = ["500", "\(n)"]
         case .hang: args = ["hang"]
         case .pages(let n): args = ["page", "\(n)"]
         }

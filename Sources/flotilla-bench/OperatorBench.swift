@@ -26,6 +26,8 @@ struct OperatorBench: AsyncParsableCommand {
     @Option(help: "Latency rounds (reconcile request after a commit).") var latencyRounds = 30
     @Flag(help: "Exit right after the idle measurement (for heap profilers: what is still allocated then is the idle state).") var exitAfterIdle = false
     @Option(help: "The flotilla binary that serves the API emulator.") var flotilla = ".build/release/flotilla"
+    @Option(help: "Soak: minutes of steady work after the storm (a commit to the shared repository every --soak-commit-seconds; RSS sampled each minute, every commit's lag to every instance).") var soakMinutes = 0
+    @Option(help: "Soak: seconds between commits.") var soakCommitSeconds = 60
 
     func run() async throws {
         let work = tempDir("opbench")
@@ -151,6 +153,8 @@ struct OperatorBench: AsyncParsableCommand {
         let stormCPU = cpuTime() - stormCPU0
         let writes = instances * max(1, manifests / 10)
 
+        let soak = soakMinutes > 0 ? try await runSoak(client: client, shared: shared, copies: copies, names: Array(names.dropLast())) : nil
+
         let sorted = latencies.sorted()
         print("\(instances) instances × \(manifests) manifests (ConfigMaps), one namespace each, over \(urls.count) repositor\(urls.count == 1 ? "y" : "ies"), polling every \(pollInterval), \(concurrency) concurrent syncs; the API emulator in a separate process.\n")
         print("| figure | value |")
@@ -163,6 +167,7 @@ struct OperatorBench: AsyncParsableCommand {
         print("| idle CPU over \(idleSeconds) s (share of one core) | \(String(format: "%.2f %%", idleCPU * 100)) |")
         print("| commit-to-applied after a reconcile request, p50 / p99 of \(latencyRounds) | \(ms(sorted[sorted.count / 2])) / \(ms(sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])) |")
         print("| storm: one commit to every instance (\(writes) objects changed), all applied | \(ms(storm)) (\(String(format: "%.0f", Double(writes) / storm.seconds)) writes/s, \(ms(stormCPU)) CPU) |")
+        if let soak { print(soak) }
         running.cancel()
         _ = try? await running.value
         try? await client.shutdown()
@@ -170,6 +175,49 @@ struct OperatorBench: AsyncParsableCommand {
 }
 
 /// The emulator's request counters (its /metrics, as kube-apiserver's apiserver_request_total).
+extension OperatorBench {
+    /// Steady work for `soakMinutes`: a commit every `soakCommitSeconds`, found by each instance's
+    /// own polls (no reconcile request). Samples RSS each minute and, per commit, the lag until each
+    /// instance applied it. Rows for the BENCHMARKS/RELIABILITY tables.
+    func runSoak(client: KubeClient, shared: UpstreamRepo, copies: [String], names: [String]) async throws -> String {
+        FileHandle.standardError.write(Data("soak: \(soakMinutes) min, a commit every \(soakCommitSeconds) s\n".utf8))
+        let end = ContinuousClock.now + .seconds(soakMinutes * 60)
+        var rss: [Double] = [rssMiB()]
+        var lags: [Double] = []
+        var missed = 0
+        var lastSample = ContinuousClock.now
+        var round = 0
+        while ContinuousClock.now < end {
+            round += 1
+            let revision = try shared.commit(["apps/cm-0.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-0\ndata:\n  value: \"soak \(round)\"\n"], message: "soak \(round)")
+            for bare in copies { _ = try sh(["git", "--git-dir", shared.bare, "push", "-q", bare, "main"]) }
+            let committed = ContinuousClock.now
+            var pending = Set(names)
+            let roundEnd = committed + .seconds(soakCommitSeconds)
+            while !pending.isEmpty && ContinuousClock.now < roundEnd {
+                try await Task.sleep(for: .milliseconds(500))
+                for item in try await client.list(FluxInstance.resourceType).items where item["status"]?["lastAppliedRevision"]?.stringValue == revision {
+                    if let ns = item["metadata"]?["namespace"]?.stringValue, pending.remove(ns) != nil {
+                        lags.append((ContinuousClock.now - committed).seconds)
+                    }
+                }
+            }
+            missed += pending.count
+            while ContinuousClock.now < roundEnd { try await Task.sleep(for: .milliseconds(200)) }
+            if ContinuousClock.now - lastSample >= .seconds(60) {
+                rss.append(rssMiB())
+                lastSample = ContinuousClock.now
+            }
+        }
+        rss.append(rssMiB())
+        lags.sort()
+        let p = { (q: Double) in lags.isEmpty ? 0 : lags[min(lags.count - 1, Int(Double(lags.count) * q))] }
+        let third = max(1, rss.count / 3)
+        let early = rss.prefix(third).reduce(0, +) / Double(third), late = rss.suffix(third).reduce(0, +) / Double(third)
+        return "| soak: \(soakMinutes) min, \(round) commits each found by \(names.count) instances' polls | lag p50 \(String(format: "%.1f", p(0.5))) s / p99 \(String(format: "%.1f", p(0.99))) s / max \(String(format: "%.1f", lags.last ?? 0)) s; \(missed) instance-commits not applied within \(soakCommitSeconds) s; RSS \(Int(rss.first!)) → \(Int(rss.last!)) MiB (mean of first third \(Int(early)), last third \(Int(late)); samples \(rss.map { String(Int($0)) }.joined(separator: ", "))) |"
+    }
+}
+
 func apiRequests(_ client: KubeClient) async throws -> [String: Int] {
     let text = String(decoding: try await client.send(.GET, "/metrics", accept: "text/plain").body, as: UTF8.self)
     var out: [String: Int] = [:]

@@ -211,7 +211,12 @@ final class KillHarness: Sendable {
 func withKillHarness(_ body: (KillHarness) async throws -> Void) async throws {
     try await withTestCluster { cluster in
         let harness = try await KillHarness(cluster: cluster)
-        try await body(harness)
+        do {
+            try await body(harness)
+        } catch {
+            try? await harness.admin.shutdown()
+            throw error
+        }
         try? await harness.admin.shutdown()
     }
 }

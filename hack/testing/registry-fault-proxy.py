@@ -3,7 +3,7 @@
 
 Usage: registry-fault-proxy.py PORT UPSTREAM_PORT MODE [N]
 MODE: pass (forward everything), 429 (answer the first N requests 429 with Retry-After: 1, then
-forward), hang (accept and never answer), page (serve tag lists in pages of N with `Link` headers,
+forward), 500 (answer the first N requests 500, then forward), hang (accept and never answer), page (serve tag lists in pages of N with `Link` headers,
 as Docker Hub and GHCR do; distribution 2.8 does not paginate them). /stats (JSON) counts the requests and when each came.
 """
 import json, sys, threading, time, urllib.request, urllib.error
@@ -28,12 +28,14 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             stats["requests"] += 1
             stats["times"].append(time.time())
-            limited = mode == "429" and stats["limited"] < limit
+            limited = mode in ("429", "500") and stats["limited"] < limit
             if limited:
                 stats["limited"] += 1
         if mode == "hang":
             time.sleep(3600)
             return
+        if limited and mode == "500":
+            return self.reply(500, {"Content-Type": "application/json"}, b'{"errors":[{"code":"UNKNOWN","message":"injected"}]}')
         if limited:
             return self.reply(429, {"Retry-After": "1", "Content-Type": "application/json"}, b'{"errors":[{"code":"TOOMANYREQUESTS"}]}')
         request = urllib.request.Request(f"http://127.0.0.1:{upstream}{self.path}",
