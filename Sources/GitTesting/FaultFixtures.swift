@@ -12,16 +12,7 @@ public final class TCPFaultProxy: Sendable {
 
     public init(upstreamPort: Int) throws {
         port = try freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [LocalRegistry.hackPath("tcp-fault-proxy.py"), "\(port)", "\(upstreamPort)"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        let line = out.fileHandleForReading.availableData
-        guard String(decoding: line, as: UTF8.self).hasPrefix("ready") else { throw FixtureError("tcp-fault-proxy did not start") }
+        process = try startReadyScript("tcp-fault-proxy.py", ["\(port)", "\(upstreamPort)"])
     }
 
     /// The server becomes unreachable: open connections are reset, new ones refused.
@@ -220,21 +211,27 @@ public final class BadGitServer: Sendable {
 
     public init(mode: String) throws {
         port = try freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [LocalRegistry.hackPath("bad-git-server.py"), "\(port)", mode]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        guard String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("ready") else {
-            throw FixtureError("bad-git-server did not start")
-        }
+        process = try startReadyScript("bad-git-server.py", ["\(port)", mode])
     }
 
     public func stop() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
+}
+
+/// Starts a `hack/testing` Python script and waits for the "ready" line it prints once listening.
+func startReadyScript(_ name: String, _ arguments: [String]) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments = [LocalRegistry.hackPath(name)] + arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    guard String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("ready") else {
+        kill(process.processIdentifier, SIGKILL)
+        throw FixtureError("\(name) did not start")
+    }
+    return process
 }
