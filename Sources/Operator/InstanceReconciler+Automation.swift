@@ -340,6 +340,7 @@ extension InstanceReconciler {
             }
             return out
         }
+        if pushed != nil { CrashPoint.pass("push") }
         return pushed?.id
     }
 }

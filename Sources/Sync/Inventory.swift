@@ -14,6 +14,9 @@ public struct InventoryEntry: Hashable, Sendable {
         self.apiVersion = apiVersion
         self.uid = uid
     }
+
+    /// The uid of an object recorded before it is applied (write-ahead): not known yet.
+    public static let pending = "-"
 }
 
 /// What an instance has applied and not yet collected. Garbage collection works from it alone

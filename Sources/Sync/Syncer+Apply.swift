@@ -87,6 +87,7 @@ extension Syncer {
         verified[d.id] = nil
         do {
             let response = try await client.apply(d.object, as: type, fieldManager: options.fieldManager, force: true)
+            CrashPoint.pass("apply")
             logger.debug("applied", metadata: ["object": "\(d.id)", "created": "\(live == nil)"])
             if let rv = response["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = (rv, d.checksum) }
             return Applied(object: d, change: Change(id: d.id, action: live == nil ? .created : .configured),

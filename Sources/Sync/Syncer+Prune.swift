@@ -33,7 +33,8 @@ extension Syncer {
             live = object
         }
         let metadata = live["metadata"]
-        if metadata?["uid"]?.stringValue != entry.uid {
+        // A write-ahead entry (uid not known yet) relies on the GC mark alone, checked next.
+        if entry.uid != InventoryEntry.pending && metadata?["uid"]?.stringValue != entry.uid {
             return (Change(id: id, action: .skipped, reason: "not deleted: it was re-created by someone else since this instance applied it"), false)
         }
         if metadata?["labels"]?[FluxAnnotations.syncGCMark]?.stringValue != GCMark.mark(setName: options.setName, id: id) {
@@ -48,7 +49,9 @@ extension Syncer {
             // Preconditions: exactly the object checked above, unchanged since (an ignore annotation
             // added a moment ago makes the delete fail rather than go through).
             try await client.delete(type, name: id.name, namespace: id.namespace, propagation: .background,
-                                    preconditionResourceVersion: metadata?["resourceVersion"]?.stringValue, preconditionUID: entry.uid)
+                                    preconditionResourceVersion: metadata?["resourceVersion"]?.stringValue,
+                                    preconditionUID: entry.uid == InventoryEntry.pending ? metadata?["uid"]?.stringValue : entry.uid)
+            CrashPoint.pass("prune")
             logger.info("deleted", metadata: ["object": "\(id)"])
             return (Change(id: id, action: .deleted), false)
         } catch {

@@ -84,6 +84,22 @@ public actor Syncer {
         }
         var inventory = try await loadInventory()
         let before = inventory
+        // Write-ahead: objects about to be created are recorded first (their uid unknown yet), so
+        // that a crash between creating them and saving the inventory cannot leave objects that no
+        // later sync would collect once they leave git.
+        var stored = before
+        let new = desired.filter { $0.type != nil && $0.ignore != .ignored && contested[$0.id.description] == nil && inventory.entries[$0.id] == nil }
+        if !new.isEmpty {
+            for d in new { inventory.entries[d.id] = InventoryEntry(id: d.id, apiVersion: d.apiVersion, uid: InventoryEntry.pending) }
+            inventory.setName = options.setName
+            do {
+                try await store.save(inventory)
+            } catch {
+                logger.error("inventory not saved", metadata: ["error": "\(error)"])
+                throw .inventory("cannot save the inventory: \(error)")
+            }
+            stored = inventory
+        }
 
         var applied = await applyStaged(desired.filter { contested[$0.id.description] == nil })
         for d in desired {
@@ -139,8 +155,9 @@ public actor Syncer {
         }
 
         inventory.setName = options.setName
-        if inventory != before {
+        if inventory != stored {
             do {
+                CrashPoint.pass("inventory")
                 try await store.save(inventory)
             } catch {
                 logger.error("inventory not saved", metadata: ["error": "\(error)"])

@@ -5,18 +5,21 @@ import KubeClient
 import KubeEmulator
 import KubeModel
 import KubeTesting
+import Synchronization
 import Testing
 
-/// Process faults: `flotilla run` (the built binary) is killed with SIGKILL at random points of a
-/// sync, of a prune and of an image-update commit, and started again. Afterwards the instance
+/// Process faults: `flotilla run` (the built binary) is killed with SIGKILL at exact points of a
+/// sync (after the k-th object), of a prune (after the n-th deletion, before the inventory is
+/// saved) and of an image-update commit (after the push, before the status), through
+/// `FLOTILLA_CRASH_AT`, and started again. Afterwards the instance
 /// converges, its inventory lists exactly what git declares, nothing that should exist was
 /// deleted, and git holds no duplicate and no lost commit. A mirror left mid-fetch or mid-push by
 /// a killed process must not stop the next one. 7 kills each in CI; `FLOTILLA_FAULTS_LONG=1`: 20.
-@Suite("Process faults: kill -9 during sync, prune and image-update commits", .serialized)
+@Suite("Process faults: kill -9 at points of syncs, prunes and image-update commits", .serialized)
 struct ProcessFaultTests {
     static var kills: Int { ProcessInfo.processInfo.environment["FLOTILLA_FAULTS_LONG"] != nil ? 20 : 7 }
 
-    @Test("killed during syncs: converges, inventory exact, nothing deleted")
+    @Test("killed after the k-th object of a sync: converges, inventory exact, nothing deleted")
     func killDuringSync() async throws {
         try await withKillHarness { h in
             let names = (0..<30).map { "cm\($0)" }
@@ -25,7 +28,8 @@ struct ProcessFaultTests {
             var interrupted = 0
             for k in 1...Self.kills {
                 try repo.commit(["app.yaml": Self.configMaps(names, value: k)], message: "values \(k)")
-                if try await h.runThenKill(after: .milliseconds(Int64.random(in: 20...600)), head: try repo.head()) { interrupted += 1 }
+                // Killed right after the k-th of the 30 objects is applied (before the status and inventory).
+                if try await h.runUntilCrash(at: "apply:\(k)", head: try repo.head()) { interrupted += 1 }
             }
             try await h.converge(to: try repo.head())
             for name in names {
@@ -34,11 +38,11 @@ struct ProcessFaultTests {
             #expect(try await h.inventory() == Set(names), "the inventory lists exactly what git declares")
             #expect(h.cluster.api.requestCount(verb: "delete", resource: "configmaps") == 0, "nothing was deleted")
             #expect(Int(try sh(["git", "--git-dir", repo.bare, "rev-list", "--count", "main"])) == 1 + Self.kills, "the operator added no commit")
-            print("RELIABILITY kill-sync kills=\(Self.kills) interrupted-before-applied=\(interrupted) converged=true")
+            print("RELIABILITY kill-sync points=apply:1...\(Self.kills) interrupted-before-applied=\(interrupted) converged=true")
         }
     }
 
-    @Test("killed during prunes: what left git is deleted, what is in git is never deleted")
+    @Test("killed after the n-th deletion of a prune or before the inventory is saved: what left git is deleted, what is in git never")
     func killDuringPrune() async throws {
         try await withKillHarness { h in
             // A window of 20 ConfigMaps that moves by 5 each commit: 5 to create, 5 to prune.
@@ -51,8 +55,12 @@ struct ProcessFaultTests {
             var interrupted = 0
             for k in 1...Self.kills {
                 try repo.commit(["app.yaml": Self.configMaps(window(k), value: k)], message: "window \(k)")
-                if try await h.runThenKill(after: .milliseconds(Int64.random(in: 20...600)), head: try repo.head()) { interrupted += 1 }
+                // Killed after the n-th of the 5 deletions, or just before the inventory is saved.
+                let point = k % 4 == 0 ? "inventory:1" : "prune:\((k - 1) % 5 + 1)"
+                if try await h.runUntilCrash(at: point, head: try repo.head(), mustReach: false) { interrupted += 1 }
             }
+            let reachedPoints = h.reached.withLock { $0 }
+            #expect(reachedPoints >= Self.kills / 2, "most crash points were reached (\(reachedPoints) of \(Self.kills))")
             try await h.converge(to: try repo.head())
             let expected = Set(window(Self.kills))
             let live = Set(try await h.admin.list(.configMaps, namespace: h.namespace).items.compactMap { $0["metadata"]?["name"]?.stringValue }
@@ -61,11 +69,11 @@ struct ProcessFaultTests {
             #expect(try await h.inventory() == expected)
             // Never deleted something in git at the time: every delete was of a name that had left the window.
             #expect(h.cluster.api.requestCount(verb: "delete", resource: "configmaps") <= 5 * Self.kills + 5)
-            print("RELIABILITY kill-prune kills=\(Self.kills) interrupted-before-applied=\(interrupted) deleted=\(h.cluster.api.requestCount(verb: "delete", resource: "configmaps")) converged=true")
+            print("RELIABILITY kill-prune points=prune:1...5,inventory:1 kills=\(Self.kills) reached=\(reachedPoints) interrupted-before-applied=\(interrupted) deleted=\(h.cluster.api.requestCount(verb: "delete", resource: "configmaps")) converged=true")
         }
     }
 
-    @Test("killed during image-update commits: one commit per new tag, none lost, none duplicated")
+    @Test("killed right after pushing an image update: one commit per new tag, none lost, none duplicated")
     func killDuringAutomation() async throws {
         let registry = try LocalRegistry()
         defer { registry.stop() }
@@ -95,7 +103,8 @@ struct ProcessFaultTests {
             var interrupted = 0
             for k in 1...Self.kills {
                 try registry.push("team/app", tag: "1.0.\(k)", created: start.addingTimeInterval(Double(k) * 60))
-                if try await h.runThenKill(after: .milliseconds(Int64.random(in: 100...1500)), head: nil) { interrupted += 1 }
+                // Killed right after the push, before the status (or anything else) records it.
+                if try await h.runUntilCrash(at: "push:1", head: nil) { interrupted += 1 }
             }
             // Restarted for good: the newest tag is committed and applied.
             let latest = "\(registry.host)/team/app:1.0.\(Self.kills)"
@@ -111,7 +120,7 @@ struct ProcessFaultTests {
             #expect(tags.first == "1.0.\(Self.kills)", "the last commit is the newest tag")
             #expect(tags == tags.sorted { (SemanticVersionish($0)) > (SemanticVersionish($1)) }, "tags only move forward: \(tags)")
             #expect(subjects.count == 1 + releases.count, "no other commit: \(subjects)")
-            print("RELIABILITY kill-automation kills=\(Self.kills) interrupted=\(interrupted) auto-release-commits=\(releases.count) duplicates=\(tags.count - Set(tags).count)")
+            print("RELIABILITY kill-automation points=push:1 kills=\(Self.kills) interrupted=\(interrupted) auto-release-commits=\(releases.count) duplicates=\(tags.count - Set(tags).count)")
         }
     }
 
@@ -134,6 +143,8 @@ final class KillHarness: Sendable {
     let namespace = "kills"
     let kubeconfig: String
     let workDir: String
+    /// Crash points the operator actually reached.
+    let reached = Mutex(0)
 
     init(cluster: TestCluster) async throws {
         self.cluster = cluster
@@ -160,8 +171,9 @@ final class KillHarness: Sendable {
         return root.appendingPathComponent(".build/debug/flotilla").path
     }
 
-    func start() throws -> Process {
+    func start(environment: [String: String] = [:]) throws -> Process {
         let process = Process()
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["run", "--kubeconfig", kubeconfig, "--work-dir", workDir, "--metrics-address", "", "--log-level", "error"]
         process.standardOutput = FileHandle.nullDevice
@@ -170,12 +182,21 @@ final class KillHarness: Sendable {
         return process
     }
 
-    /// Runs the operator for `delay`, then SIGKILL; true when the head was not yet applied then.
-    func runThenKill(after delay: Duration, head: String?) async throws -> Bool {
-        let process = try start()
-        try await Task.sleep(for: delay)
-        kill(process.processIdentifier, SIGKILL)
+    /// Runs the operator with `FLOTILLA_CRASH_AT=point` until it kills itself there (SIGKILL, at
+    /// most 30 s); true when the head was not yet applied then.
+    /// A point that may legitimately not come (fewer deletions than n left after an earlier kill)
+    /// is given 10 s (`mustReach: false`); the run is then killed there and `reached` not counted.
+    func runUntilCrash(at point: String, head: String?, mustReach: Bool = true) async throws -> Bool {
+        let process = try start(environment: ["FLOTILLA_CRASH_AT": point])
+        let deadline = ContinuousClock.now + .seconds(mustReach ? 30 : 10)
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let crashed = !process.isRunning
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        if mustReach {
+            #expect(crashed && process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL, "the operator reached \(point)")
+        }
+        if crashed { reached.withLock { $0 += 1 } }
         guard let head else { return true }
         return try await admin.get(FluxInstance.self, name: "apps", namespace: namespace).status?.lastAppliedRevision != head
     }
