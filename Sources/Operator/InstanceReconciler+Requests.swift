@@ -103,7 +103,8 @@ extension InstanceReconciler {
             try await regenerateIdentity(into: &result)
             return
         }
-        let (mirror, branch, head) = try await currentHead()
+        // What is in git now: a request never acts on a shared or stale poll answer.
+        let (mirror, branch, head) = try await fetchHead(maxAge: .zero)
         switch request.action {
         case .listWorkloads: try await listWorkloads(mirror: mirror, head: head, into: &result)
         case .listImages: try await listImages(request, mirror: mirror, head: head, into: &result)
@@ -111,18 +112,6 @@ extension InstanceReconciler {
         case .policy: try await updatePolicy(request, mirror: mirror, branch: branch, head: head, into: &result)
         case .regenerateIdentity: break
         }
-    }
-
-    /// The branch head as the remote has it now (fetched when the mirror is behind).
-    func currentHead() async throws -> (GitMirror, String, String) {
-        let mirror = try await prepareMirror()
-        let heads = try await mirror.remoteHeads(maxAge: .zero)
-        let branch = settings.source.branch ?? heads.defaultBranch ?? "main"
-        guard let head = heads.branch(branch) else {
-            throw GitError(.notFound, "branch \(branch) not found in \(GitURL.redacted(settings.source.url))")
-        }
-        if try await mirror.revision(branch: branch) != head { _ = try await mirror.fetch() }
-        return (mirror, branch, head)
     }
 
     // MARK: queries
@@ -352,17 +341,14 @@ extension InstanceReconciler {
         if let name = settings.source.secretName {
             throw RequestRefused("the deploy key comes from Secret \(ref.namespace)/\(name) (spec.git.secretRef): put a new `identity` there")
         }
-        let name = "flotilla-\(ref.name)-deploy-key"
-        let key = DeployKey.generateEd25519(comment: "flotilla-\(ref.namespace)-\(ref.name)")
+        let name = settings.deployKeySecretName
+        let key = newDeployKey()
         let encoded = Data(key.privateKeyOpenSSH.utf8).base64EncodedString()
         do {
             _ = try await env.client.patch(.secrets, name: name, namespace: ref.namespace, ["data": ["identity": .string(encoded)]])
         } catch {
             guard error.isNotFound else { throw error }
-            var secret = Secret(metadata: ObjectMeta(name: name, namespace: ref.namespace, labels: [Flotilla.instanceLabel: ref.labelValue]),
-                                data: ["identity": Array(key.privateKeyOpenSSH.utf8)])
-            secret.type = "Opaque"
-            _ = try await env.client.create(secret)
+            _ = try await env.client.create(deployKeySecret(key))
         }
         publicKey = DeployKey.publicKey(ofPrivateKey: key.privateKeyOpenSSH)
         // The next pass builds a mirror with the new key.

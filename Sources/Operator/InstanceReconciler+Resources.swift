@@ -55,20 +55,30 @@ extension InstanceReconciler {
             return (.none, knownHosts)
         }
         guard ssh else { return (.none, "") }
-        let name = "flotilla-\(ref.name)-deploy-key"
+        let name = settings.deployKeySecretName
         if let existing = try? await env.client.get(Secret.self, name: name, namespace: ref.namespace),
            let identity = existing.value("identity").map({ String(decoding: $0, as: UTF8.self) }) {
             publicKey = DeployKey.publicKey(ofPrivateKey: identity)
             return (.sshKey(privateKey: identity), existing.value("known_hosts").map { String(decoding: $0, as: UTF8.self) } ?? "")
         }
-        let key = DeployKey.generateEd25519(comment: "flotilla-\(ref.namespace)-\(ref.name)")
-        var secret = Secret(metadata: ObjectMeta(name: name, namespace: ref.namespace, labels: [Flotilla.instanceLabel: ref.labelValue]),
-                            data: ["identity": Array(key.privateKeyOpenSSH.utf8)])
-        secret.type = "Opaque"
-        _ = try await env.client.create(secret)
+        let key = newDeployKey()
+        _ = try await env.client.create(deployKeySecret(key))
         publicKey = DeployKey.publicKey(ofPrivateKey: key.privateKeyOpenSSH)
         logger.notice("deploy key generated", metadata: ["secret": "\(name)"])
         return (.sshKey(privateKey: key.privateKeyOpenSSH), "")
+    }
+
+    func newDeployKey() -> DeployKey {
+        DeployKey.generateEd25519(comment: "flotilla-\(settings.ref.namespace)-\(settings.ref.name)")
+    }
+
+    /// The Secret `deployKeySecretName` holding `key` (labelled as the instance's).
+    func deployKeySecret(_ key: DeployKey) -> Secret {
+        let ref = settings.ref
+        var secret = Secret(metadata: ObjectMeta(name: settings.deployKeySecretName, namespace: ref.namespace, labels: [Flotilla.instanceLabel: ref.labelValue]),
+                            data: ["identity": Array(key.privateKeyOpenSSH.utf8)])
+        secret.type = "Opaque"
+        return secret
     }
 
     static func isSSH(_ url: String) -> Bool {

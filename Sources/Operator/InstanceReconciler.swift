@@ -202,22 +202,12 @@ public actor InstanceReconciler {
             return .seconds(3600)
         }
         do {
-            let mirror = try await prepareMirror()
             // A poll may reuse what another instance of the same remote and credentials learnt
             // moments ago (a tenth of the poll interval, at most 10 s); a reconcile request,
             // new settings or a retry ask the remote itself.
             let fresh = s.reconcileRequestedAt != lastRequest || failures > 0
                 || syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false
-            let heads = try await mirror.remoteHeads(maxAge: fresh ? .zero : min(s.pollInterval / 10, .seconds(10)))
-            let branch = s.source.branch ?? heads.defaultBranch ?? "main"
-            guard let head = heads.branch(branch) else {
-                throw GitError(.notFound, "branch \(branch) not found in \(GitURL.redacted(s.source.url))")
-            }
-            if try await mirror.revision(branch: branch) != head {
-                let started = ContinuousClock.now
-                _ = try await mirror.fetch()
-                metrics.fetched(duration: ContinuousClock.now - started)
-            }
+            let (mirror, branch, head) = try await fetchHead(maxAge: fresh ? .zero : min(s.pollInterval / 10, .seconds(10)))
             return await ReconcileContext.$revision.withValue(head) {
                 await reconcile(head: head, branch: branch, mirror: mirror)
             }
@@ -257,6 +247,23 @@ public actor InstanceReconciler {
         } catch {
             return await failed(error)
         }
+    }
+
+    /// The branch head as the remote has it (an answer at most `maxAge` old), fetched into the
+    /// mirror when the mirror is behind.
+    func fetchHead(maxAge: Duration) async throws -> (mirror: GitMirror, branch: String, head: String) {
+        let mirror = try await prepareMirror()
+        let heads = try await mirror.remoteHeads(maxAge: maxAge)
+        let branch = settings.source.branch ?? heads.defaultBranch ?? "main"
+        guard let head = heads.branch(branch) else {
+            throw GitError(.notFound, "branch \(branch) not found in \(GitURL.redacted(settings.source.url))")
+        }
+        if try await mirror.revision(branch: branch) != head {
+            let started = ContinuousClock.now
+            _ = try await mirror.fetch()
+            metrics.fetched(duration: ContinuousClock.now - started)
+        }
+        return (mirror, branch, head)
     }
 
     /// A pass that failed: the status says why; the next pass comes after the backoff.

@@ -67,7 +67,6 @@ struct APIFaultTests {
                 }
             }
             let api = cluster.api
-            var hits: [(String, Int)] = []
             // Each fault stays until it has answered enough requests (or its phase is over).
             func until(_ id: Int, hits: Int, atLeast minimum: Duration = .zero) async throws {
                 let start = ContinuousClock.now
@@ -98,7 +97,7 @@ struct APIFaultTests {
             proxy.up()
             committing.cancel()
             _ = await committing.value
-            hits = [("500 on patch", api.faultHits(e500)), ("500 on list", api.faultHits(e500get)), ("429 Retry-After 1", api.faultHits(e429)),
+            let hits = [("500 on patch", api.faultHits(e500)), ("500 on list", api.faultHits(e500get)), ("429 Retry-After 1", api.faultHits(e429)),
                     ("250 ms latency", api.faultHits(slow)), ("watch streams dropped", drops), ("410 on watch", api.faultHits(gone))]
 
             // Convergence: every instance at its repository's head, every ConfigMap at its last value.

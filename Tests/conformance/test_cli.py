@@ -91,7 +91,7 @@ def test_sync_and_identity(kubectl: Kubectl, emulator: Emulator, operator: Opera
     kubectl.run("patch", "fli", "apps", "-n", namespace, "--type=merge", "-p", '{"spec":{"git":{"paths":["missing"]}}}')
     failed = flotilla(emulator, "sync", "-i", "apps", "-n", namespace, "--timeout", "30s")
     assert failed.returncode == 1
-    assert "failed to sync" in failed.stderr and "missing" in failed.stderr
+    assert "failed to apply its head revision" in failed.stderr and "missing" in failed.stderr
 
     # identity: a file:// instance has no deploy key; an SSH one gets a generated key, public part only.
     none = flotilla(emulator, "identity", "-i", "apps", "-n", namespace)

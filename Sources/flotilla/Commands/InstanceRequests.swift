@@ -81,27 +81,35 @@ struct InstanceRequester {
         return review?["status"]?["userInfo"]?["username"]?.stringValue
     }
 
-    /// Waits until `revision` (or a later commit) is applied; prints progress.
-    func waitApplied(_ revision: String, since: Date, timeout: Duration) async throws {
-        print("Waiting for revision \(revision.prefix(7)) to be applied…")
+    /// Waits until `revision` (nil: the head revision as the instance sees it), or a later commit,
+    /// is applied by a sync at or after `since`; prints it with the sync's counts. A failure the
+    /// instance reports after `since` ends the wait with its reason.
+    func waitApplied(_ revision: String?, since: Date, timeout: Duration) async throws {
+        let what = revision.map { String($0.prefix(7)) } ?? "its head revision"
+        if revision != nil { print("Waiting for revision \(what) to be applied…") }
         let deadline = ContinuousClock.now + timeout
         let sinceSecond = Date(timeIntervalSince1970: since.timeIntervalSince1970.rounded(.down))
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(300))
-            let status = try? await client.get(FluxInstance.self, name: instance, namespace: namespace).status
+            let status: FluxInstanceStatus?
+            do { status = try await client.get(FluxInstance.self, name: instance, namespace: namespace).status } catch {
+                throw CLIError("cannot read \(target): \(error)")
+            }
             let ready = status?.conditions?.first { $0.type == "Ready" }
             let syncedAt = status?.lastSyncTime.flatMap { ISO8601DateFormatter().date(from: $0) }
-            guard let syncedAt, syncedAt >= sinceSecond else { continue }
-            if let applied = status?.lastAppliedRevision, applied == revision || (ready?.status == "True" && applied == status?.headRevision && applied != revision && status?.behind == 0) {
+            if ready?.status == "True", let syncedAt, syncedAt >= sinceSecond, let applied = status?.lastAppliedRevision,
+               applied == revision || (applied == status?.headRevision && status?.behind ?? 0 == 0) {
                 let counts = status?.counts
                 print("Revision \(applied.prefix(7)) applied (\(counts?.applied ?? 0) changed, \(counts?.unchanged ?? 0) unchanged, \(counts?.pruned ?? 0) pruned).")
                 return
             }
-            if ready?.status == "False", ready?.reason != "Reconciling", status?.headRevision == revision {
-                throw CLIError("\(target) failed to apply \(revision.prefix(7)): \(ready?.reason ?? "unknown"): \(status?.lastError ?? ready?.message ?? "")")
+            // A failure after the request (the instance's previous state is given two seconds to change).
+            let failedNow = revision.map { status?.headRevision == $0 } ?? (Date().timeIntervalSince(since) > 2)
+            if ready?.status == "False", ready?.reason != "Reconciling", failedNow {
+                throw CLIError("\(target) failed to apply \(what): \(ready?.reason ?? "unknown"): \(status?.lastError ?? ready?.message ?? "")")
             }
         }
-        throw CLIError("\(target) did not apply \(revision.prefix(7)) within \(Self.text(timeout)); the commit is in git and will be applied")
+        throw CLIError("\(target) did not apply \(what) within \(Self.text(timeout))" + (revision == nil ? "" : "; the commit is in git and will be applied"))
     }
 }
 

@@ -16,42 +16,21 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let limit = DurationParser.parse(timeout), limit > .zero else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration such as 30s or 2m") }
-        let (client, namespace) = try options.client()
-        defer { Task { try? await client.shutdown() } }
-        let target = "FluxInstance \(namespace)/\(instance)"
+        let requester = try options.requester(instance)
+        defer { Task { try? await requester.client.shutdown() } }
+        let target = requester.target
         let requestedAt = Date()
         let token = ISO8601DateFormatter().string(from: requestedAt) + "-" + UUID().uuidString.prefix(8).lowercased()
         do {
-            _ = try await client.patch(FluxInstance.resourceType, name: instance, namespace: namespace,
-                                       ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string(token)]]])
+            _ = try await requester.client.patch(FluxInstance.resourceType, name: instance, namespace: requester.namespace,
+                                                 ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string(token)]]])
         } catch {
             if error.code == 403 { throw CLIError("you may not ask \(target) to sync: \(error.message)") }
             if error.isNotFound { throw CLIError("\(target) not found") }
             throw CLIError("cannot ask \(target) to sync: \(error)")
         }
         print("Sync requested for \(target); waiting for the head revision to be applied…")
-        let deadline = ContinuousClock.now + limit
-        let requestSecond = Date(timeIntervalSince1970: requestedAt.timeIntervalSince1970.rounded(.down))
-        while ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(300))
-            let status: FluxInstanceStatus?
-            do { status = try await client.get(FluxInstance.self, name: instance, namespace: namespace).status } catch {
-                throw CLIError("cannot read \(target): \(error)")
-            }
-            let ready = status?.conditions?.first { $0.type == "Ready" }
-            let syncedAt = status?.lastSyncTime.flatMap { ISO8601DateFormatter().date(from: $0) }
-            if ready?.status == "True", let syncedAt, syncedAt >= requestSecond,
-               let applied = status?.lastAppliedRevision, applied == status?.headRevision {
-                let counts = status?.counts
-                print("Revision \(applied.prefix(7)) applied (\(counts?.applied ?? 0) changed, \(counts?.unchanged ?? 0) unchanged, \(counts?.pruned ?? 0) pruned).")
-                return
-            }
-            // A failure after the request: the instance reports it in its Ready condition.
-            if ready?.status == "False", Date().timeIntervalSince(requestedAt) > 2, ready?.reason != "Reconciling" {
-                throw CLIError("\(target) failed to sync: \(ready?.reason ?? "unknown"): \(status?.lastError ?? ready?.message ?? "")")
-            }
-        }
-        throw CLIError("\(target) did not apply its head revision within \(timeout)")
+        try await requester.waitApplied(nil, since: requestedAt, timeout: limit)
     }
 }
 
