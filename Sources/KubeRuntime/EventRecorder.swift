@@ -7,6 +7,8 @@ import Synchronization
 /// Records core/v1 Events about objects. Repeats of the same event (object, type, reason,
 /// message) within `window` are aggregated into one Event whose `count` and `lastTimestamp` grow,
 /// instead of a new object each time. Recording never throws: a failure is logged.
+/// What it remembers for aggregation is swept once per `window`, so it holds at most two windows of
+/// distinct events (messages name revisions, so without the sweep it grew with every commit).
 public final class EventRecorder: Sendable {
     let client: KubeClient
     let component: String
@@ -18,7 +20,14 @@ public final class EventRecorder: Sendable {
         var count: Int
         var last: ContinuousClock.Instant
     }
-    private let seen = Mutex([String: Seen]())
+    struct Memory {
+        var seen: [String: Seen] = [:]
+        var nextSweep = ContinuousClock.now
+    }
+    private let memory = Mutex(Memory())
+
+    /// Distinct events remembered for aggregation (for tests and the soak bench).
+    public var remembered: Int { memory.withLock { $0.seen.count } }
 
     public init(client: KubeClient, component: String, window: Duration = .seconds(600), logger: Logger? = nil) {
         self.client = client
@@ -43,11 +52,17 @@ public final class EventRecorder: Sendable {
         let uid = meta?["uid"]?.stringValue ?? ""
         let key = [uid, namespace, name, type.rawValue, reason, message].joined(separator: "\u{0}")
         let now = Self.timestamp()
-        let previous = seen.withLock { s -> Seen? in
-            guard let p = s[key], ContinuousClock.now - p.last < window else { return nil }
-            s[key]?.count += 1
-            s[key]?.last = .now
-            return s[key]
+        let window = self.window
+        let previous = memory.withLock { m -> Seen? in
+            let clock = ContinuousClock.now
+            if clock >= m.nextSweep {
+                m.seen = m.seen.filter { clock - $0.value.last < window }
+                m.nextSweep = clock + window
+            }
+            guard let p = m.seen[key], clock - p.last < window else { return nil }
+            m.seen[key]?.count += 1
+            m.seen[key]?.last = clock
+            return m.seen[key]
         }
         do {
             if let previous {
@@ -61,9 +76,9 @@ public final class EventRecorder: Sendable {
             let event = Event(metadata: ObjectMeta(name: eventName, namespace: namespace), involvedObject: involved, reason: reason,
                               message: message, type: type.rawValue, count: 1, firstTimestamp: now, lastTimestamp: now, component: component)
             _ = try await client.create(event)
-            seen.withLock { $0[key] = Seen(name: eventName, namespace: namespace, count: 1, last: .now) }
+            memory.withLock { $0.seen[key] = Seen(name: eventName, namespace: namespace, count: 1, last: .now) }
         } catch {
-            if previous != nil { _ = seen.withLock { $0.removeValue(forKey: key) } }
+            if previous != nil { _ = memory.withLock { $0.seen.removeValue(forKey: key) } }
             logger.warning("could not record event", metadata: ["object": "\(namespace)/\(name)", "reason": "\(reason)", "error": "\(error)"])
         }
     }

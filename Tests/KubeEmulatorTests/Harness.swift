@@ -8,9 +8,10 @@ import Testing
 struct Harness {
     let server: KubeAPIServer
 
-    init(watchWindow: Int = 10_000) {
+    init(watchWindow: Int = 10_000, eventTTL: Duration = .seconds(3600)) {
         var configuration = EmulatorConfiguration.withDefaultUsers()
         configuration.watchWindow = watchWindow
+        configuration.eventTTL = eventTTL
         configuration.namespaceDeletionDelay = .zero
         server = KubeAPIServer(configuration: configuration)
     }

@@ -102,4 +102,22 @@ struct LeaderElectionTests {
             #expect(failed?["source"]?["component"] == "flotilla")
         }
     }
+
+    @Test("the recorder forgets events older than its window, so distinct messages do not pile up")
+    func eventMemoryIsBounded() async throws {
+        try await withTestCluster { cluster in
+            let client = try cluster.client()
+            defer { Task { try await client.shutdown() } }
+            let cm = try await client.create(.configMaps, ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "subject", "namespace": "default"]])
+            let recorder = EventRecorder(client: client, component: "flotilla", window: .milliseconds(300))
+            for revision in 0..<5 { await recorder.record(cm, type: .normal, reason: "Synced", message: "synced revision \(revision)") }
+            #expect(recorder.remembered == 5)
+            try await Task.sleep(for: .milliseconds(700))
+            await recorder.record(cm, type: .normal, reason: "Synced", message: "synced revision 5")
+            await recorder.record(cm, type: .normal, reason: "Synced", message: "synced revision 5")
+            #expect(recorder.remembered == 1, "the five expired events were swept")
+            let events = try await client.list(.events, namespace: "default", fieldSelector: "involvedObject.name=subject").items
+            #expect(events.first { $0["message"] == "synced revision 5" }?["count"] == 2, "aggregation still works after a sweep")
+        }
+    }
 }

@@ -2,12 +2,18 @@ import KubeModel
 import Synchronization
 
 /// The built-in controllers of a cluster that the API behaviour depends on: namespace deletion,
-/// garbage collection through ownerReferences (background, foreground, orphan) and CRD cleanup.
+/// garbage collection through ownerReferences (background, foreground, orphan), CRD cleanup and
+/// the expiry of Events.
 extension KubeAPIServer {
     /// Runs the controllers until cancelled.
     public func runControllers() async {
+        var nextExpiry = ContinuousClock.now
         while !Task.isCancelled {
             reconcileOnce()
+            if ContinuousClock.now >= nextExpiry {
+                expireEvents()
+                nextExpiry = .now + min(configuration.eventTTL / 10, .seconds(10))
+            }
             try? await Task.sleep(for: configuration.controllerInterval)
         }
     }
@@ -27,6 +33,27 @@ extension KubeAPIServer {
                 progress = cleanUpCRDs(&s) || progress
             }
             if s.deletionsPending || hasPendingDeletions(s) { s.deletionsPending = true }
+        }
+    }
+
+    /// Deletes the Events whose last write is older than `eventTTL`; watches see DELETED.
+    public func expireEvents() {
+        let ttl = configuration.eventTTL
+        state.withLock { s in
+            let now = ContinuousClock.now
+            for (storageKey, writes) in s.eventWrites {
+                for (key, written) in writes where now - written >= ttl {
+                    guard let slash = key.firstIndex(of: "/") else { continue }
+                    let namespace = String(key[..<slash]), name = String(key[key.index(after: slash)...])
+                    guard var object = s.get(storageKey, namespace: namespace, name: name) else {
+                        s.eventWrites[storageKey]?[key] = nil
+                        continue
+                    }
+                    let old = object
+                    object.set(path: ["metadata", "resourceVersion"], to: .string(String(s.nextRV())))
+                    s.commit(type: "DELETED", storageKey: storageKey, namespace: namespace, name: name, object: object, old: old)
+                }
+            }
         }
     }
 

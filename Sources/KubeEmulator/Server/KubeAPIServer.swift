@@ -14,6 +14,9 @@ public struct EmulatorConfiguration: Sendable {
     public var controllerInterval: Duration = .milliseconds(50)
     /// How long a deleted namespace stays Terminating at least before its contents are removed.
     public var namespaceDeletionDelay: Duration = .milliseconds(500)
+    /// How long an Event lives after its last write (kube-apiserver `--event-ttl`, default 1 h);
+    /// then it is deleted, and watches see DELETED.
+    public var eventTTL: Duration = .seconds(3600)
     /// How often a watch that allows bookmarks gets one (kube-apiserver: about a minute).
     public var bookmarkInterval: Duration = .seconds(60)
     /// The audience API requests must carry in ServiceAccount tokens.

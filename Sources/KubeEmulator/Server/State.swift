@@ -52,6 +52,9 @@ struct State: Sendable {
     /// When each terminating namespace was deleted (the namespace controller takes a moment).
     var namespaceDeletions: [String: ContinuousClock.Instant] = [:]
     var nextFaultID = 0
+    /// Events expire a TTL after their last write (like their etcd lease): storageKey → key → last write.
+    var eventWrites: [String: [String: ContinuousClock.Instant]] = [:]
+    static let eventStorageKeys: Set<String> = ["events", "events.events.k8s.io"]
 
     init(watchWindow: Int) { self.watchWindow = watchWindow }
 
@@ -76,6 +79,9 @@ struct State: Sendable {
             objects[storageKey, default: [:]][State.key(namespace, name)] = object
         }
         if type == "DELETED" || object["metadata"]?["deletionTimestamp"] != nil { deletionsPending = true }
+        if State.eventStorageKeys.contains(storageKey) {
+            eventWrites[storageKey, default: [:]][State.key(namespace, name)] = type == "DELETED" ? nil : .now
+        }
         let event = WatchEvent(rv: rv, type: type, storageKey: storageKey, namespace: namespace, object: object, oldObject: old)
         log.append(event)
         if log.count - logStart > watchWindow {

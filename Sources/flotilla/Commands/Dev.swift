@@ -31,11 +31,15 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .long, help: "How many changes the watch cache keeps before a watch from an older resourceVersion gets 410 Gone.")
     var watchWindow = 10_000
 
+    @Option(name: .long, help: "Seconds an Event lives after its last write, like kube-apiserver's --event-ttl.")
+    var eventTTLSeconds = 3600
+
     @Option(name: .long, help: "Log level (trace, debug, info, notice, warning, error).")
     var logLevel: Logger.Level = .notice
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard eventTTLSeconds > 0 else { throw ValidationError("--event-ttl-seconds must be positive") }
     }
 
     /// A line on stdout, unbuffered (scripts and tests read it while the process runs).
@@ -54,6 +58,7 @@ struct Dev: AsyncParsableCommand {
         let tls = try TLSMaterial.generate()
         var configuration = EmulatorConfiguration.withDefaultUsers()
         configuration.watchWindow = watchWindow
+        configuration.eventTTL = .seconds(eventTTLSeconds)
         configuration.caBundlePEM = tls.caCertificatePEM
         let path = URL(fileURLWithPath: kubeconfig).standardizedFileURL.path
         let api = KubeAPIServer(configuration: configuration)
