@@ -29,7 +29,12 @@ public final class EventRecorder: Sendable {
     /// Distinct events remembered for aggregation (for tests and the soak bench).
     public var remembered: Int { memory.withLock { $0.seen.count } }
 
-    public init(client: KubeClient, component: String, window: Duration = .seconds(600), logger: Logger? = nil) {
+    /// The recorder's clock (tests move it forward).
+    let now: @Sendable () -> ContinuousClock.Instant
+
+    public init(client: KubeClient, component: String, window: Duration = .seconds(600), logger: Logger? = nil,
+                now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.now = now
         self.client = client
         self.component = component
         self.window = window
@@ -51,10 +56,10 @@ public final class EventRecorder: Sendable {
         let name = meta?["name"]?.stringValue ?? ""
         let uid = meta?["uid"]?.stringValue ?? ""
         let key = [uid, namespace, name, type.rawValue, reason, message].joined(separator: "\u{0}")
-        let now = Self.timestamp()
+        let stamp = Self.timestamp()
         let window = self.window
+        let clock = self.now()
         let previous = memory.withLock { m -> Seen? in
-            let clock = ContinuousClock.now
             if clock >= m.nextSweep {
                 m.seen = m.seen.filter { clock - $0.value.last < window }
                 m.nextSweep = clock + window
@@ -67,16 +72,16 @@ public final class EventRecorder: Sendable {
         do {
             if let previous {
                 _ = try await client.patch(.events, name: previous.name, namespace: previous.namespace,
-                                           ["count": .int(Int64(previous.count)), "lastTimestamp": .string(now)])
+                                           ["count": .int(Int64(previous.count)), "lastTimestamp": .string(stamp)])
                 return
             }
             let eventName = "\(name).\(String(UInt64(Date().timeIntervalSince1970 * 1e9), radix: 16))"
             let involved = ObjectReference(apiVersion: object["apiVersion"]?.stringValue, kind: object["kind"]?.stringValue, name: name,
                                            namespace: meta?["namespace"]?.stringValue, uid: uid.isEmpty ? nil : uid)
             let event = Event(metadata: ObjectMeta(name: eventName, namespace: namespace), involvedObject: involved, reason: reason,
-                              message: message, type: type.rawValue, count: 1, firstTimestamp: now, lastTimestamp: now, component: component)
+                              message: message, type: type.rawValue, count: 1, firstTimestamp: stamp, lastTimestamp: stamp, component: component)
             _ = try await client.create(event)
-            memory.withLock { $0.seen[key] = Seen(name: eventName, namespace: namespace, count: 1, last: .now) }
+            memory.withLock { $0.seen[key] = Seen(name: eventName, namespace: namespace, count: 1, last: clock) }
         } catch {
             if previous != nil { _ = memory.withLock { $0.seen.removeValue(forKey: key) } }
             logger.warning("could not record event", metadata: ["object": "\(namespace)/\(name)", "reason": "\(reason)", "error": "\(error)"])

@@ -137,29 +137,31 @@ struct ObjectSemanticsTests {
 
     @Test("Events expire a TTL after their last write, like their etcd lease; watches see DELETED")
     func eventTTL() async throws {
-        let h = Harness(eventTTL: .seconds(1))
+        let ttl = Duration.seconds(60)
+        let h = Harness(eventTTL: ttl)
         await h.namespace("ev")
         func event(_ name: String) -> JSONValue {
             ["apiVersion": "v1", "kind": "Event", "metadata": ["name": .string(name)], "reason": "Synced", "message": "m", "type": "Normal",
              "involvedObject": ["kind": "ConfigMap", "name": "c", "namespace": "ev"]]
         }
-        #expect(await h.call("POST", "/api/v1/namespaces/ev/events", event("old")).status == 201)
         let renewed = await h.call("POST", "/api/v1/namespaces/ev/events", event("renewed"))
+        #expect(await h.call("POST", "/api/v1/namespaces/ev/events", event("old")).status == 201)
+        let oldWritten = ContinuousClock.now  // "old" was last written before this instant
         _ = await h.configMap("ev", "kept")
         let rv = renewed.body["metadata"]?["resourceVersion"]?.stringValue ?? ""
         let watch = await h.watch("/api/v1/namespaces/ev/events?watch=true&resourceVersion=\(rv)&timeoutSeconds=5")
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(for: .milliseconds(20))
+        // "renewed" is written again after oldWritten, so at oldWritten + ttl only "old" has expired.
         #expect(await h.call("PATCH", "/api/v1/namespaces/ev/events/renewed", ["count": 2], contentType: "application/merge-patch+json").status == 200)
         h.server.expireEvents()
         #expect(await h.call("GET", "/api/v1/namespaces/ev/events/old").status == 200, "younger than the TTL")
-        try await Task.sleep(for: .milliseconds(600))
-        h.server.expireEvents()
+        h.server.expireEvents(now: oldWritten + ttl)
         #expect(await h.call("GET", "/api/v1/namespaces/ev/events/old").status == 404, "expired")
         #expect(await h.call("GET", "/api/v1/namespaces/ev/events/renewed").status == 200, "a write renews the TTL")
         #expect(await h.call("GET", "/api/v1/namespaces/ev/configmaps/kept").status == 200, "only Events expire")
-        let seen = await watch.take(2)
-        #expect(seen.map(\.type) == ["MODIFIED", "DELETED"])
-        #expect(seen.map(\.objectName) == ["renewed", "old"])
+        let seen = await watch.take(3)
+        #expect(seen.map(\.type) == ["ADDED", "MODIFIED", "DELETED"])
+        #expect(seen.map(\.objectName) == ["old", "renewed", "old"])
     }
 
     @Test("namespace deletion removes its contents, then the namespace")

@@ -109,10 +109,12 @@ struct LeaderElectionTests {
             let client = try cluster.client()
             defer { Task { try await client.shutdown() } }
             let cm = try await client.create(.configMaps, ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "subject", "namespace": "default"]])
-            let recorder = EventRecorder(client: client, component: "flotilla", window: .milliseconds(300))
+            let skew = Mutex(Duration.zero)
+            let recorder = EventRecorder(client: client, component: "flotilla", window: .seconds(600),
+                                         now: { ContinuousClock.now + skew.withLock { $0 } })
             for revision in 0..<5 { await recorder.record(cm, type: .normal, reason: "Synced", message: "synced revision \(revision)") }
             #expect(recorder.remembered == 5)
-            try await Task.sleep(for: .milliseconds(700))
+            skew.withLock { $0 = .seconds(1300) }  // past two windows: the next record sweeps
             await recorder.record(cm, type: .normal, reason: "Synced", message: "synced revision 5")
             await recorder.record(cm, type: .normal, reason: "Synced", message: "synced revision 5")
             #expect(recorder.remembered == 1, "the five expired events were swept")

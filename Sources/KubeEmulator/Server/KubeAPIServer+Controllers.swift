@@ -36,11 +36,10 @@ extension KubeAPIServer {
         }
     }
 
-    /// Deletes the Events whose last write is older than `eventTTL`; watches see DELETED.
-    public func expireEvents() {
+    /// Deletes the Events whose last write is older than `eventTTL` at `now`; watches see DELETED.
+    public func expireEvents(now: ContinuousClock.Instant = .now) {
         let ttl = configuration.eventTTL
         state.withLock { s in
-            let now = ContinuousClock.now
             for (storageKey, writes) in s.eventWrites {
                 for (key, written) in writes where now - written >= ttl {
                     guard let slash = key.firstIndex(of: "/") else { continue }
