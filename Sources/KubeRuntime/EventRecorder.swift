@@ -26,7 +26,7 @@ public final class EventRecorder: Sendable {
     }
     private let memory = Mutex(Memory())
 
-    /// Distinct events remembered for aggregation (for tests and the soak bench).
+    /// Distinct events remembered for aggregation (for tests).
     public var remembered: Int { memory.withLock { $0.seen.count } }
 
     /// The recorder's clock (tests move it forward).

@@ -150,7 +150,6 @@ struct ObjectSemanticsTests {
         _ = await h.configMap("ev", "kept")
         let rv = renewed.body["metadata"]?["resourceVersion"]?.stringValue ?? ""
         let watch = await h.watch("/api/v1/namespaces/ev/events?watch=true&resourceVersion=\(rv)&timeoutSeconds=5")
-        try await Task.sleep(for: .milliseconds(20))
         // "renewed" is written again after oldWritten, so at oldWritten + ttl only "old" has expired.
         #expect(await h.call("PATCH", "/api/v1/namespaces/ev/events/renewed", ["count": 2], contentType: "application/merge-patch+json").status == 200)
         h.server.expireEvents()

@@ -86,10 +86,7 @@ struct LeaderElectionTests {
 
     @Test("repeated events are aggregated into one Event with a count")
     func events() async throws {
-        try await withTestCluster { cluster in
-            let client = try cluster.client()
-            defer { Task { try await client.shutdown() } }
-            let cm = try await client.create(.configMaps, ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "subject", "namespace": "default"]])
+        try await withEventSubject { client, cm in
             let recorder = EventRecorder(client: client, component: "flotilla")
             for _ in 0..<3 { await recorder.record(cm, type: .warning, reason: "SyncFailed", message: "boom") }
             await recorder.record(cm, type: .normal, reason: "Synced", message: "ok")
@@ -105,10 +102,7 @@ struct LeaderElectionTests {
 
     @Test("the recorder forgets events older than its window, so distinct messages do not pile up")
     func eventMemoryIsBounded() async throws {
-        try await withTestCluster { cluster in
-            let client = try cluster.client()
-            defer { Task { try await client.shutdown() } }
-            let cm = try await client.create(.configMaps, ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "subject", "namespace": "default"]])
+        try await withEventSubject { client, cm in
             let skew = Mutex(Duration.zero)
             let recorder = EventRecorder(client: client, component: "flotilla", window: .seconds(600),
                                          now: { ContinuousClock.now + skew.withLock { $0 } })
@@ -120,6 +114,16 @@ struct LeaderElectionTests {
             #expect(recorder.remembered == 1, "the five expired events were swept")
             let events = try await client.list(.events, namespace: "default", fieldSelector: "involvedObject.name=subject").items
             #expect(events.first { $0["message"] == "synced revision 5" }?["count"] == 2, "aggregation still works after a sweep")
+        }
+    }
+
+    /// A cluster, a client and the ConfigMap `default/subject` that events are recorded about.
+    func withEventSubject(_ body: (KubeClient, JSONValue) async throws -> Void) async throws {
+        try await withTestCluster { cluster in
+            let client = try cluster.client()
+            defer { Task { try await client.shutdown() } }
+            let cm = try await client.create(.configMaps, ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "subject", "namespace": "default"]])
+            try await body(client, cm)
         }
     }
 }

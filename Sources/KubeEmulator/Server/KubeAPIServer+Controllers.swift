@@ -42,15 +42,14 @@ extension KubeAPIServer {
         state.withLock { s in
             for (storageKey, writes) in s.eventWrites {
                 for (key, written) in writes where now - written >= ttl {
-                    guard let slash = key.firstIndex(of: "/") else { continue }
-                    let namespace = String(key[..<slash]), name = String(key[key.index(after: slash)...])
-                    guard var object = s.get(storageKey, namespace: namespace, name: name) else {
+                    guard var object = s.objects[storageKey]?[key] else {
                         s.eventWrites[storageKey]?[key] = nil
                         continue
                     }
                     let old = object
                     object.set(path: ["metadata", "resourceVersion"], to: .string(String(s.nextRV())))
-                    s.commit(type: "DELETED", storageKey: storageKey, namespace: namespace, name: name, object: object, old: old)
+                    s.commit(type: "DELETED", storageKey: storageKey, namespace: ObjectMeta.namespace(old), name: ObjectMeta.name(old),
+                             object: object, old: old)
                 }
             }
         }
