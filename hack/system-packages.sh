@@ -15,6 +15,7 @@ FLOTILLA_SYSTEM_PACKAGES=(
     python3-cryptography # the registry token server of the tests (RS256 JWTs)
     openssl             # its signing certificate
     curl                # pushes test images through the registry's HTTP API
+    bubblewrap          # the sandbox .flux.yaml commands run in (flotilla run and dev)
 )
 
 ensure_system_packages() {

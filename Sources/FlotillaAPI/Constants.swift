@@ -24,6 +24,20 @@ public enum Flotilla {
     public static let approvePruneAnnotation = "flotilla.dev/approve-prune"
     /// Prefix of the ConfigMap (in the instance's namespace) holding an instance's inventory.
     public static let inventoryPrefix = "flotilla-inventory-"
+    /// On a Namespace, written by whoever administers it: the namespaces (comma-separated, or `*`)
+    /// whose instances may sync into it with the identity the operator manages.
+    public static let allowInstancesFromAnnotation = "flotilla.dev/allow-instances-from"
+}
+
+/// Reasons of the `Ready` condition that a person acts on (documented in docs/operations.md).
+public enum ConditionReason {
+    /// `allowedNamespaces` names a namespace the instance was not granted (`*` outside the
+    /// install's cluster-scope namespaces, or a namespace without consent). Nothing is applied.
+    public static let namespaceNotPermitted = "NamespaceNotPermitted"
+    /// `clusterScoped: true` outside the install's cluster-scope namespaces.
+    public static let clusterScopeNotPermitted = "ClusterScopeNotPermitted"
+    /// `manifestGeneration` where the install does not allow it, or with no usable sandbox.
+    public static let generationNotPermitted = "GenerationNotPermitted"
 }
 
 /// Flux v1 annotations and labels that Flotilla honours unchanged (`fluxcd.io/` and the legacy

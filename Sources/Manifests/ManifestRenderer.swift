@@ -43,15 +43,22 @@ public struct RenderedSet: Sendable {
 public final class ManifestRenderer: Sendable {
     let mirror: GitMirror
     let workDirectory: String
+    /// Where `.flux.yaml` commands run (the install's choice).
+    let sandbox: GeneratorSandbox
     let logger: Logger
     public let cache = ParseCache()
     /// Renders of one instance never overlap (they share the work directory).
     let gate = Gate()
 
-    public init(mirror: GitMirror, workDirectory: String, logger: Logger) {
+    public init(mirror: GitMirror, workDirectory: String, sandbox: GeneratorSandbox, logger: Logger) {
         self.mirror = mirror
         self.workDirectory = workDirectory
+        self.sandbox = sandbox
         self.logger = logger
+    }
+
+    func makeRunner(_ options: RenderOptions) -> CommandRunner {
+        CommandRunner(sandbox: sandbox, defaultTimeout: options.generatorTimeout, maxOutput: options.maxGeneratorOutput, home: workDirectory + "/home")
     }
 
     /// Removes the work directory (the instance is gone).
@@ -108,7 +115,7 @@ public final class ManifestRenderer: Sendable {
 
         if !generated.isEmpty {
             let tree = try await export(files, revision: revision)
-            let runner = CommandRunner(defaultTimeout: options.generatorTimeout, maxOutput: options.maxGeneratorOutput, home: workDirectory + "/home")
+            let runner = makeRunner(options)
             for (path, config) in generated {
                 manifests += try await generate(config, path: path, tree: tree, files: byPath, runner: runner)
             }
@@ -194,13 +201,12 @@ public final class ManifestRenderer: Sendable {
     }
 
     func generate(_ config: FluxConfig, path: String, tree: String, files: [String: GitFile], runner: CommandRunner) async throws(RenderError) -> [Manifest] {
-        let directory = path.isEmpty ? tree : tree + "/" + path
         let configFile = config.directory.isEmpty ? FluxConfig.fileName : "\(config.directory)/\(FluxConfig.fileName)"
         let place = "\(path.isEmpty ? "." : path) (\(configFile))"
         var out: [Manifest] = []
         for command in config.generators {
             logger.debug("running generator", metadata: ["path": "\(path)", "command": "\(command.command)"])
-            let output = try await runner.run(command, in: directory, describedAs: place)
+            let output = try await runner.run(command, root: tree, path: path, describedAs: place)
             out += try ManifestParser.parse(output, source: "output of `\(command.command)` in \(place)")
         }
         if case .patchUpdated(_, let patchFile) = config.mode {
@@ -241,7 +247,7 @@ extension ManifestRenderer {
         }
         guard !configs.isEmpty else { return [] }
         let tree = try await export(files, revision: revision)
-        let runner = CommandRunner(defaultTimeout: options.generatorTimeout, maxOutput: options.maxGeneratorOutput, home: workDirectory + "/home")
+        let runner = makeRunner(options)
         var out: [GeneratedPath] = []
         for (path, config) in configs {
             out.append(GeneratedPath(path: path, config: config, manifests: try await generate(config, path: path, tree: tree, files: byPath, runner: runner)))
@@ -267,12 +273,12 @@ extension ManifestRenderer {
         let files: [GitFile]
         do { files = try await mirror.files(at: revision) } catch { throw RenderError(.source, error.message) }
         let tree = try await export(files, revision: revision)
-        let runner = CommandRunner(defaultTimeout: options.generatorTimeout, maxOutput: options.maxGeneratorOutput, home: workDirectory + "/home")
+        let runner = makeRunner(options)
         let configFile = config.directory.isEmpty ? FluxConfig.fileName : "\(config.directory)/\(FluxConfig.fileName)"
         for update in updates {
             for command in commands {
-                _ = try await runner.run(command, in: path.isEmpty ? tree : tree + "/" + path,
-                                         describedAs: "\(path.isEmpty ? "." : path) (\(configFile) updater)", extraEnvironment: update.environment)
+                _ = try await runner.run(command, root: tree, path: path, describedAs: "\(path.isEmpty ? "." : path) (\(configFile) updater)",
+                                         extraEnvironment: update.environment, keepChanges: true)
             }
         }
         // What changed in the checkout: modified and new files, and deleted ones.

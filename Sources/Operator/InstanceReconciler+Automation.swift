@@ -127,7 +127,7 @@ extension InstanceReconciler {
     func scanImages(of workloads: [Workload], images: InstanceSettings.ImageSettings, allInfos: Bool = false) async throws -> ImageScan {
         var out = ImageScan()
         let specCredentials = try await registryCredentials(images)
-        var pullSecrets = PullSecrets(client: env.client.impersonating(.serviceAccount(namespace: settings.ref.namespace, name: settings.effectiveServiceAccount)))
+        var pullSecrets = PullSecrets(client: env.client.impersonating(.serviceAccount(namespace: settings.ref.namespace, name: env.tenancy.identity(of: settings).name)))
         let cache = env.registryCache
         var scans: [String: RepositoryScan] = [:]
         var scanErrors: [String: String] = [:]

@@ -24,7 +24,7 @@ extension InstanceReconciler {
         let mirror = GitMirror(options)
         self.mirror = mirror
         mirrorSource = source
-        renderer = ManifestRenderer(mirror: mirror, workDirectory: workDirectory + "/render", logger: logger)
+        renderer = ManifestRenderer(mirror: mirror, workDirectory: workDirectory + "/render", sandbox: env.tenancy.generators, logger: logger)
         return mirror
     }
 
@@ -88,14 +88,13 @@ extension InstanceReconciler {
     }
 
     /// The syncer for the current settings and branch (rebuilt when they change), acting as the
-    /// instance's ServiceAccount.
-    func prepareSyncer(branch: String) async throws -> Syncer {
+    /// identity `grant` names.
+    func prepareSyncer(branch: String, grant: AccessGrant) async throws -> Syncer {
         let key = SyncOptionsKey(branch: branch, settings: settings)
-        if let syncer, syncerKey == key { return syncer }
-        let account = settings.effectiveServiceAccount
-        if settings.serviceAccountName == nil { try await ensureManagedServiceAccount() }
+        if let syncer, syncerKey == key, syncerIdentity == grant.identity { return syncer }
+        let account = grant.identity.name
         let client = env.client.impersonating(.serviceAccount(namespace: settings.ref.namespace, name: account))
-        if live == nil || syncerKey?.settings.effectiveServiceAccount != account || syncerKey?.settings.allowedNamespaces != settings.allowedNamespaces {
+        if live == nil || syncerIdentity != grant.identity || syncerKey?.settings.allowedNamespaces != settings.allowedNamespaces {
             live = LiveCache(client: client, instance: settings.ref, logger: logger)
         }
         var options = settings.syncOptions(branch: branch)
@@ -105,38 +104,10 @@ extension InstanceReconciler {
                             options: options, logger: logger)
         self.syncer = syncer
         syncerKey = key
+        syncerIdentity = grant.identity
         syncersBuilt += 1
         return syncer
     }
-
-    /// The ServiceAccount `flotilla-<name>` bound to the `edit` ClusterRole in exactly the allowed
-    /// namespaces (cluster-wide for `["*"]`): RBAC trimmed to what the instance may touch.
-    func ensureManagedServiceAccount() async throws {
-        let ref = settings.ref
-        let name = settings.managedServiceAccountName
-        let labels: JSONValue = [.init(stringLiteral: Flotilla.instanceLabel): .string(ref.labelValue)]
-        let account: JSONValue = ["apiVersion": "v1", "kind": "ServiceAccount",
-                                  "metadata": ["name": .string(name), "namespace": .string(ref.namespace), "labels": labels]]
-        _ = try await env.client.apply(account, as: .serviceAccounts, fieldManager: Flotilla.syncFieldManager, force: true)
-        let subject: JSONValue = ["kind": "ServiceAccount", "name": .string(name), "namespace": .string(ref.namespace)]
-        let roleRef: JSONValue = ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"]
-        if settings.allowedNamespaces.contains("*") {
-            let binding: JSONValue = ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                                      "metadata": ["name": .string("flotilla-\(ref.namespace)-\(ref.name)"), "labels": labels],
-                                      "roleRef": roleRef, "subjects": [subject]]
-            _ = try await env.client.apply(binding, as: Self.clusterRoleBindings, fieldManager: Flotilla.syncFieldManager, force: true)
-        } else {
-            for namespace in settings.allowedNamespaces {
-                let binding: JSONValue = ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                                          "metadata": ["name": .string("flotilla-\(ref.namespace)-\(ref.name)"), "namespace": .string(namespace), "labels": labels],
-                                          "roleRef": roleRef, "subjects": [subject]]
-                _ = try await env.client.apply(binding, as: .roleBindings, fieldManager: Flotilla.syncFieldManager, force: true)
-            }
-        }
-    }
-
-    static let clusterRoleBindings = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings",
-                                                  kind: "ClusterRoleBinding", namespaced: false)
 
     /// Writes the status (server-side apply on the status subresource, field manager
     /// `flotilla-status`) when it differs from what was last written.

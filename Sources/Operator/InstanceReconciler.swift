@@ -27,7 +27,10 @@ public actor InstanceReconciler {
     var live: LiveCache?
     var syncer: Syncer?
     var syncerKey: SyncOptionsKey?
-    var identityReady = false
+    /// Who the syncer acts as.
+    var syncerIdentity: ActingIdentity?
+    /// The managed identity's bindings as last made (nil until known: see `keepBindings`).
+    var bindings: (namespaces: Set<String>, clusterWide: Bool)?
     var publicKey: String?
 
     // Progress, recovered from the status after a restart.
@@ -201,6 +204,11 @@ public actor InstanceReconciler {
             await writeStatus(.failure("Suspended", "Suspended: nothing is synced until spec.suspend is false", stalled: false), head: nil)
             return .seconds(3600)
         }
+        if env.tenancy.check(s) != nil {
+            // Refused by the install alone: nothing is fetched or applied, and bindings made
+            // before (by an earlier version) are removed on the way.
+            do { _ = try await authorize() } catch { return await failed(error) }
+        }
         do {
             // A poll may reuse what another instance of the same remote and credentials learnt
             // moments ago (a tenth of the poll interval, at most 10 s); a reconcile request,
@@ -276,6 +284,8 @@ public actor InstanceReconciler {
             await writeStatus(.git(error), head: nil)
         case let error as InvalidSpec:
             await writeStatus(.failure("InvalidSpec", error.message, stalled: true), head: nil)
+        case let refusal as AccessRefusal:
+            await refused(refusal)
         default:
             logger.warning("reconcile failed", metadata: ["error": "\(error)"])
             await writeStatus(.failure("ReconcileFailed", "\(error)", stalled: false), head: nil)
@@ -311,7 +321,8 @@ public actor InstanceReconciler {
     /// Renders and applies `head` within the instance's sync timeout, holding one of the
     /// operator's sync slots; then moves the sync tag.
     func sync(head: String, branch: String, mirror: GitMirror) async throws -> Outcome {
-        let syncer = try await prepareSyncer(branch: branch)
+        let grant = try await authorize()
+        let syncer = try await prepareSyncer(branch: branch, grant: grant)
         let renderer = self.renderer!
         let options = RenderOptions(paths: settings.paths, manifestGeneration: settings.manifestGeneration)
         let timeout = settings.syncTimeout

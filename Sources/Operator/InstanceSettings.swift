@@ -60,7 +60,6 @@ public struct InstanceSettings: Sendable, Equatable {
 
     /// The ServiceAccount the operator creates when `serviceAccountName` is empty.
     public var managedServiceAccountName: String { "flotilla-\(ref.name)" }
-    public var effectiveServiceAccount: String { serviceAccountName ?? managedServiceAccountName }
     /// The Secret holding the deploy key the operator generates for an SSH remote without
     /// `spec.git.secretRef`.
     public var deployKeySecretName: String { "flotilla-\(ref.name)-deploy-key" }

@@ -1,4 +1,5 @@
 import GitSource
+import Manifests
 import ImageAutomation
 import KubeClient
 import KubeRuntime
@@ -19,10 +20,13 @@ public struct OperatorEnvironment: Sendable {
     public var metrics = OperatorMetrics()
     /// Registry tags and image metadata, shared by every instance, keyed by credentials.
     public var registryCache = RegistryCache(client: RegistryClient())
+    /// The administrator's tenancy decisions (flags and chart values).
+    public var tenancy: TenancyPolicy
     public var logger: Logger
 
-    public init(client: KubeClient, workRoot: String, concurrency: Int, logger: Logger) {
+    public init(client: KubeClient, workRoot: String, concurrency: Int, tenancy: TenancyPolicy, logger: Logger) {
         self.client = client
+        self.tenancy = tenancy
         self.workRoot = workRoot
         self.events = EventRecorder(client: client, component: "flotilla", logger: logger)
         self.syncSlots = Gate(permits: concurrency)

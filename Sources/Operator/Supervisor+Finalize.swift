@@ -20,7 +20,7 @@ extension Supervisor {
         let settings = try? InstanceSettings.resolve(instance)
         if let settings, settings.deletionPolicy == .delete {
             let inventory = try await store.load()
-            let client = env.client.impersonating(.serviceAccount(namespace: ref.namespace, name: settings.effectiveServiceAccount))
+            let client = env.client.impersonating(.serviceAccount(namespace: ref.namespace, name: env.tenancy.identity(of: settings).name))
             var options = settings.syncOptions(branch: "")
             options.setName = inventory.setName ?? options.setName
             options.garbageCollection = GarbageCollectionOptions(enabled: true)
@@ -37,14 +37,12 @@ extension Supervisor {
         }
         try await deleteIfPresent(.configMaps, name: store.name, namespace: ref.namespace)
         try await deleteIfPresent(.secrets, name: "flotilla-\(ref.name)-deploy-key", namespace: ref.namespace)
-        if let settings, settings.serviceAccountName == nil {
-            let binding = "flotilla-\(ref.namespace)-\(ref.name)"
-            if settings.allowedNamespaces.contains("*") {
-                try await deleteIfPresent(InstanceReconciler.clusterRoleBindings, name: binding, namespace: nil)
-            } else {
-                for namespace in settings.allowedNamespaces { try await deleteIfPresent(.roleBindings, name: binding, namespace: namespace) }
+        // In lockdown the operator made no ServiceAccount and no binding (and may not delete any).
+        if env.tenancy.defaultServiceAccount == nil {
+            try await ManagedBindings(client: env.client, ref: ref).removeAll(hint: settings?.allowedNamespaces ?? [])
+            if let settings, settings.serviceAccountName == nil {
+                try await deleteIfPresent(.serviceAccounts, name: settings.managedServiceAccountName, namespace: ref.namespace)
             }
-            try await deleteIfPresent(.serviceAccounts, name: settings.managedServiceAccountName, namespace: ref.namespace)
         }
         let finalizers = (object["metadata"]?["finalizers"]?.arrayValue ?? []).filter { $0.stringValue != Flotilla.finalizer }
         let patch: JSONValue = ["metadata": ["finalizers": .array(finalizers), "resourceVersion": object["metadata"]?["resourceVersion"] ?? .null]]
@@ -53,10 +51,6 @@ extension Supervisor {
     }
 
     func deleteIfPresent(_ type: ResourceType, name: String, namespace: String?) async throws {
-        do {
-            try await env.client.delete(type, name: name, namespace: namespace)
-        } catch {
-            if !error.isNotFound { throw error }
-        }
+        try await ManagedBindings.deleteIfPresent(env.client, type, name: name, namespace: namespace)
     }
 }

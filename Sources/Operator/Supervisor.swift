@@ -5,6 +5,7 @@ import KubeClient
 import KubeModel
 import KubeRuntime
 import Logging
+import Manifests
 import ServiceLifecycle
 import Sync
 import Synchronization
@@ -78,7 +79,9 @@ public final class Supervisor: Service, Sendable {
             s.pending.removeAll()
             s.start = continuation
         }
-        logger.notice("operator started", metadata: ["namespaces": "\(scope.namespaces.isEmpty ? "*" : scope.namespaces.joined(separator: ","))"])
+        logger.notice("operator started", metadata: ["namespaces": "\(scope.namespaces.isEmpty ? "*" : scope.namespaces.joined(separator: ","))",
+                                                     "generators": "\(env.tenancy.generators.name)",
+                                                     "lockdown": "\(env.tenancy.defaultServiceAccount ?? "")"])
         await withDiscardingTaskGroup { group in
             for informer in informers { group.addTask { try? await informer.run() } }
             group.addTask { try? await controller.run() }

@@ -83,7 +83,7 @@ struct OperatorBench: AsyncParsableCommand {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let rssBefore = rssMiB()
-        let supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: work + "/instances", concurrency: concurrency, logger: logger))
+        let supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: work + "/instances", concurrency: concurrency, tenancy: TenancyPolicy(generators: .bubblewrap(Bubblewrap())), logger: logger))
         let running = Task { try await supervisor.run() }
         defer { running.cancel() }
         let started = ContinuousClock.now

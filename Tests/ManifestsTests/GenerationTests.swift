@@ -167,11 +167,11 @@ struct GenerationTests {
     @Test("updaters get Flux v1's FLUX_* variables")
     func updaterEnvironment() async throws {
         let dir = tempDir("updater")
-        let runner = CommandRunner(home: dir)
+        let runner = CommandRunner(sandbox: .bubblewrap(Bubblewrap()), home: dir)
         let workload = UpdaterRequest.Workload(namespace: "prod", kind: "Deployment", name: "web")
         let image = UpdaterRequest.containerImage(workload, container: "app", image: "registry/web", tag: "v2")
         let command = FluxConfig.Command(command: "env | grep ^FLUX_ | sort", timeout: nil)
-        let out = String(decoding: try await runner.run(command, in: dir, describedAs: "test", extraEnvironment: image.environment), as: UTF8.self)
+        let out = String(decoding: try await runner.run(command, root: dir, path: "", describedAs: "test", extraEnvironment: image.environment), as: UTF8.self)
         #expect(out.split(separator: "\n") == ["FLUX_CONTAINER=app", "FLUX_IMG=registry/web", "FLUX_TAG=v2", "FLUX_WL_KIND=Deployment",
                                                 "FLUX_WL_NAME=web", "FLUX_WL_NS=prod", "FLUX_WORKLOAD=prod:deployment/web"])
         let removal = UpdaterRequest.policy(workload, policy: "automated", value: nil).environment

@@ -15,7 +15,7 @@ struct RenderFixture {
     init(_ files: [String: String]) throws {
         upstream = try UpstreamRepo(files: files)
         mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("mirror")))
-        renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("render"), logger: Logger(label: "test"))
+        renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("render"), sandbox: .bubblewrap(Bubblewrap()), logger: Logger(label: "test"))
     }
 
     func render(_ options: RenderOptions = RenderOptions()) async throws -> RenderedSet {

@@ -5,6 +5,7 @@ import KubeClient
 import KubeModel
 import KubeTesting
 import Logging
+import Manifests
 import Operator
 import Sync
 import Testing
@@ -17,7 +18,8 @@ final class OperatorFixture: Sendable {
     let supervisor: Supervisor
     let task: Task<Void, any Error>
 
-    init(cluster: TestCluster, namespaces: [String], concurrency: Int = 4) async throws {
+    init(cluster: TestCluster, namespaces: [String], concurrency: Int = 4,
+         tenancy: TenancyPolicy = TenancyPolicy(generators: .bubblewrap(Bubblewrap()))) async throws {
         self.cluster = cluster
         client = try cluster.client()
         for ns in namespaces {
@@ -28,7 +30,7 @@ final class OperatorFixture: Sendable {
         #expect(try await eventually { (try? await client.list(FluxInstance.resourceType)) != nil }, "the CRD is served")
         var logger = Logger(label: "operator-test")
         logger.logLevel = .warning
-        supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: tempDir("operator"), concurrency: concurrency, logger: logger))
+        supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: tempDir("operator"), concurrency: concurrency, tenancy: tenancy, logger: logger))
         let supervisor = supervisor
         task = Task { try await supervisor.run() }
     }
@@ -79,9 +81,10 @@ final class OperatorFixture: Sendable {
     }
 }
 
-func withOperator(namespaces: [String], concurrency: Int = 4, _ body: (OperatorFixture) async throws -> Void) async throws {
+func withOperator(namespaces: [String], concurrency: Int = 4, tenancy: TenancyPolicy = TenancyPolicy(generators: .bubblewrap(Bubblewrap())),
+                  _ body: (OperatorFixture) async throws -> Void) async throws {
     try await withTestCluster { cluster in
-        let fixture = try await OperatorFixture(cluster: cluster, namespaces: namespaces, concurrency: concurrency)
+        let fixture = try await OperatorFixture(cluster: cluster, namespaces: namespaces, concurrency: concurrency, tenancy: tenancy)
         do {
             try await body(fixture)
             await fixture.stop()

@@ -6,6 +6,7 @@ import KubeEmulator
 import KubeModel
 import KubeTesting
 import Logging
+import Manifests
 import Operator
 import Sync
 import Testing
@@ -194,7 +195,7 @@ struct OperatorScenarioTests {
             var logger = Logger(label: "restart")
             logger.logLevel = .warning
             let client = try cluster.client()
-            let supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: tempDir("operator"), concurrency: 4, logger: logger))
+            let supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: tempDir("operator"), concurrency: 4, tenancy: TenancyPolicy(generators: .bubblewrap(Bubblewrap())), logger: logger))
             let task = Task { try await supervisor.run() }
             try await Task.sleep(for: .seconds(4))
             task.cancel()

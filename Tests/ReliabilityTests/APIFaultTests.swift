@@ -6,6 +6,7 @@ import KubeEmulator
 import KubeModel
 import KubeTesting
 import Logging
+import Manifests
 import Operator
 import Sync
 import Synchronization
@@ -39,7 +40,7 @@ struct APIFaultTests {
             let client = try KubeClient(configuration: configuration)
             var logger = Logger(label: "faults")
             logger.logLevel = .critical
-            let supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: tempDir("faults"), concurrency: 4, logger: logger))
+            let supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: tempDir("faults"), concurrency: 4, tenancy: TenancyPolicy(generators: .bubblewrap(Bubblewrap())), logger: logger))
             let running = Task { try await supervisor.run() }
 
             var repos: [UpstreamRepo] = []

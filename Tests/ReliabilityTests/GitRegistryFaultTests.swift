@@ -5,6 +5,7 @@ import KubeClient
 import KubeModel
 import KubeTesting
 import Logging
+import Manifests
 import Operator
 import Testing
 
@@ -127,7 +128,7 @@ final class InProcessOperator: Sendable {
         _ = try await eventually { (try? await client.list(FluxInstance.resourceType)) != nil }
         var logger = Logger(label: "faults")
         logger.logLevel = .critical
-        let supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: tempDir("faults"), concurrency: 4, logger: logger))
+        let supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: tempDir("faults"), concurrency: 4, tenancy: TenancyPolicy(generators: .bubblewrap(Bubblewrap())), logger: logger))
         self.supervisor = supervisor
         task = Task { try await supervisor.run() }
     }

@@ -30,7 +30,7 @@ final class SyncFixture: Sendable {
         }
         upstream = try UpstreamRepo(files: files)
         mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("mirror")))
-        renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("render"), logger: Logger(label: "test"))
+        renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("render"), sandbox: .bubblewrap(Bubblewrap()), logger: Logger(label: "test"))
         live = LiveCache(client: client, instance: Self.instance, logger: Logger(label: "test"))
         store = ConfigMapInventoryStore(client: client, instance: Self.instance)
     }

@@ -1,15 +1,19 @@
 import Foundation
 
 /// Runs `.flux.yaml` commands (generators and updaters) with Flux v1's contract: `sh -c` in the
-/// target path's directory, a deadline, bounded output, and a scrubbed environment — the
-/// operator's own environment (its credentials, `KUBERNETES_*`, tokens) never reaches a command.
+/// target path's directory of a checkout, a deadline, bounded output, and a scrubbed environment:
+/// the operator's own environment (its credentials, `KUBERNETES_*`, tokens) never reaches a
+/// command. Where the command runs is the install's `sandbox`.
 public struct CommandRunner: Sendable {
+    public var sandbox: GeneratorSandbox
     public var defaultTimeout: Duration
     public var maxOutput: Int
-    /// `HOME` for commands (a directory the instance owns).
+    /// `HOME` for unsandboxed commands (a directory the instance owns); a sandboxed command's home
+    /// is its private `/tmp`.
     public var home: String
 
-    public init(defaultTimeout: Duration = .seconds(60), maxOutput: Int = 64 << 20, home: String) {
+    public init(sandbox: GeneratorSandbox, defaultTimeout: Duration = .seconds(60), maxOutput: Int = 64 << 20, home: String) {
+        self.sandbox = sandbox
         self.defaultTimeout = defaultTimeout
         self.maxOutput = maxOutput
         self.home = home
@@ -17,20 +21,37 @@ public struct CommandRunner: Sendable {
 
     /// The whole environment a command sees (plus the `FLUX_*` variables of an updater).
     public func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        let home = sandbox == .unsandboxed ? self.home : "/tmp"
         var env = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "LANG": "C.UTF-8"]
         for (k, v) in extra { env[k] = v }
         return env
     }
 
-    /// Runs one command in `directory` (absolute); returns its stdout or a generation error that
-    /// names the command, where it ran, and the tail of its stderr.
-    public func run(_ command: FluxConfig.Command, in directory: String, describedAs place: String,
-                    extraEnvironment: [String: String] = [:]) async throws(RenderError) -> [UInt8] {
+    /// Runs one command in `path` (relative, "" for the root) of the checkout `root`; returns its
+    /// stdout or a generation error that names the command, where it ran, and the tail of its
+    /// stderr. With `keepChanges`, what the command changed in the checkout is in `root`
+    /// afterwards (updaters); otherwise the checkout may or may not keep them.
+    public func run(_ command: FluxConfig.Command, root: String, path: String, describedAs place: String,
+                    extraEnvironment: [String: String] = [:], keepChanges: Bool = false) async throws(RenderError) -> [UInt8] {
         let timeout = command.timeout ?? defaultTimeout
+        let limits = Subprocess.Limits(timeout: timeout, maxStdout: maxOutput)
+        let environment = environment(extraEnvironment)
+        if case .unavailable(let why) = sandbox {
+            throw RenderError(.generation, "command `\(command.command)` in \(place) refused: no sandbox for .flux.yaml commands (\(why))")
+        }
         let result: SubprocessResult
         do {
-            result = try await Subprocess.shell(command.command, in: directory, environment: environment(extraEnvironment),
-                                                limits: .init(timeout: timeout, maxStdout: maxOutput))
+            switch sandbox {
+            case .unsandboxed:
+                result = try await Subprocess.shell(command.command, in: path.isEmpty ? root : "\(root)/\(path)", environment: environment, limits: limits)
+            case .bubblewrap(let bwrap):
+                result = try await Subprocess.run(bwrap.arguments(command: command.command, root: root, path: path), environment: environment, limits: limits)
+            case .unavailable:
+                preconditionFailure("refused above")
+            case .container(let socket):
+                result = try await GeneratorClient(socket: socket).run(GeneratorRequest(command: command.command, path: path, environment: environment,
+                                                                                        limits: limits, returnTree: keepChanges), root: root)
+            }
         } catch {
             throw RenderError(.generation, "command `\(command.command)` in \(place): \(error)")
         }

@@ -35,9 +35,20 @@ public enum Subprocess {
 
     public static func shell(_ command: String, in directory: String, environment: [String: String],
                              limits: Limits) async throws -> SubprocessResult {
+        try await run(shellArguments(command, in: directory), environment: environment, limits: limits)
+    }
+
+    /// `sh -c` that changes to `directory` and evaluates `command` (glibc's
+    /// posix_spawn_file_actions_addchdir_np is not visible to Swift, so `cd` is the shell's).
+    public static func shellArguments(_ command: String, in directory: String) -> [String] {
+        ["/bin/sh", "-c", "cd -- \"$1\" && eval \"$2\"", "sh", directory, command]
+    }
+
+    /// Runs `arguments` (the first is the program's absolute path) with exactly `environment`.
+    public static func run(_ arguments: [String], environment: [String: String], limits: Limits) async throws -> SubprocessResult {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                continuation.resume(with: Result { try runBlocking(command, directory, environment, limits) })
+                continuation.resume(with: Result { try runBlocking(arguments, environment, limits) })
             }
             thread.stackSize = 1 << 20
             thread.start()
@@ -53,8 +64,7 @@ public enum Subprocess {
         var description: String
     }
 
-    static func runBlocking(_ command: String, _ directory: String, _ environment: [String: String],
-                            _ limits: Limits) throws -> SubprocessResult {
+    static func runBlocking(_ words: [String], _ environment: [String: String], _ limits: Limits) throws -> SubprocessResult {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         // Close-on-exec from creation, so no process spawned concurrently (another instance's
         // command) inherits these pipes and holds them open; dup2 in the child clears the flag on
@@ -78,20 +88,18 @@ public enum Subprocess {
         sigfillset(&defaults)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
 
-        // `cd` inside the shell: glibc's posix_spawn_file_actions_addchdir_np is not visible to Swift.
-        let words: [String] = ["/bin/sh", "-c", "cd -- \"$1\" && eval \"$2\"", "sh", directory, command]
         let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
+        let spawned = posix_spawn(&pid, words[0], &actions, &attributes, argv, envp)
         close(outPipe[1])
         close(errPipe[1])
         defer {
             close(outPipe[0])
             close(errPipe[0])
         }
-        guard spawned == 0 else { throw SpawnError(description: "cannot start /bin/sh in \(directory): \(String(cString: strerror(spawned)))") }
+        guard spawned == 0 else { throw SpawnError(description: "cannot start \(words[0]): \(String(cString: strerror(spawned)))") }
 
         var stdout: [UInt8] = []
         var stderr: [UInt8] = []

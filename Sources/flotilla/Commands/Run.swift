@@ -4,6 +4,7 @@ import Foundation
 import KubeClient
 import KubeRuntime
 import Logging
+import Manifests
 import Operator
 
 /// `flotilla run`: the operator against a cluster.
@@ -79,11 +80,55 @@ struct OperatorOptions: ParsableArguments {
     @Option(help: "Name of the leader-election Lease (one per shard when several Deployments share a namespace).")
     var leaderElectionId = "flotilla-leader"
 
+    @Option(name: .customLong("cluster-scope-namespace"),
+            help: "Instances in this namespace may use allowedNamespaces [\"*\"] and clusterScoped (repeatable; default: none).")
+    var clusterScopeNamespaces: [String] = []
+
+    @Option(help: "Lockdown: an instance without serviceAccountName acts as this ServiceAccount of its own namespace, and the operator manages no RBAC.")
+    var defaultServiceAccount: String?
+
+    @Option(help: "Namespaces whose instances may use manifest generation, comma-separated; * for all, empty for none.")
+    var generationNamespaces = "*"
+
+    @Option(help: "Unix socket of the generator container (the chart's): .flux.yaml commands run there, not in bubblewrap.")
+    var generatorSocket: String?
+
+    @Flag(help: "Run .flux.yaml commands as the operator when no sandbox is usable (every generator is trusted).")
+    var trustGenerators = false
+
+    @Flag(help: "Give sandboxed .flux.yaml commands the host's network (remote bases, chart repositories).")
+    var generatorNetwork = false
+
+    @Option(name: .customLong("generator-tool-path"), help: "A path outside /usr that sandboxed commands may read, for tools (repeatable).")
+    var generatorToolPaths: [String] = []
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if !metricsAddress.isEmpty && OperatorHTTP.parse(metricsAddress) == nil {
             throw ValidationError("--metrics-address: \"\(metricsAddress)\" is not HOST:PORT or :PORT")
         }
+    }
+}
+
+extension OperatorOptions {
+    /// The install's tenancy decisions; where `.flux.yaml` commands run is found out here, once:
+    /// the generator container when there is a socket, else bubblewrap if it works on this host,
+    /// else (only when generators are trusted) the operator itself.
+    func tenancyPolicy(logger: Logger) async -> TenancyPolicy {
+        let generators: GeneratorSandbox
+        if let generatorSocket {
+            generators = .container(socket: generatorSocket)
+        } else {
+            let bwrap = Bubblewrap(network: generatorNetwork, toolPaths: generatorToolPaths)
+            if let problem = await bwrap.probe() {
+                generators = trustGenerators ? .unsandboxed : .unavailable(problem)
+                logger.warning("no sandbox for .flux.yaml commands", metadata: ["problem": "\(problem)", "generators": "\(generators.name)"])
+            } else {
+                generators = .bubblewrap(bwrap)
+            }
+        }
+        return TenancyPolicy(clusterScopeNamespaces: Set(clusterScopeNamespaces), defaultServiceAccount: defaultServiceAccount,
+                             generationNamespaces: NamespaceSet(parsing: generationNamespaces), generators: generators)
     }
 }
 
@@ -99,7 +144,8 @@ func runOperatorUntilCancelled(client: KubeClient, options: OperatorOptions, log
     // The metrics backend first: metrics made before it would go nowhere.
     let address = OperatorHTTP.parse(options.metricsAddress)
     let registry = address.map { _ in OperatorHTTP.bootstrapMetrics() }
-    let environment = OperatorEnvironment(client: client, workRoot: options.workDir, concurrency: options.concurrency, logger: logger)
+    let environment = OperatorEnvironment(client: client, workRoot: options.workDir, concurrency: options.concurrency,
+                                          tenancy: await options.tenancyPolicy(logger: logger), logger: logger)
     let supervisor = Supervisor(environment: environment, scope: Scope(namespaces: options.namespaces, labelSelector: options.selector))
     guard let (host, port) = address, let registry else {
         return try await runSupervisor(supervisor, client: client, options: options, logger: logger)
