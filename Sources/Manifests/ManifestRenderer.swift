@@ -281,21 +281,21 @@ extension ManifestRenderer {
                                          extraEnvironment: update.environment, keepChanges: true)
             }
         }
-        // What changed in the checkout: modified and new files, and deleted ones.
+        // What changed in the checkout: modified and new files, and deleted ones. Regular files
+        // only, never followed through a link: a link an updater made could point at the
+        // operator's own files, which would then be committed to the tenant's repository.
         let original = try await read(files)
         var changed: [String: [UInt8]?] = [:]
         var seen = Set<String>()
-        let fm = FileManager.default
-        if let walker = fm.enumerator(atPath: tree) {
-            while let relative = walker.nextObject() as? String {
-                var isDirectory: ObjCBool = false
-                guard fm.fileExists(atPath: tree + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue,
-                      let data = fm.contents(atPath: tree + "/" + relative) else { continue }
-                seen.insert(relative)
-                let bytes = [UInt8](data)
-                if let file = files.first(where: { $0.path == relative }), original[file.blobID] == bytes { continue }
-                changed[relative] = bytes
-            }
+        let byPath = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let present: [String]
+        do { present = try TreeArchive.files(under: tree) } catch { throw RenderError(.generation, "cannot read what the updaters left in \(path): \(error)") }
+        for relative in present {
+            guard let data = FileManager.default.contents(atPath: tree + "/" + relative) else { continue }
+            seen.insert(relative)
+            let bytes = [UInt8](data)
+            if let file = byPath[relative], original[file.blobID] == bytes { continue }
+            changed[relative] = bytes
         }
         for file in files where !seen.contains(file.path) { changed[file.path] = .some(nil) }
         return changed

@@ -12,11 +12,13 @@ struct RenderFixture {
     let mirror: GitMirror
     let renderer: ManifestRenderer
 
-    init(_ files: [String: String]) throws {
+    init(_ files: [String: String], sandbox: GeneratorSandbox = .bubblewrap(Bubblewrap()), workDirectory: String = tempDir("render")) throws {
         upstream = try UpstreamRepo(files: files)
         mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("mirror")))
-        renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("render"), sandbox: .bubblewrap(Bubblewrap()), logger: Logger(label: "test"))
+        renderer = ManifestRenderer(mirror: mirror, workDirectory: workDirectory, sandbox: sandbox, logger: Logger(label: "test"))
     }
+
+    func head() async throws -> String { try await mirror.fetch()["main"]! }
 
     func render(_ options: RenderOptions = RenderOptions()) async throws -> RenderedSet {
         let head = try await mirror.fetch()["main"]!

@@ -8,6 +8,7 @@ import Logging
 import Manifests
 import Operator
 import Sync
+import Synchronization
 import Testing
 
 /// The operator in process against the emulator: CRD installed, namespaces created, the
@@ -17,6 +18,10 @@ final class OperatorFixture: Sendable {
     let client: KubeClient
     let supervisor: Supervisor
     let task: Task<Void, any Error>
+    /// Where the instances' mirrors and render directories are.
+    let workRoot = tempDir("operator")
+    /// Clients of other users, shut down by `stop()`.
+    let userClients = Mutex<[KubeClient]>([])
 
     init(cluster: TestCluster, namespaces: [String], concurrency: Int = 4,
          tenancy: TenancyPolicy = TenancyPolicy(generators: .bubblewrap(Bubblewrap()))) async throws {
@@ -30,7 +35,7 @@ final class OperatorFixture: Sendable {
         #expect(try await eventually { (try? await client.list(FluxInstance.resourceType)) != nil }, "the CRD is served")
         var logger = Logger(label: "operator-test")
         logger.logLevel = .warning
-        supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: tempDir("operator"), concurrency: concurrency, tenancy: tenancy, logger: logger))
+        supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: workRoot, concurrency: concurrency, tenancy: tenancy, logger: logger))
         let supervisor = supervisor
         task = Task { try await supervisor.run() }
     }
@@ -39,6 +44,14 @@ final class OperatorFixture: Sendable {
         task.cancel()
         _ = try? await task.value
         try? await client.shutdown()
+        for other in userClients.withLock({ $0 }) { try? await other.shutdown() }
+    }
+
+    /// A client acting as one of the emulator's users (`alice`, `bob`).
+    func client(user: String) throws -> KubeClient {
+        let other = try cluster.client(user: user)
+        userClients.withLock { $0.append(other) }
+        return other
     }
 
     /// Creates a FluxInstance from its spec (JSON, as `kubectl apply` would send it).
