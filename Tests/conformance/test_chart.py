@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ import pytest
 import helm_python as helm
 import yaml
 
-from harness import REPO, Emulator, Kubectl, apply_flux_crd, flotilla_bin, git_repo, wait_until
+from harness import REPO, Emulator, Kubectl, apply_flux_crd, flotilla_bin, git, git_repo, wait_until
 
 
 CHART = REPO / "charts" / "flotilla"
@@ -56,20 +59,24 @@ def test_bad_values_fail_before_anything_is_created(values: dict, complaint: str
 def test_defaults_harden_the_pod() -> None:
     docs = render({})
     kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
-    assert kinds == ["ClusterRole/flotilla", "ClusterRoleBinding/flotilla", "Deployment/flotilla", "Role/flotilla-leader-election",
+    assert kinds == ["ClusterRole/flotilla", "ClusterRole/flotilla-namespaces", "ClusterRoleBinding/flotilla", "ClusterRoleBinding/flotilla-namespaces",
+                     "Deployment/flotilla", "Role/flotilla-leader-election",
                      "RoleBinding/flotilla-leader-election", "Service/flotilla-metrics", "ServiceAccount/flotilla"]
     [deployment] = [d for d in docs if d["kind"] == "Deployment"]
     pod = deployment["spec"]["template"]["spec"]
-    [container] = pod["containers"]
+    container = pod["containers"][0]
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
                                             "capabilities": {"drop": ["ALL"]}}
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz" and container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/var/lib/flotilla", "/tmp"}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/var/lib/flotilla", "/tmp", "/var/run/secrets/kubernetes.io/serviceaccount",
+                                                                  "/run/flotilla-generator"}
     assert "--leader-elect" in container["args"] and "--work-dir=/var/lib/flotilla" in container["args"]
     assert container["resources"]["requests"] and container["resources"]["limits"]
-    [role] = [d for d in docs if d["kind"] == "ClusterRole"]
+    [role] = [d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "flotilla"]
     granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    [namespaces] = [d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "flotilla-namespaces"]
+    assert namespaces["rules"] == [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}], "reads consent, nothing more"
     # Never the rights the instances' identities hold: no wildcard, no workload kinds, no
     # reading of every object; impersonation of ServiceAccounts only.
     assert not [x for x in granted if "*" in x]
@@ -80,6 +87,52 @@ def test_defaults_harden_the_pod() -> None:
     monitored = render({"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}})
     [monitor] = [d for d in monitored if d["kind"] == "ServiceMonitor"]
     assert monitor["metadata"]["labels"]["release"] == "prom" and monitor["spec"]["endpoints"][0]["port"] == "http-metrics"
+
+
+def test_generator_container_has_no_token() -> None:
+    """Tenants' .flux.yaml commands run in a container of their own: no ServiceAccount token
+    (none is automounted; only the operator's container mounts a projected one), another uid,
+    none of the operator's volumes but the socket's."""
+    pod = next(d for d in render({}) if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    operator, generator = pod["containers"]
+    assert generator["name"] == "generator" and generator["args"][0] == "generator-server"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    token_volumes = {name for name, v in volumes.items() if any("serviceAccountToken" in s for s in v.get("projected", {}).get("sources", []))}
+    assert token_volumes == {"token"}
+    assert "token" in {m["name"] for m in operator["volumeMounts"]}
+    assert {m["name"] for m in generator["volumeMounts"]} == {"generator-socket", "generator-tmp"}, "no token, no work volume"
+    assert not any("secrets" in m["mountPath"] for m in generator["volumeMounts"])
+    assert generator["securityContext"]["runAsUser"] != pod["securityContext"]["runAsUser"]
+    assert generator["securityContext"]["readOnlyRootFilesystem"] is True and generator["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    socket = "--generator-socket=/run/flotilla-generator/generator.sock"
+    assert socket in operator["args"] and "--socket=/run/flotilla-generator/generator.sock" in generator["args"]
+    assert not pod.get("shareProcessNamespace"), "the generator server is its container's PID 1"
+
+    # Off: no generator container and no socket; generation is refused unless trusted.
+    off = next(d for d in render({"generators": {"container": {"enabled": False}}}) if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert [c["name"] for c in off["containers"]] == ["flotilla"] and socket not in off["containers"][0]["args"]
+    assert "--trust-generators" not in off["containers"][0]["args"]
+    trusted = next(d for d in render({"generators": {"container": {"enabled": False}, "trusted": True}}) if d["kind"] == "Deployment")
+    assert "--trust-generators" in trusted["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_tenancy_values() -> None:
+    """Cluster-scope namespaces and generation namespaces reach the flags; lockdown leaves the
+    operator no right to make ServiceAccounts or bind roles."""
+    docs = render({"tenancy": {"clusterScopeNamespaces": ["platform", "ops"]}, "generators": {"namespaces": ["team-a", "team-b"]}})
+    args = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--cluster-scope-namespace=platform" in args and "--cluster-scope-namespace=ops" in args
+    assert "--generation-namespaces=team-a,team-b" in args
+    locked = render({"tenancy": {"defaultServiceAccount": "flux-tenant"}})
+    args = next(d for d in locked if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--default-service-account=flux-tenant" in args
+    role = next(d for d in locked if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "flotilla")
+    granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    assert {x for x in granted if x[1] == "serviceaccounts"} == {("", "serviceaccounts", "impersonate")}
+    assert not [x for x in granted if x[2] == "bind" or x[1] in {"rolebindings", "clusterrolebindings"}]
+    with pytest.raises(helm.HelmError):
+        render({"generators": {"namespaces": ["Not A Namespace"]}})
 
 
 def sa_kubeconfig(emulator: Emulator, kubectl: Kubectl, path: Path, account: str) -> Path:
@@ -98,10 +151,10 @@ def sa_kubeconfig(emulator: Emulator, kubectl: Kubectl, path: Path, account: str
 class Shard:
     """`flotilla` with a rendered Deployment's arguments, as its ServiceAccount."""
 
-    def __init__(self, deployment: dict, kubeconfig: Path, workdir: Path):
+    def __init__(self, deployment: dict, kubeconfig: Path, workdir: Path, overrides: dict[str, str] | None = None):
         args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         workdir.mkdir(parents=True, exist_ok=True)
-        local = {"--work-dir": str(workdir / "work"), "--metrics-address": "127.0.0.1:0"}
+        local = {"--work-dir": str(workdir / "work"), "--metrics-address": "127.0.0.1:0", **(overrides or {})}
         self.args = [str(flotilla_bin())] + [next((f"{k}={v}" for k, v in local.items() if a.startswith(k + "=")), a) for a in args]
         self.args += ["--kubeconfig", str(kubeconfig)]
         self.log = workdir / "operator.log"
@@ -186,6 +239,89 @@ def test_default_install_runs_with_exactly_its_rbac(kubectl: Kubectl, emulator: 
     assert any(l["message"] == "reconciler stopped" and l.get("instance") == f"{ns}/apps" for l in shard.lines())
 
 
+class GeneratorContainer:
+    """The chart's generator container, as near as this machine gets to one: its rendered
+    arguments, as PID 1 of fresh namespaces (bubblewrap --as-pid-1) under its uid, with only the
+    system's files, the binary and the socket volume: no kubeconfig, no token, no work root."""
+
+    def __init__(self, deployment: dict, socket_dir: Path, log: Path):
+        pod = deployment["spec"]["template"]["spec"]
+        container = next(c for c in pod["containers"] if c["name"] == "generator")
+        uid = str(container["securityContext"]["runAsUser"])
+        socket_dir.mkdir(parents=True, exist_ok=True)
+        cmd = ["bwrap", "--unshare-all", "--as-pid-1", "--die-with-parent", "--unshare-user", "--uid", uid, "--gid", uid,
+               "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+               "--ro-bind", str(flotilla_bin()), "/flotilla", "--bind", str(socket_dir), "/run/flotilla-generator"]
+        # A debug build links the Swift runtime from the toolchain (the image's is static).
+        linked = subprocess.run(["ldd", str(flotilla_bin())], capture_output=True, text=True).stdout
+        for directory in sorted({str(Path(p).parent) for p in re.findall(r"=> (/\S+)", linked)}):
+            if not directory.startswith(("/usr", "/lib")):
+                cmd += ["--ro-bind", directory, directory]
+        for top in ("/bin", "/sbin", "/lib", "/lib64"):
+            if Path(top).is_symlink():
+                cmd += ["--symlink", os.readlink(top), top]
+            elif Path(top).is_dir():
+                cmd += ["--ro-bind", top, top]
+        cmd += ["--setenv", "HOME", "/tmp", "/flotilla"] + container["args"]
+        self.socket = socket_dir / "generator.sock"
+        self.log = log
+        self.process = subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until("the generator server listens", lambda: self.socket.exists(), timeout=20)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def processes(marker: str) -> list[int]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def test_generators_run_in_the_generator_container(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
+    """The chart's default install with manifest generation: the operator sends each command to
+    the generator container. A generator there cannot read the operator's kubeconfig or a token,
+    runs as the container's uid, and what it leaves running is killed after it."""
+    apply_flux_crd(kubectl)
+    kubectl.run("create", "namespace", RELEASE_NS, check=False)
+    name = f"flotilla-gen{kubectl.label.replace('.', '')}"
+    docs = render({}, name=name)
+    install(kubectl, docs, tmp_path)
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    ns = f"gen-{kubectl.label.replace('.', '-')}"
+    kubectl.run("create", "namespace", ns)
+    config = sa_kubeconfig(emulator, kubectl, tmp_path / "sa.kubeconfig", name)
+    marker = f"sleep {int(time.time()) % 100000 + 1000}"
+    script = (f"({marker.replace('sleep', 'setsid sleep')} >/dev/null 2>&1 &)\n"
+              "printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: loot}\\ndata:\\n'\n"
+              f"printf '  kubeconfig: \"%s\"\\n' \"$(cat {config} 2>/dev/null || echo unreadable)\"\n"
+              "printf '  token: \"%s\"\\n' \"$(ls /var/run/secrets 2>/dev/null || echo absent)\"\n"
+              "printf '  uid: \"%s\"\\n' \"$(id -u)\"\n")
+    repo = git_repo(tmp_path / "repo", {".flux.yaml": "version: 1\ncommandUpdated:\n  generators:\n  - command: sh gen.sh\n", "gen.sh": script})
+    generator = GeneratorContainer(deployment, tmp_path / "socket", tmp_path / "generator.log")
+    shard = Shard(deployment, config, tmp_path / "shard", {"--generator-socket": str(generator.socket)})
+    try:
+        kubectl.apply({"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "gen", "namespace": ns},
+                       "spec": {"git": {"url": f"file://{repo}", "pollInterval": "1s"}, "manifestGeneration": True}})
+        loot = wait_until("generated", lambda: config_map(kubectl, ns, "loot"), timeout=40)
+        assert loot["data"] == {"kubeconfig": "unreadable", "token": "absent", "uid": "65533"}, loot["data"]
+        assert "PLANTED" not in json.dumps(loot) and "token:" not in json.dumps(loot["data"]["kubeconfig"])
+        wait_until("nothing it started survives", lambda: not processes(marker), timeout=5)
+        # The server goes on serving after killing what a command left: the next render works.
+        (repo / "gen.sh").write_text(script.replace("loot", "loot2"))
+        git("commit", "-qam", "again", cwd=repo)
+        wait_until("generated again", lambda: config_map(kubectl, ns, "loot2"), timeout=40)
+    finally:
+        shard.stop()
+        generator.stop()
+
+
 def test_sharded_namespace_restricted_install(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
     apply_flux_crd(kubectl)
     kubectl.run("create", "namespace", RELEASE_NS, check=False)
@@ -196,7 +332,8 @@ def test_sharded_namespace_restricted_install(kubectl: Kubectl, emulator: Emulat
     name = f"flotilla-sh{kubectl.label.replace('.', '')}"
     docs = render({"watchNamespaces": [watched], "logFormat": "json",
                    "shards": [{"name": "a", "selector": "flotilla.dev/shard=a"}, {"name": "b", "selector": "flotilla.dev/shard=b"}]}, name=name)
-    assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"], "rights through RoleBindings in the watched namespaces only"
+    # Rights through RoleBindings in the watched namespaces only; cluster-wide, only reading Namespaces' consent.
+    assert [d["roleRef"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"] == [f"{name}-namespaces"]
     assert [d["metadata"]["namespace"] for d in docs if d["kind"] == "RoleBinding" and d["roleRef"]["kind"] == "ClusterRole"] == [watched]
     install(kubectl, docs, tmp_path)
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}

@@ -13,7 +13,8 @@ struct ManagedBindings {
     static func name(_ ref: InstanceRef) -> String { "flotilla-\(ref.namespace)-\(ref.name)" }
 
     /// Lists them by the instance's label across namespaces; where the operator may not list
-    /// cluster-wide (a namespace-restricted install), looks in `hint` and the instance's namespace.
+    /// cluster-wide (a namespace-restricted install), looks for them in `hint` (the namespaces
+    /// the spec names, where earlier versions bound) and the instance's namespace.
     func find(hint: [String]) async throws -> (namespaces: Set<String>, clusterWide: Bool) {
         let name = Self.name(ref)
         var namespaces = Set<String>()
@@ -24,7 +25,14 @@ struct ManagedBindings {
             }
         } catch {
             guard error.isForbidden else { throw error }
-            namespaces = Set(hint.filter { $0 != "*" }).union([ref.namespace])
+            for namespace in Set(hint.filter { $0 != "*" }).union([ref.namespace]) {
+                do {
+                    _ = try await client.get(.roleBindings, name: name, namespace: namespace)
+                    namespaces.insert(namespace)
+                } catch {
+                    guard error.isNotFound || error.isForbidden else { throw error }
+                }
+            }
         }
         var clusterWide = false
         do {

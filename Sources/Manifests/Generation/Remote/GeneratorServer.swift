@@ -7,9 +7,10 @@ import Glibc
 /// The generator container's process (`flotilla generator-server`): it holds no credential (the
 /// chart mounts no ServiceAccount token into its container and runs it under another uid) and
 /// runs one command at a time, each in a fresh private directory holding only that request's
-/// checkout, removed afterwards. So no command ever shares the container with another instance's
-/// data. As the container's PID 1 it kills every other process after each command, so nothing a
-/// command started outlives it.
+/// checkout. After each command it empties its whole scratch directory (the container's only
+/// writable volume but the socket's), so no command ever sees another instance's data or what
+/// another left behind; as the container's PID 1 it kills every other process, so nothing a
+/// command started outlives it; and it listens again if the command replaced its socket.
 public struct GeneratorServer: Sendable {
     public var socket: String
     /// Where checkouts are unpacked (the container's own writable volume).
@@ -26,12 +27,16 @@ public struct GeneratorServer: Sendable {
     /// command's whole work).
     public func serveBlocking() throws -> Never {
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
-        let listener = try UnixSocket.listen(socket)
-        // The operator's container runs under another uid: it must be able to connect.
-        chmod(socket, 0o666)
+        var listener = try listen()
         logger.notice("generator server listening", metadata: ["socket": "\(socket)", "reapsAll": "\(getpid() == 1)"])
         while true {
-            let fd = accept(listener, nil, nil)
+            if !Self.isSocket(socket, listener.inode) {
+                // A command unlinked or replaced the socket (its processes are gone by now).
+                close(listener.fd)
+                listener = try listen()
+                logger.warning("generator socket replaced by a command; listening again", metadata: ["socket": "\(socket)"])
+            }
+            let fd = accept(listener.fd, nil, nil)
             if fd < 0 {
                 if errno == EINTR { continue }
                 throw WireError("accept: \(String(cString: strerror(errno)))")
@@ -42,13 +47,27 @@ public struct GeneratorServer: Sendable {
         }
     }
 
+    func listen() throws -> (fd: Int32, inode: UInt64) {
+        let fd = try UnixSocket.listen(socket)
+        // The operator's container runs under another uid: it must be able to connect.
+        chmod(socket, 0o666)
+        var info = stat()
+        guard lstat(socket, &info) == 0 else { throw WireError("cannot stat \(socket)") }
+        return (fd, UInt64(info.st_ino))
+    }
+
+    static func isSocket(_ path: String, _ inode: UInt64) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK && UInt64(info.st_ino) == inode
+    }
+
     func serve(_ fd: Int32) {
         var tv = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let directory = workDirectory + "/run-\(UUID().uuidString)"
         defer {
             endEverythingElse()
-            try? FileManager.default.removeItem(atPath: directory)
+            emptyScratch()
         }
         do {
             let request = try JSONDecoder().decode(GeneratorRequest.self, from: Data(try UnixSocket.readFrame(fd, max: 1 << 20)))
@@ -71,6 +90,15 @@ public struct GeneratorServer: Sendable {
                 try? UnixSocket.writeFrame(fd, Array(header))
                 try? UnixSocket.writeFrame(fd, [])
             }
+        }
+    }
+
+    /// Removes everything in the scratch directory: this request's checkout and whatever its
+    /// command wrote there (HOME, caches) for the next one to find.
+    func emptyScratch() {
+        let fm = FileManager.default
+        for entry in (try? fm.contentsOfDirectory(atPath: workDirectory)) ?? [] {
+            try? fm.removeItem(atPath: workDirectory + "/" + entry)
         }
     }
 
