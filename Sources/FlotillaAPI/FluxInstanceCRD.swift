@@ -156,20 +156,20 @@ spec:
                     description: What happens to synced objects when the FluxInstance is deleted.
               serviceAccountName:
                 type: string
-                description: 'Every read and write of the manifests impersonates this ServiceAccount. Empty: one is created, bound to edit in the allowed namespaces.'
+                description: 'Every read and write of the manifests impersonates this ServiceAccount of the instance''s namespace, made and bound by an administrator. Empty: the install''s default ServiceAccount in lockdown, else one the operator creates, bound to edit in the instance''s namespace and in namespaces that consent (annotation flotilla.dev/allow-instances-from).'
               allowedNamespaces:
                 type: array
-                description: 'Empty means the instance''s own namespace only; ["*"] means all (Flux v1: --k8s-allow-namespace).'
+                description: 'Empty means the instance''s own namespace only. Another namespace needs its consent (annotation flotilla.dev/allow-instances-from on the Namespace) or an administrator''s ServiceAccount bound there; ["*"] means all, and only in the install''s cluster-scope namespaces (Flux v1: --k8s-allow-namespace).'
                 items: {type: string, minLength: 1}
               defaultNamespace:
                 description: 'Namespace of manifests that name none; default the instance''s namespace (Flux v1: --k8s-default-namespace).'
                 type: string
               clusterScoped:
-                description: 'May the instance apply cluster-scoped kinds (Namespaces, ClusterRoles, CRDs).'
+                description: 'May the instance apply cluster-scoped kinds (Namespaces, ClusterRoles, CRDs); only in the install''s cluster-scope namespaces, with the rights.'
                 type: boolean
                 default: false
               manifestGeneration:
-                description: 'Honour .flux.yaml files (Flux v1: --manifest-generation).'
+                description: 'Honour .flux.yaml files (Flux v1: --manifest-generation); their commands run in a sandbox, and only in namespaces the install allows.'
                 type: boolean
                 default: false
               suspend:
