@@ -138,6 +138,26 @@ struct TenancyTests {
         }
     }
 
+    @Test("an administrator's ServiceAccount, bound in another namespace, syncs there without any consent annotation")
+    func administratorsServiceAccount() async throws {
+        let repo = try UpstreamRepo(files: ["own.yaml": cm("own"), "there.yaml": cm("there", namespace: "team-b")])
+        try await withOperator(namespaces: ["team-a", "team-b"]) { f in
+            _ = try await f.client.create(.serviceAccounts, ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "deployer", "namespace": "team-a"]])
+            for namespace in ["team-a", "team-b"] {
+                _ = try await f.client.create(.roleBindings, ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                                                              "metadata": ["name": "deployer", "namespace": .string(namespace)],
+                                                              "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"],
+                                                              "subjects": [["kind": "ServiceAccount", "name": "deployer", "namespace": "team-a"]]])
+            }
+            let alice = try await Self.grantTenant(f)
+            try await Self.instance(alice, "deploy", spec: ["git": gitSpec(repo.url), "serviceAccountName": "deployer", "allowedNamespaces": ["team-a", "team-b"]])
+            _ = try await f.waitFor("deploy", namespace: "team-a", reason: "Synced")
+            #expect(try await f.configMap("there", namespace: "team-b") != nil)
+            #expect(try await !exists(f, .roleBindings, "flotilla-team-a-deploy", namespace: "team-b"), "the operator binds nothing for it")
+            #expect(try await !exists(f, .serviceAccounts, "flotilla-deploy", namespace: "team-a"))
+        }
+    }
+
     @Test("lockdown: instances act as the default ServiceAccount; the operator makes no ServiceAccount and no binding")
     func lockdown() async throws {
         let repo = try UpstreamRepo(files: ["own.yaml": cm("own")])
