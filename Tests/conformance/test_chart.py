@@ -205,13 +205,20 @@ def config_map(kubectl: Kubectl, ns: str, name: str) -> dict | None:
     return json.loads(result.stdout) if result.returncode == 0 else None
 
 
-def test_default_install_runs_with_exactly_its_rbac(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
+def install_default(kubectl: Kubectl, tmp_path: Path, prefix: str) -> tuple[str, dict]:
+    """The chart with default values installed as release `<prefix><kubectl label>`: its name
+    and rendered Deployment."""
     apply_flux_crd(kubectl)
     kubectl.run("create", "namespace", RELEASE_NS, check=False)
-    name = f"flotilla-{kubectl.label.replace('.', '')}"
+    name = f"{prefix}{kubectl.label.replace('.', '')}"
     docs = render({}, name=name)
     install(kubectl, docs, tmp_path)
     [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    return name, deployment
+
+
+def test_default_install_runs_with_exactly_its_rbac(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
+    name, deployment = install_default(kubectl, tmp_path, "flotilla-")
     assert kubectl.json("get", "deploy", name, "-n", RELEASE_NS)["spec"]["template"]["spec"]["containers"][0]["args"] == \
         deployment["spec"]["template"]["spec"]["containers"][0]["args"]
 
@@ -288,12 +295,7 @@ def test_generators_run_in_the_generator_container(kubectl: Kubectl, emulator: E
     """The chart's default install with manifest generation: the operator sends each command to
     the generator container. A generator there cannot read the operator's kubeconfig or a token,
     runs as the container's uid, and what it leaves running is killed after it."""
-    apply_flux_crd(kubectl)
-    kubectl.run("create", "namespace", RELEASE_NS, check=False)
-    name = f"flotilla-gen{kubectl.label.replace('.', '')}"
-    docs = render({}, name=name)
-    install(kubectl, docs, tmp_path)
-    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    name, deployment = install_default(kubectl, tmp_path, "flotilla-gen")
     ns = f"gen-{kubectl.label.replace('.', '-')}"
     kubectl.run("create", "namespace", ns)
     config = sa_kubeconfig(emulator, kubectl, tmp_path / "sa.kubeconfig", name)
