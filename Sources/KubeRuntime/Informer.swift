@@ -155,20 +155,14 @@ public final class InformerFactory: Service, Sendable {
             s.started = continuation
         }
         await withDiscardingTaskGroup { group in
-            group.addTask {
-                await withGracefulShutdownHandler {
-                    await withTaskCancellationHandler {
-                        try? await Task.sleep(for: .seconds(86_400 * 365 * 100))
-                    } onCancel: {
-                        continuation.finish()
+            // Shutdown (graceful or cancellation) ends the stream of informers to start.
+            await withGracefulShutdownHandler {
+                await withTaskCancellationHandler {
+                    for await informer in stream {
+                        group.addTask { try? await informer.run() }
                     }
-                } onGracefulShutdown: {
-                    continuation.finish()
-                }
-            }
-            for await informer in stream {
-                group.addTask { try? await informer.run() }
-            }
+                } onCancel: { continuation.finish() }
+            } onGracefulShutdown: { continuation.finish() }
             group.cancelAll()
         }
         state.withLock { $0.started = nil }

@@ -63,13 +63,17 @@ public final class LeaderElector: Service, Sendable {
         return f.date(from: s)
     }
 
+    /// Campaigns, leads while it holds the lease, and campaigns again when it loses it. On graceful
+    /// shutdown it stops campaigning, lets `whileLeading` end (the work shuts down gracefully as
+    /// well), and gives the lease back in its own, uncancelled task, so a successor takes over at
+    /// once. Cancelled instead, it just stops: the lease expires.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                guard try await self.acquire() else { continue }
-                await self.lead()
-            }
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let acquired = (try? await cancelWhenGracefulShutdown { try await self.acquire() }) ?? false
+            guard acquired, !Task.isShuttingDownGracefully else { break }
+            await lead()
         }
+        if !Task.isCancelled { await release() }
     }
 
     /// Tries until the lease is ours; returns false only on cancellation.
@@ -81,7 +85,8 @@ public final class LeaderElector: Service, Sendable {
         return false
     }
 
-    /// Holds the lease while running `whileLeading`; returns when the lease is lost or on shutdown.
+    /// Holds the lease while running `whileLeading`; returns when the lease is lost, when the
+    /// work ends (on graceful shutdown, or by itself) or on cancellation.
     func lead() async {
         state.withLock {
             $0.isLeader = true
@@ -91,13 +96,11 @@ public final class LeaderElector: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.leading() }
             group.addTask { await self.renewLoop() }
-            // Whichever ends first (lost lease, shutdown, or the work itself) ends both.
+            // Whichever ends first (lost lease, or the work itself) ends both.
             _ = await group.next()
             group.cancelAll()
         }
         state.withLock { $0.isLeader = false }
-        // Released from a fresh task: this one is cancelled, and so would be the release's requests.
-        if Task.isCancelled { await Task { await self.release() }.value }
         logger.info("stopped leading", metadata: ["lease": "\(configuration.namespace)/\(configuration.name)", "identity": "\(configuration.identity)"])
     }
 

@@ -86,16 +86,14 @@ public final class Supervisor: Service, Sendable {
             for informer in informers { group.addTask { try? await informer.run() } }
             group.addTask { try? await controller.run() }
             group.addTask { [env] in await Self.trimMemory(every: .seconds(30), metrics: env.metrics) }
-            group.addTask {
-                await withGracefulShutdownHandler {
-                    await withTaskCancellationHandler {
-                        try? await Task.sleep(for: .seconds(86_400 * 365 * 100))
-                    } onCancel: { continuation.finish() }
-                } onGracefulShutdown: { continuation.finish() }
-            }
-            for await reconciler in starts {
-                group.addTask { await reconciler.run() }
-            }
+            // Shutdown (graceful or cancellation) ends the stream of reconcilers to start.
+            await withGracefulShutdownHandler {
+                await withTaskCancellationHandler {
+                    for await reconciler in starts {
+                        group.addTask { await reconciler.run() }
+                    }
+                } onCancel: { continuation.finish() }
+            } onGracefulShutdown: { continuation.finish() }
             // Shutting down: stop every reconciler (each releases what it owns), then the rest.
             for r in state.withLock({ Array($0.reconcilers.values) }) { await r.stop() }
             group.cancelAll()

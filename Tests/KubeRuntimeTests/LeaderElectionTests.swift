@@ -4,6 +4,8 @@ import KubeEmulator
 import KubeModel
 import KubeRuntime
 import KubeTesting
+import Logging
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -20,7 +22,8 @@ struct LeaderElectionTests {
         c.retryPeriod = .milliseconds(200)
         return LeaderElector(client: client, configuration: c) {
             leading.items.withLock { $0.append(identity) }
-            try? await Task.sleep(for: .seconds(3600))
+            // The work: until graceful shutdown, or cancelled when the lease is lost.
+            try? await gracefulShutdown()
         }
     }
 
@@ -45,7 +48,9 @@ struct LeaderElectionTests {
             let runA = Task { try await a.run() }
             // A leads before B starts (waited for: a loaded machine may take a while).
             #expect(try await eventually(timeout: .seconds(10)) { a.isLeader })
-            let runB = Task { try await b.run() }
+            // B runs in a service group, as `flotilla run` does: its shutdown is graceful.
+            let groupB = ServiceGroup(configuration: .init(services: [b], logger: Logger(label: "test")))
+            let runB = Task { try await groupB.run() }
             defer { runA.cancel(); runB.cancel() }
             // Exactly one leader, sampled for two seconds.
             var samples = 0
@@ -73,7 +78,7 @@ struct LeaderElectionTests {
             // b shuts down gracefully and releases: a (its rights restored) takes over well before expiry.
             _ = try await admin.create(.roleBindings, binding)
             let released = clock.now
-            runB.cancel()
+            await groupB.triggerGracefulShutdown()
             _ = try? await runB.value
             let lease = try await admin.get(Lease.self, name: "flotilla-leader", namespace: "default")
             #expect(lease.spec?.holderIdentity == "" || lease.spec?.holderIdentity == "a", "released on shutdown")

@@ -8,6 +8,7 @@ import json
 import re
 import urllib.error
 import urllib.request
+import signal
 import time
 from pathlib import Path
 
@@ -145,3 +146,29 @@ def test_json_logs_carry_instance_revision_and_pass(kubectl: Kubectl, emulator: 
         assert "planted-s3cret-value" not in operator.log.read_text()
     finally:
         operator.stop()
+
+
+def test_sigint_stops_gracefully_and_releases_the_lease(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
+    """`flotilla run` is one service group: on SIGINT (as on SIGTERM) the supervisor stops its
+    reconcilers, the elector gives the Lease back for a successor, the endpoint closes, exit 0."""
+    apply_flux_crd(kubectl)
+    lease = f"sigint-{kubectl.label.replace('.', '-')}"
+    operator = Operator(emulator, tmp_path)
+    operator.args += ["--leader-elect", "--leader-election-id", lease]
+    operator.start()
+    repo = git_repo(tmp_path / "repo", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n"})
+    namespace = f"sigint-{kubectl.label.replace('.', '-')}"
+    kubectl.run("create", "namespace", namespace)
+    kubectl.apply({"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "apps", "namespace": namespace},
+                   "spec": {"git": {"url": f"file://{repo}", "pollInterval": "1s"}, "sync": {"interval": "1h"}}})
+    wait_until("applied", lambda: kubectl.run("get", "cm", "app", "-n", namespace, check=False).returncode == 0, timeout=30)
+    assert kubectl.json("get", "lease", lease, "-n", "default")["spec"]["holderIdentity"]
+    assert operator.process is not None
+    started = time.monotonic()
+    operator.process.send_signal(signal.SIGINT)
+    assert operator.process.wait(timeout=15) == 0, operator.log.read_text()[-2000:]
+    operator.process = None
+    assert time.monotonic() - started < 10, "graceful, not the 45 s escalation"
+    log = operator.log.read_text()
+    assert "reconciler stopped" in log and "released lease" in log, log[-2000:]
+    assert kubectl.json("get", "lease", lease, "-n", "default")["spec"].get("holderIdentity", "") == ""

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import FlotillaAPI
 import Foundation
 import KubeClient
@@ -8,6 +7,8 @@ import KubeModel
 import Logging
 import Manifests
 import Operator
+import ServiceLifecycle
+import UnixSignals
 
 /// `flotilla dev`: the embedded development environment — the Kubernetes API emulator, a demo git
 /// repository with sample manifests, the FluxInstance CRD and two FluxInstances, and the operator
@@ -62,58 +63,82 @@ struct Dev: AsyncParsableCommand {
         configuration.caBundlePEM = tls.caCertificatePEM
         let path = URL(fileURLWithPath: kubeconfig).standardizedFileURL.path
         let api = KubeAPIServer(configuration: configuration)
-        let server = EmulatorHTTPServer(api: api, tls: tls, port: port, logger: logger)
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let serving = Task { try await server.run { portSink.yield($0); portSink.finish() } }
-        var iterator = ports.makeAsyncIterator()
-        guard let bound = await iterator.next() else {
-            _ = try await serving.value
-            throw ValidationError("the emulator did not start")
+        let emulator = EmulatorService(server: EmulatorHTTPServer(api: api, tls: tls, port: port, logger: logger)) { port in
+            portSink.yield(port)
+            portSink.finish()
         }
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let yaml = Kubeconfig.yaml(server: "https://127.0.0.1:\(bound)", caPEM: tls.caCertificatePEM, users: configuration.users)
-        _ = FileManager.default.createFile(atPath: path, contents: Data(yaml.utf8), attributes: [.posixPermissions: 0o600])
-        say("Kubernetes API emulator listening on https://127.0.0.1:\(bound)")
+        let session = DevSession(dev: self, api: api, tls: tls, users: configuration.users, kubeconfig: path, ports: ports, logger: logger)
+        // Shut down last first: the operator stops (its reconcilers, its client), then the emulator.
+        var group = ServiceGroupConfiguration(
+            services: ([emulator, session] as [any Service]).map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(30)
+        try await ServiceGroup(configuration: group).run()
+    }
+}
 
-        let work: Task<Void, any Error>
-        if apiOnly {
-            say("KUBECONFIG=\(path)\nTry: KUBECONFIG=\(path) kubectl get namespaces\n")
-            work = serving
-        } else {
-            var clientConfiguration = ClientConfiguration(server: "https://127.0.0.1:\(bound)", credentials: .token(api.token(for: "admin") ?? ""),
-                                                          caCertificatePEM: Array(tls.caCertificatePEM.utf8))
-            clientConfiguration.qps = 1000
-            clientConfiguration.burst = 1000
-            clientConfiguration.maxConnectionsPerHost = 4096
-            let client = try KubeClient(configuration: clientConfiguration, logger: logger)
-            let demo = URL(fileURLWithPath: demoDir).standardizedFileURL.path
-            Self.progress("creating the demo repository in \(demo)…")
+/// The emulator's HTTPS server as a service (its Hummingbird application honours graceful shutdown).
+struct EmulatorService: Service {
+    let server: EmulatorHTTPServer
+    let onListening: @Sendable (Int) async -> Void
+
+    func run() async throws {
+        try await server.run(onListening: onListening)
+    }
+}
+
+/// What `flotilla dev` does once the emulator listens: the kubeconfig, then (unless `--api-only`)
+/// the demo repository, the CRD and FluxInstances, and the operator, until graceful shutdown.
+struct DevSession: Service {
+    let dev: Dev
+    let api: KubeAPIServer
+    let tls: TLSMaterial
+    let users: [StaticUser]
+    let kubeconfig: String
+    let ports: AsyncStream<Int>
+    let logger: Logger
+
+    func run() async throws {
+        var iterator = ports.makeAsyncIterator()
+        guard let bound = await iterator.next() else { throw ValidationError("the emulator did not start") }
+        try FileManager.default.createDirectory(atPath: (kubeconfig as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let yaml = Kubeconfig.yaml(server: "https://127.0.0.1:\(bound)", caPEM: tls.caCertificatePEM, users: users)
+        _ = FileManager.default.createFile(atPath: kubeconfig, contents: Data(yaml.utf8), attributes: [.posixPermissions: 0o600])
+        dev.say("Kubernetes API emulator listening on https://127.0.0.1:\(bound)")
+        if dev.apiOnly {
+            dev.say("KUBECONFIG=\(kubeconfig)\nTry: KUBECONFIG=\(kubeconfig) kubectl get namespaces\n")
+            try? await gracefulShutdown()
+            return
+        }
+        var clientConfiguration = ClientConfiguration(server: "https://127.0.0.1:\(bound)", credentials: .token(api.token(for: "admin") ?? ""),
+                                                      caCertificatePEM: Array(tls.caCertificatePEM.utf8))
+        clientConfiguration.qps = 1000
+        clientConfiguration.burst = 1000
+        clientConfiguration.maxConnectionsPerHost = 4096
+        let client = try KubeClient(configuration: clientConfiguration, logger: logger)
+        let outcome = await capture {
+            let demo = URL(fileURLWithPath: dev.demoDir).standardizedFileURL.path
+            Dev.progress("creating the demo repository in \(demo)…")
             let url = try await DemoRepository.create(at: demo)
-            Self.progress("installing the FluxInstance CRD and two FluxInstances…")
+            Dev.progress("installing the FluxInstance CRD and two FluxInstances…")
             try await DemoRepository.install(client: client, repositoryURL: url)
             var options = try OperatorOptions.parse([])
             options.workDir = demo + "/work-dir"
             options.metricsAddress = ""
-            options.logLevel = logLevel
-            let operatorWork = Task { try await runOperatorUntilCancelled(client: client, options: options, logger: logger) }
-            say("""
-                KUBECONFIG=\(path)
+            options.logLevel = dev.logLevel
+            let services = await operatorServices(client: client, options: options, logger: logger)
+            dev.say("""
+                KUBECONFIG=\(kubeconfig)
                 Demo repository: \(url) (commit in \(demo)/checkout, then `git push`)
-                Try: KUBECONFIG=\(path) kubectl get fluxinstances -A
+                Try: KUBECONFIG=\(kubeconfig) kubectl get fluxinstances -A
 
                 """)
-            work = Task {
-                try await withTaskCancellationHandler {
-                    try await operatorWork.value
-                } onCancel: {
-                    operatorWork.cancel()
-                }
-                try? await client.shutdown()
-            }
+            // A group of its own: it follows this service's graceful shutdown.
+            try await ServiceGroup(configuration: .init(services: services, logger: logger)).run()
         }
-        await untilSignalledOrDone(work)
-        serving.cancel()
-        _ = try? await serving.value
+        try await client.shutdown()
+        try outcome.get()
     }
 }
 

@@ -36,38 +36,39 @@ struct ListInstances: AsyncParsableCommand {
 
     func run() async throws {
         let (client, namespace) = try options.client()
-        defer { Task { try? await client.shutdown() } }
-        let list: ObjectList
-        do {
-            list = try await client.list(FluxInstance.resourceType, namespace: allNamespaces ? nil : namespace)
-        } catch {
-            let scope = allNamespaces ? "in any namespace" : "in namespace \(namespace)"
-            if error.code == 403 { throw CLIError("you may not list FluxInstances \(scope): \(error.message)") }
-            throw CLIError("cannot list FluxInstances \(scope): \(error)")
-        }
-        let rows: [JSONValue] = list.items.map(Self.summary).sorted { ($0["namespace"]?.stringValue ?? "", $0["name"]?.stringValue ?? "") < ($1["namespace"]?.stringValue ?? "", $1["name"]?.stringValue ?? "") }
-        switch options.output {
-        case .json: print(Self.pretty(.array(rows)))
-        case .yaml: print(YAMLWriter.write(.array(rows)), terminator: "")
-        case .table:
-            if rows.isEmpty {
-                print(allNamespaces ? "No FluxInstances found." : "No FluxInstances found in namespace \(namespace).")
-                return
+        try await using(client) { client in
+            let list: ObjectList
+            do {
+                list = try await client.list(FluxInstance.resourceType, namespace: allNamespaces ? nil : namespace)
+            } catch let error as KubeError {
+                let scope = allNamespaces ? "in any namespace" : "in namespace \(namespace)"
+                if error.code == 403 { throw CLIError("you may not list FluxInstances \(scope): \(error.message)") }
+                throw CLIError("cannot list FluxInstances \(scope): \(error)")
             }
-            var table: [[String]] = [(allNamespaces ? ["NAMESPACE"] : []) + ["NAME", "READY", "STATUS", "REVISION", "BEHIND", "LAST SYNC"]]
-            for r in rows {
-                let cells = [r["name"], r["ready"], r["reason"], r["revision"].map { .string(String(($0.stringValue ?? "").prefix(7))) }, r["behind"], r["lastSyncTime"]]
-                    .map { value -> String in
-                        switch value {
-                        case .string(let s)?: return s.isEmpty ? "-" : s
-                        case .int(let i)?: return String(i)
-                        case .bool(let b)?: return b ? "True" : "False"
-                        default: return "-"
+            let rows: [JSONValue] = list.items.map(Self.summary).sorted { ($0["namespace"]?.stringValue ?? "", $0["name"]?.stringValue ?? "") < ($1["namespace"]?.stringValue ?? "", $1["name"]?.stringValue ?? "") }
+            switch options.output {
+            case .json: print(Self.pretty(.array(rows)))
+            case .yaml: print(YAMLWriter.write(.array(rows)), terminator: "")
+            case .table:
+                if rows.isEmpty {
+                    print(allNamespaces ? "No FluxInstances found." : "No FluxInstances found in namespace \(namespace).")
+                    return
+                }
+                var table: [[String]] = [(allNamespaces ? ["NAMESPACE"] : []) + ["NAME", "READY", "STATUS", "REVISION", "BEHIND", "LAST SYNC"]]
+                for r in rows {
+                    let cells = [r["name"], r["ready"], r["reason"], r["revision"].map { .string(String(($0.stringValue ?? "").prefix(7))) }, r["behind"], r["lastSyncTime"]]
+                        .map { value -> String in
+                            switch value {
+                            case .string(let s)?: return s.isEmpty ? "-" : s
+                            case .int(let i)?: return String(i)
+                            case .bool(let b)?: return b ? "True" : "False"
+                            default: return "-"
+                            }
                         }
-                    }
-                table.append((allNamespaces ? [r["namespace"]?.stringValue ?? ""] : []) + cells)
+                    table.append((allNamespaces ? [r["namespace"]?.stringValue ?? ""] : []) + cells)
+                }
+                print(Self.format(table), terminator: "")
             }
-            print(Self.format(table), terminator: "")
         }
     }
 

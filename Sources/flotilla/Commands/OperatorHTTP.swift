@@ -3,11 +3,12 @@ import Logging
 import Metrics
 import NIOCore
 import Prometheus
+import ServiceLifecycle
 
 /// The operator's own HTTP endpoint: `/metrics` (Prometheus text format), `/healthz` (the process
 /// answers) and `/readyz` (the supervisor runs and its FluxInstance informers are synced; a replica
 /// waiting for the leader lease is not ready).
-struct OperatorHTTP {
+struct OperatorHTTP: Service {
     let host: String
     let port: Int
     let registry: PrometheusCollectorRegistry
@@ -31,7 +32,8 @@ struct OperatorHTTP {
         return registry
     }
 
-    func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// Serves until graceful shutdown (Hummingbird's application honours it) or cancellation.
+    func run() async throws {
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { [ready] _, _ -> Response in
@@ -47,7 +49,9 @@ struct OperatorHTTP {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
         let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "flotilla"),
-                              onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) }, logger: quiet)
+                              onServerRunning: { [logger, host] channel in
+                                  logger.notice("serving /metrics, /healthz and /readyz", metadata: ["address": "\(host):\(channel.localAddress?.port ?? 0)"])
+                              }, logger: quiet)
         try await app.run()
     }
 }

@@ -30,33 +30,34 @@ struct Release: AsyncParsableCommand {
 
     func run() async throws {
         let requester = try options.requester(request.instance)
-        defer { Task { try? await requester.client.shutdown() } }
-        var ask = InstanceRequest(action: .release)
-        ask.workloads = workload.isEmpty ? nil : workload
-        ask.all = all ? true : nil
-        ask.image = updateImage
-        ask.allImages = updateAllImages ? true : nil
-        ask.exclude = exclude.isEmpty ? nil : exclude
-        ask.force = force ? true : nil
-        ask.dryRun = dryRun ? true : nil
-        ask.message = message
-        ask.user = await requester.caller(request.user)
-        let started = Date()
-        let answer = try await requester.send(ask, verb: "release with", timeout: try request.limit())
-        if options.output != .table {
-            options.emit(Self.summary(answer))
-        } else {
-            let changes = answer.changes ?? []
-            if !changes.isEmpty {
-                var table = [["WORKLOAD", "CONTAINER", "FROM", "TO"]]
-                for c in changes { table.append([c.workload, c.container, c.from, c.to]) }
-                print(ListInstances.format(table), terminator: "")
+        try await using(requester.client) { _ in
+            var ask = InstanceRequest(action: .release)
+            ask.workloads = workload.isEmpty ? nil : workload
+            ask.all = all ? true : nil
+            ask.image = updateImage
+            ask.allImages = updateAllImages ? true : nil
+            ask.exclude = exclude.isEmpty ? nil : exclude
+            ask.force = force ? true : nil
+            ask.dryRun = dryRun ? true : nil
+            ask.message = message
+            ask.user = await requester.caller(request.user)
+            let started = Date()
+            let answer = try await requester.send(ask, verb: "release with", timeout: try request.limit())
+            if options.output != .table {
+                options.emit(Self.summary(answer))
+            } else {
+                let changes = answer.changes ?? []
+                if !changes.isEmpty {
+                    var table = [["WORKLOAD", "CONTAINER", "FROM", "TO"]]
+                    for c in changes { table.append([c.workload, c.container, c.from, c.to]) }
+                    print(ListInstances.format(table), terminator: "")
+                }
+                for s in answer.skipped ?? [] { print("skipped \(s)") }
+                print(answer.revision.map { "Commit \($0.prefix(7)) pushed." } ?? Self.capitalised(answer.message))
             }
-            for s in answer.skipped ?? [] { print("skipped \(s)") }
-            print(answer.revision.map { "Commit \($0.prefix(7)) pushed." } ?? Self.capitalised(answer.message))
-        }
-        if watch, let revision = answer.revision, !dryRun {
-            try await requester.waitApplied(revision, since: started, timeout: try request.limit())
+            if watch, let revision = answer.revision, !dryRun {
+                try await requester.waitApplied(revision, since: started, timeout: try request.limit())
+            }
         }
     }
 
@@ -113,23 +114,24 @@ struct PolicyCommand: AsyncParsableCommand {
     static func send(options: ClientOptions, request: InstanceRequestOptions, workload: String, dryRun: Bool, message: String?,
                      automate: Bool?, lock: Bool?, tags: [String: String]) async throws {
         let requester = try options.requester(request.instance)
-        defer { Task { try? await requester.client.shutdown() } }
-        var ask = InstanceRequest(action: .policy)
-        ask.workloads = [workload]
-        ask.automate = automate
-        ask.lock = lock
-        ask.tags = tags.isEmpty ? nil : tags
-        ask.dryRun = dryRun ? true : nil
-        ask.message = message
-        ask.user = await requester.caller(request.user)
-        let answer = try await requester.send(ask, verb: "change the policy of workloads of", timeout: try request.limit())
-        if options.output != .table { return options.emit(Release.summary(answer)) }
-        for (id, changes) in (answer.result?["annotations"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            for (key, value) in (changes.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-                print("\(id): " + (value == .null ? "remove \(key)" : "\(key): \(value.jsonString())"))
+        try await using(requester.client) { _ in
+            var ask = InstanceRequest(action: .policy)
+            ask.workloads = [workload]
+            ask.automate = automate
+            ask.lock = lock
+            ask.tags = tags.isEmpty ? nil : tags
+            ask.dryRun = dryRun ? true : nil
+            ask.message = message
+            ask.user = await requester.caller(request.user)
+            let answer = try await requester.send(ask, verb: "change the policy of workloads of", timeout: try request.limit())
+            if options.output != .table { return options.emit(Release.summary(answer)) }
+            for (id, changes) in (answer.result?["annotations"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+                for (key, value) in (changes.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    print("\(id): " + (value == .null ? "remove \(key)" : "\(key): \(value.jsonString())"))
+                }
             }
+            print(answer.revision.map { "Commit \($0.prefix(7)) pushed." } ?? Release.capitalised(answer.message))
         }
-        print(answer.revision.map { "Commit \($0.prefix(7)) pushed." } ?? Release.capitalised(answer.message))
     }
 }
 

@@ -1,11 +1,12 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import KubeClient
 import KubeRuntime
 import Logging
 import Manifests
 import Operator
+import ServiceLifecycle
+import UnixSignals
 
 /// `flotilla run`: the operator against a cluster.
 struct Run: AsyncParsableCommand {
@@ -27,9 +28,14 @@ struct Run: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot configure the Kubernetes client: \(error)")
         }
-        let work = Task { try await runOperatorUntilCancelled(client: client, options: options, logger: logger) }
-        await untilSignalledOrDone(work)
-        try? await client.shutdown()
+        var configuration = ServiceGroupConfiguration(services: await operatorServices(client: client, options: options, logger: logger),
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Within the chart's 60 s termination grace: what has not stopped by then is cancelled.
+        configuration.maximumGracefulShutdownDuration = .seconds(45)
+        let group = ServiceGroup(configuration: configuration)
+        let outcome = await capture { try await group.run() }
+        try await client.shutdown()
+        try outcome.get()
     }
 }
 
@@ -138,68 +144,30 @@ func makeLogger(_ level: Logger.Level) -> Logger {
     return logger
 }
 
-/// Runs the supervisor (behind leader election when asked), and the metrics and health endpoint
-/// when it has an address, until the task is cancelled.
-func runOperatorUntilCancelled(client: KubeClient, options: OperatorOptions, logger: Logger) async throws {
+/// The operator's long-lived work as services of one group: the metrics and health endpoint (when
+/// it has an address), then the supervisor, behind the leader elector when asked. On graceful
+/// shutdown (SIGTERM, SIGINT) the group stops them last first: the supervisor stops its
+/// reconcilers and the elector gives the lease back, then the endpoint closes. Either ending by
+/// itself shuts the whole group down.
+func operatorServices(client: KubeClient, options: OperatorOptions, logger: Logger) async -> [ServiceGroupConfiguration.ServiceConfiguration] {
     // The metrics backend first: metrics made before it would go nowhere.
     let address = OperatorHTTP.parse(options.metricsAddress)
     let registry = address.map { _ in OperatorHTTP.bootstrapMetrics() }
     let environment = OperatorEnvironment(client: client, workRoot: options.workDir, concurrency: options.concurrency,
                                           tenancy: await options.tenancyPolicy(logger: logger), logger: logger)
     let supervisor = Supervisor(environment: environment, scope: Scope(namespaces: options.namespaces, labelSelector: options.selector))
-    guard let (host, port) = address, let registry else {
-        return try await runSupervisor(supervisor, client: client, options: options, logger: logger)
+    var services: [any Service] = []
+    if let (host, port) = address, let registry {
+        services.append(OperatorHTTP(host: host, port: port, registry: registry, ready: { supervisor.isReady }, logger: logger))
     }
-    let http = OperatorHTTP(host: host, port: port, registry: registry, ready: { supervisor.isReady }, logger: logger)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask {
-            try await http.run { port in
-                logger.notice("serving /metrics, /healthz and /readyz", metadata: ["address": "\(host):\(port)"])
-            }
-        }
-        group.addTask { try await runSupervisor(supervisor, client: client, options: options, logger: logger) }
-        // Either ending (normally on cancellation) ends both.
-        _ = try await group.next()
-        group.cancelAll()
-    }
-}
-
-func runSupervisor(_ supervisor: Supervisor, client: KubeClient, options: OperatorOptions, logger: Logger) async throws {
     if options.leaderElect {
         let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-        let elector = LeaderElector(client: client, configuration: .init(namespace: options.leaderElectionNamespace, name: options.leaderElectionId, identity: identity),
-                                    logger: logger) {
+        services.append(LeaderElector(client: client, configuration: .init(namespace: options.leaderElectionNamespace, name: options.leaderElectionId, identity: identity),
+                                      logger: logger) {
             try? await supervisor.run()
-        }
-        try await elector.run()
+        })
     } else {
-        try await supervisor.run()
+        services.append(supervisor)
     }
-}
-
-/// Waits for SIGINT or SIGTERM (then cancels `work` and waits for it to wind down), or for `work`
-/// to end by itself.
-func untilSignalledOrDone(_ work: Task<Void, any Error>) async {
-    let (signals, continuation) = AsyncStream.makeStream(of: Int32.self)
-    let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig)
-        source.setEventHandler { continuation.yield(sig) }
-        source.resume()
-        return source
-    }
-    await withTaskGroup(of: Void.self) { group in
-        group.addTask {
-            for await _ in signals { break }
-        }
-        group.addTask { _ = try? await work.value }
-        await group.next()
-        // Awaiting a task's value is not ended by cancelling the waiter: cancel the work itself.
-        work.cancel()
-        continuation.finish()
-        group.cancelAll()
-    }
-    sources.forEach { $0.cancel() }
-    work.cancel()
-    _ = try? await work.value
+    return services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }
 }

@@ -17,20 +17,21 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         guard let limit = DurationParser.parse(timeout), limit > .zero else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration such as 30s or 2m") }
         let requester = try options.requester(instance)
-        defer { Task { try? await requester.client.shutdown() } }
-        let target = requester.target
-        let requestedAt = Date()
-        let token = ISO8601DateFormatter().string(from: requestedAt) + "-" + UUID().uuidString.prefix(8).lowercased()
-        do {
-            _ = try await requester.client.patch(FluxInstance.resourceType, name: instance, namespace: requester.namespace,
-                                                 ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string(token)]]])
-        } catch {
-            if error.code == 403 { throw CLIError("you may not ask \(target) to sync: \(error.message)") }
-            if error.isNotFound { throw CLIError("\(target) not found") }
-            throw CLIError("cannot ask \(target) to sync: \(error)")
+        try await using(requester.client) { _ in
+            let target = requester.target
+            let requestedAt = Date()
+            let token = ISO8601DateFormatter().string(from: requestedAt) + "-" + UUID().uuidString.prefix(8).lowercased()
+            do {
+                _ = try await requester.client.patch(FluxInstance.resourceType, name: instance, namespace: requester.namespace,
+                                                     ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string(token)]]])
+            } catch let error as KubeError {
+                if error.code == 403 { throw CLIError("you may not ask \(target) to sync: \(error.message)") }
+                if error.isNotFound { throw CLIError("\(target) not found") }
+                throw CLIError("cannot ask \(target) to sync: \(error)")
+            }
+            print("Sync requested for \(target); waiting for the head revision to be applied…")
+            try await requester.waitApplied(nil, since: requestedAt, timeout: limit)
         }
-        print("Sync requested for \(target); waiting for the head revision to be applied…")
-        try await requester.waitApplied(nil, since: requestedAt, timeout: limit)
     }
 }
 
@@ -47,31 +48,33 @@ struct IdentityCommand: AsyncParsableCommand {
     func run() async throws {
         if regenerate { return try await regenerateKey() }
         let (client, namespace) = try options.client()
-        defer { Task { try? await client.shutdown() } }
-        let target = "FluxInstance \(namespace)/\(instance)"
-        let object: FluxInstance
-        do { object = try await client.get(FluxInstance.self, name: instance, namespace: namespace) } catch {
-            if error.code == 403 { throw CLIError("you may not read \(target): \(error.message)") }
-            if error.isNotFound { throw CLIError("\(target) not found") }
-            throw CLIError("cannot read \(target): \(error)")
+        try await using(client) { client in
+            let target = "FluxInstance \(namespace)/\(instance)"
+            let object: FluxInstance
+            do { object = try await client.get(FluxInstance.self, name: instance, namespace: namespace) } catch let error as KubeError {
+                if error.code == 403 { throw CLIError("you may not read \(target): \(error.message)") }
+                if error.isNotFound { throw CLIError("\(target) not found") }
+                throw CLIError("cannot read \(target): \(error)")
+            }
+            guard let key = object.status?.identity?.publicKey, !key.isEmpty else {
+                throw CLIError("\(target) has no deploy key yet: its git URL is not SSH, or its Secret holds no identity, or the operator has not reconciled it")
+            }
+            show(key, gitHost: object.status?.identity?.gitHost)
         }
-        guard let key = object.status?.identity?.publicKey, !key.isEmpty else {
-            throw CLIError("\(target) has no deploy key yet: its git URL is not SSH, or its Secret holds no identity, or the operator has not reconciled it")
-        }
-        show(key, gitHost: object.status?.identity?.gitHost)
     }
 
     func regenerateKey() async throws {
         guard let limit = DurationParser.parse(timeout), limit > .zero else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration such as 30s or 2m") }
         let requester = try options.requester(instance)
-        defer { Task { try? await requester.client.shutdown() } }
-        var ask = InstanceRequest(action: .regenerateIdentity)
-        ask.user = await requester.caller(nil)
-        let answer = try await requester.send(ask, verb: "regenerate the deploy key of", timeout: limit)
-        guard let key = answer.result?["publicKey"]?.stringValue else { throw CLIError("the instance answered without a key: \(answer.message)") }
-        if options.output == .table { FileHandle.standardError.write(Data((Release.capitalised(answer.message) + "\n").utf8)) }
-        let host = try? await requester.client.get(FluxInstance.self, name: instance, namespace: requester.namespace).status?.identity?.gitHost
-        show(key, gitHost: host ?? nil)
+        try await using(requester.client) { _ in
+            var ask = InstanceRequest(action: .regenerateIdentity)
+            ask.user = await requester.caller(nil)
+            let answer = try await requester.send(ask, verb: "regenerate the deploy key of", timeout: limit)
+            guard let key = answer.result?["publicKey"]?.stringValue else { throw CLIError("the instance answered without a key: \(answer.message)") }
+            if options.output == .table { FileHandle.standardError.write(Data((Release.capitalised(answer.message) + "\n").utf8)) }
+            let host = try? await requester.client.get(FluxInstance.self, name: instance, namespace: requester.namespace).status?.identity?.gitHost
+            show(key, gitHost: host ?? nil)
+        }
     }
 
     func show(_ key: String, gitHost: String?) {
