@@ -52,22 +52,25 @@ let package = Package(
             dependencies: [
                 "CLibGit2",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(name: "CSupport"),
         .target(
             name: "GitTesting",
-            dependencies: ["Manifests", "ImageAutomation", "KubeModel"],
+            dependencies: [
+                "ImageAutomation",
+                "KubeModel",
+                "Manifests",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Manifests",
             dependencies: [
                 "CSupport",
-                "KubeModel",
                 "GitSource",
+                "KubeModel",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -75,15 +78,13 @@ let package = Package(
         .target(
             name: "Sync",
             dependencies: [
-                "KubeModel",
-                "KubeClient",
-                "KubeRuntime",
                 "FlotillaAPI",
-                "Manifests",
                 "GitSource",
+                "KubeClient",
+                "KubeModel",
+                "Manifests",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -111,19 +112,25 @@ let package = Package(
                 "KubeModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "KubeModel",
-            dependencies: ["CYAML"],
+            dependencies: [
+                "CYAML",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "FlotillaAPI",
-            dependencies: ["KubeModel"],
+            dependencies: [
+                "KubeModel",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -132,12 +139,13 @@ let package = Package(
                 "KubeModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -146,10 +154,10 @@ let package = Package(
             dependencies: [
                 "KubeModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -166,8 +174,8 @@ let package = Package(
         .target(
             name: "KubeTesting",
             dependencies: [
-                "KubeEmulator",
                 "KubeClient",
+                "KubeEmulator",
                 "KubeModel",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -176,17 +184,18 @@ let package = Package(
         .executableTarget(
             name: "flotilla",
             dependencies: [
-                "KubeEmulator",
+                "FlotillaAPI",
                 "KubeClient",
+                "KubeEmulator",
                 "KubeModel",
                 "KubeRuntime",
-                "FlotillaAPI",
                 "Manifests",
                 "Operator",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -197,92 +206,151 @@ let package = Package(
             name: "flotilla-bench",
             dependencies: [
                 "CSupport",
-                "ImageAutomation",
-                "KubeEmulator",
-                "KubeModel",
-                "KubeClient",
-                "KubeRuntime",
-                "KubeTesting",
+                "FlotillaAPI",
                 "GitSource",
                 "GitTesting",
+                "ImageAutomation",
+                "KubeClient",
+                "KubeEmulator",
+                "KubeModel",
+                "KubeRuntime",
+                "KubeTesting",
                 "Manifests",
-                "Sync",
                 "Operator",
-                "FlotillaAPI",
+                "Sync",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KubeModelTests",
-            dependencies: ["KubeModel"],
+            dependencies: [
+                "KubeModel",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GitSourceTests",
-            dependencies: ["GitSource", "GitTesting", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "GitSource",
+                "GitTesting",
+            ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ManifestsTests",
-            dependencies: ["Manifests", "GitSource", "GitTesting", "KubeModel",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "GitSource",
+                "GitTesting",
+                "KubeModel",
+                "Manifests",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "OperatorTests",
-            dependencies: ["Operator", "Sync", "Manifests", "GitSource", "GitTesting", "KubeTesting", "KubeClient", "KubeRuntime",
-                           "KubeEmulator", "KubeModel", "FlotillaAPI",
-                           .product(name: "Logging", package: "swift-log"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: [
+                "FlotillaAPI",
+                "GitSource",
+                "GitTesting",
+                "KubeClient",
+                "KubeEmulator",
+                "KubeModel",
+                "KubeTesting",
+                "Manifests",
+                "Operator",
+                "Sync",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ReliabilityTests",
-            dependencies: ["Operator", "Sync", "Manifests", "GitSource", "GitTesting", "KubeTesting", "KubeClient", "KubeRuntime",
-                           "KubeEmulator", "KubeModel", "FlotillaAPI", "ImageAutomation",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "FlotillaAPI",
+                "GitSource",
+                "GitTesting",
+                "ImageAutomation",
+                "KubeClient",
+                "KubeEmulator",
+                "KubeModel",
+                "KubeTesting",
+                "Manifests",
+                "Operator",
+                "Sync",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SyncTests",
-            dependencies: ["Sync", "Manifests", "GitSource", "GitTesting", "KubeTesting", "KubeClient", "KubeRuntime",
-                           "KubeEmulator", "KubeModel", "FlotillaAPI",
-                           .product(name: "Logging", package: "swift-log"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: [
+                "FlotillaAPI",
+                "GitSource",
+                "GitTesting",
+                "KubeClient",
+                "KubeEmulator",
+                "KubeModel",
+                "KubeTesting",
+                "Manifests",
+                "Sync",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ImageAutomationTests",
-            dependencies: ["ImageAutomation", "KubeModel", "GitTesting"],
+            dependencies: [
+                "GitTesting",
+                "ImageAutomation",
+                "KubeModel",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "FlotillaAPITests",
-            dependencies: ["FlotillaAPI", "KubeModel"],
+            dependencies: [
+                "FlotillaAPI",
+                "KubeModel",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KubeClientTests",
-            dependencies: ["KubeClient", "KubeTesting", "KubeEmulator", "KubeModel"],
+            dependencies: [
+                "KubeClient",
+                "KubeEmulator",
+                "KubeModel",
+                "KubeTesting",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KubeRuntimeTests",
-            dependencies: ["KubeRuntime", "KubeClient", "KubeTesting", "KubeEmulator", "KubeModel",
-                           .product(name: "Logging", package: "swift-log"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: [
+                "KubeClient",
+                "KubeEmulator",
+                "KubeModel",
+                "KubeRuntime",
+                "KubeTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KubeEmulatorTests",
-            dependencies: ["KubeEmulator", "KubeModel"],
+            dependencies: [
+                "KubeEmulator",
+                "KubeModel",
+            ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

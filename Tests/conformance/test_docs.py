@@ -76,3 +76,9 @@ def test_faq_answers_flux_v1_faq_in_order() -> None:
     assert headings == FAQ_QUESTIONS
     answers = re.split(r"^### .+$", faq, flags=re.M)[1:]
     assert all(len(a.strip()) > 80 for a in answers), "every question has an answer"
+
+
+def test_package_lists_exactly_what_each_target_imports() -> None:
+    """Package.swift's dependency lists are the targets' imports: none missing, none unused."""
+    result = subprocess.run([sys.executable, str(REPO / "hack" / "package-deps.py")], capture_output=True, text=True)
+    assert result.returncode == 0, f"Package.swift drifts from the imports (fix with `python3 hack/package-deps.py --write`):\n{result.stdout}"
