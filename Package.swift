@@ -51,11 +51,17 @@ let package = Package(
             name: "GitSource",
             dependencies: [
                 "CLibGit2",
+                "Primitives",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(name: "CSupport"),
+        .target(
+            name: "Primitives",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "GitTesting",
             dependencies: [
@@ -99,6 +105,7 @@ let package = Package(
                 "KubeModel",
                 "KubeRuntime",
                 "Manifests",
+                "Primitives",
                 "Sync",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -153,6 +160,7 @@ let package = Package(
             name: "KubeClient",
             dependencies: [
                 "KubeModel",
+                "Primitives",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -166,6 +174,7 @@ let package = Package(
             dependencies: [
                 "KubeClient",
                 "KubeModel",
+                "Primitives",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -224,6 +233,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PrimitivesTests",
+            dependencies: [
+                "Primitives",
             ],
             swiftSettings: swiftSettings
         ),
@@ -340,6 +356,7 @@ let package = Package(
                 "KubeModel",
                 "KubeRuntime",
                 "KubeTesting",
+                "Primitives",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

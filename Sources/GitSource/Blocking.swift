@@ -1,5 +1,6 @@
 import CLibGit2
 import Foundation
+import Primitives
 import Synchronization
 
 /// libgit2 set up once per process: initialised, and kept away from the user's git configuration
@@ -107,115 +108,5 @@ final class GitThreads: Sendable {
         thread.name = "flotilla-git"
         thread.stackSize = 1 << 20
         thread.start()
-    }
-}
-
-/// Deadlines, enforced by one thread that sleeps until the earliest: the timeouts of git
-/// operations, and the pauses of a thousand idle reconcilers, without a dispatch timer (and its
-/// bookkeeping on libdispatch's manager thread) for each. `fire` runs on that thread: it must be
-/// quick and must not block (hand work to a task).
-public final class DeadlineTimer: Sendable {
-    public static let shared = DeadlineTimer()
-
-    private struct State {
-        /// Pending callbacks by id; an id missing here was removed (its heap entry is stale).
-        var fires: [Int: @Sendable () -> Void] = [:]
-        /// A binary min-heap of (deadline, id).
-        var heap: [(at: ContinuousClock.Instant, id: Int)] = []
-        var next = 0
-        var running = false
-
-        mutating func push(_ entry: (at: ContinuousClock.Instant, id: Int)) {
-            heap.append(entry)
-            var i = heap.count - 1
-            while i > 0 {
-                let parent = (i - 1) / 2
-                guard heap[i].at < heap[parent].at else { break }
-                heap.swapAt(i, parent)
-                i = parent
-            }
-        }
-
-        mutating func pop() {
-            heap.swapAt(0, heap.count - 1)
-            heap.removeLast()
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var smallest = i
-                if l < heap.count && heap[l].at < heap[smallest].at { smallest = l }
-                if r < heap.count && heap[r].at < heap[smallest].at { smallest = r }
-                guard smallest != i else { return }
-                heap.swapAt(i, smallest)
-                i = smallest
-            }
-        }
-
-        /// Drops stale entries from the top; the earliest live deadline.
-        mutating func earliest() -> ContinuousClock.Instant? {
-            while let top = heap.first, fires[top.id] == nil { pop() }
-            return heap.first?.at
-        }
-    }
-    private let state = Mutex(State())
-    private let condition = NSCondition()
-
-    /// A timer of its own (its thread starts with the first deadline); most code uses `shared`.
-    public init() {}
-
-    /// Registers `fire` to run once `timeout` has passed (unless removed first).
-    public func add(after timeout: Duration, _ fire: @escaping @Sendable () -> Void) -> Int {
-        let at = ContinuousClock.now + timeout
-        condition.lock()
-        defer { condition.unlock() }
-        let (id, start, wake) = state.withLock { s -> (Int, Bool, Bool) in
-            s.next += 1
-            // The timer thread sleeps until the earliest deadline: only an earlier one wakes it.
-            let wake = s.earliest().map { at < $0 } ?? true
-            s.fires[s.next] = fire
-            s.push((at, s.next))
-            defer { s.running = true }
-            return (s.next, !s.running, wake)
-        }
-        if start {
-            let thread = Thread { [self] in loop() }
-            thread.name = "flotilla-timer"
-            thread.stackSize = 256 << 10
-            thread.start()
-        }
-        if wake { condition.signal() }
-        return id
-    }
-
-    public func remove(_ id: Int) {
-        _ = state.withLock { $0.fires.removeValue(forKey: id) }
-    }
-
-    private func loop() {
-        while true {
-            condition.lock()
-            let now = ContinuousClock.now
-            let (due, earliest) = state.withLock { s -> ([@Sendable () -> Void], ContinuousClock.Instant?) in
-                var due: [@Sendable () -> Void] = []
-                while let at = s.earliest(), at <= now {
-                    if let fire = s.fires.removeValue(forKey: s.heap[0].id) { due.append(fire) }
-                    s.pop()
-                }
-                // Removed entries (git operations that finished long before their timeout) stay in
-                // the heap until they reach the top; when they far outnumber the live ones, drop them.
-                if s.heap.count > 4096 && s.heap.count > 8 * s.fires.count {
-                    let live = s.heap.filter { s.fires[$0.id] != nil }.sorted { $0.at < $1.at }
-                    s.heap = live  // a sorted array is a valid min-heap
-                }
-                return (due, s.earliest())
-            }
-            if due.isEmpty {
-                let wait = earliest.map { now.duration(to: $0) } ?? .seconds(60)
-                let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
-                _ = condition.wait(until: Date(timeIntervalSinceNow: max(0.001, seconds)))
-            }
-            condition.unlock()
-            for fire in due { fire() }
-        }
     }
 }

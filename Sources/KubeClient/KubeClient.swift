@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Primitives
 
 /// A Kubernetes API client: kubeconfig/in-cluster configuration, TLS, a connection pool, a QPS/burst
 /// rate limit, retries with jittered backoff, typed errors, impersonation, discovery and watches.
@@ -128,10 +129,11 @@ public final class KubeClient: Sendable {
         }
     }
 
+    /// 100 ms doubling to 5 s, spread by ±50 % so that clients retrying together do not stay in step.
+    static let retryBackoff = Backoff(base: .milliseconds(100), max: .seconds(5), jitter: 0.5...1.5)
+
     func backoff(attempt: Int, retryAfter: Duration?, error: KubeError, path: String) async throws(KubeError) {
-        let base = Double(min(5_000, 100 * (1 << min(attempt, 10))))
-        let jittered = base * Double.random(in: 0.5...1.5)
-        let wait = retryAfter ?? .milliseconds(Int64(jittered))
+        let wait = retryAfter ?? Self.retryBackoff.delay(attempt: attempt)
         logger.debug("retrying request", metadata: ["path": "\(path)", "attempt": "\(attempt + 1)", "code": "\(error.code)", "wait": "\(wait)"])
         do {
             try await Task.sleep(for: wait)

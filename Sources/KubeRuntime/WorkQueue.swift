@@ -1,16 +1,11 @@
+import Primitives
 /// A controller work queue, as client-go's: a key waiting is queued once however often it is
 /// added; a key being processed is never handed out again until `done`, and if it was added
 /// meanwhile it is queued again then; failures back off exponentially per key; `add(after:)`
 /// schedules a later visit.
 public actor WorkQueue<Key: Hashable & Sendable> {
-    public struct Backoff: Sendable {
-        public var base: Duration
-        public var max: Duration
-        public init(base: Duration = .milliseconds(100), max: Duration = .seconds(300)) {
-            self.base = base
-            self.max = max
-        }
-    }
+    /// client-go's default: 100 ms doubling to 5 minutes, per key.
+    public static var defaultBackoff: Backoff { Backoff(base: .milliseconds(100), max: .seconds(300)) }
 
     private var queue: [Key] = []
     private var head = 0
@@ -22,7 +17,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var shuttingDown = false
     public let backoff: Backoff
 
-    public init(backoff: Backoff = Backoff()) {
+    public init(backoff: Backoff = defaultBackoff) {
         self.backoff = backoff
     }
 
@@ -64,8 +59,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     public func addRateLimited(_ key: Key) {
         let n = failures[key, default: 0]
         failures[key] = n + 1
-        let delay = min(backoff.max, backoff.base * (1 << min(n, 30)))
-        add(key, after: delay)
+        add(key, after: backoff.delay(attempt: n))
     }
 
     /// The backoff a key would get now.

@@ -68,7 +68,7 @@ extension InstanceReconciler {
             if imagesStatus != nil { imagesStatus = nil }
             return false
         }
-        if let last = lastAutomation, Date().timeIntervalSince(last) < images.interval.seconds { return false }
+        guard schedule.automationDue(now: Date()) else { return false }
         lastAutomation = Date()
         var status = ImagesStatus()
         status.lastScanTime = StatusBuilder.timestamp()

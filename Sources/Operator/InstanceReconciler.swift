@@ -7,6 +7,7 @@ import KubeModel
 import KubeRuntime
 import Logging
 import Manifests
+import Primitives
 import Sync
 
 /// One FluxInstance's reconciler: it owns the instance's git mirror, renderer (parse cache, work
@@ -228,12 +229,12 @@ public actor InstanceReconciler {
     func reconcile(head: String, branch: String, mirror: GitMirror) async -> Duration {
         let s = settings
         do {
-            let requested = s.reconcileRequestedAt != lastRequest
-            let interval = lastSync.map { Date().timeIntervalSince($0) >= s.syncInterval.seconds } ?? true
             // New settings (spec or annotations) sync at once; a reconciler that just started (after a
             // restart) does not: it recovered lastApplied and lastSync from the status.
-            let changed = syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false
-            let due = head != lastApplied || requested || interval || changed || claimsMoved
+            let triggers = InstanceSchedule.Triggers(
+                newHead: head != lastApplied, requested: s.reconcileRequestedAt != lastRequest,
+                settingsChanged: syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false, claimsMoved: claimsMoved)
+            let due = schedule.syncDue(triggers, now: Date())
             guard due else {
                 failures = 0
                 if await automateIfDue(mirror: mirror, head: head, branch: branch) {
@@ -293,25 +294,15 @@ public actor InstanceReconciler {
         return backoff()
     }
 
-    func nextDelay() -> Duration {
-        let s = settings
-        var delay = s.pollInterval
-        if let lastSync {
-            let untilSync = s.syncInterval.seconds - Date().timeIntervalSince(lastSync)
-            delay = min(delay, .milliseconds(Int64(max(0.05, untilSync) * 1000)))
-        }
-        if let images = s.images {
-            let untilAutomation = lastAutomation.map { images.interval.seconds - Date().timeIntervalSince($0) } ?? 0
-            delay = min(delay, .milliseconds(Int64(max(0.05, untilAutomation) * 1000)))
-        }
-        return delay
+    /// The schedule's view of this instance now (see `InstanceSchedule`).
+    var schedule: InstanceSchedule {
+        InstanceSchedule(pollInterval: settings.pollInterval, syncInterval: settings.syncInterval, automationInterval: settings.images?.interval,
+                         lastSync: lastSync, lastAutomation: lastAutomation, failures: failures)
     }
 
-    /// 2 s doubling to the poll interval: a failing instance retries soon, then calmly.
-    func backoff() -> Duration {
-        let seconds = min(settings.pollInterval.seconds, 2 * pow(2, Double(min(failures, 12) - 1)))
-        return .milliseconds(Int64(max(0.5, seconds) * 1000))
-    }
+    func nextDelay() -> Duration { schedule.nextDelay(now: Date()) }
+
+    func backoff() -> Duration { schedule.backoff }
 
     func behind(mirror: GitMirror, head: String) async throws -> Int {
         guard let lastApplied, lastApplied != head else { return 0 }

@@ -1,5 +1,6 @@
 import KubeRuntime
 import Synchronization
+import Primitives
 import Testing
 
 @Suite("Work queue and controller")

@@ -1,5 +1,5 @@
 import Foundation
-import GitSource
+import Primitives
 import Synchronization
 import Testing
 

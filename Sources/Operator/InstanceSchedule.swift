@@ -1,0 +1,68 @@
+import Foundation
+import Primitives
+
+/// When an instance's passes are due and what each should do, decided from its intervals, what it
+/// last did and the time: no I/O, tested on its own (InstanceScheduleTests). The reconciler keeps
+/// the facts (`lastSync`, `lastAutomation`, `failures`); this turns them into decisions.
+struct InstanceSchedule: Sendable, Equatable {
+    var pollInterval: Duration
+    var syncInterval: Duration
+    /// nil: no image automation.
+    var automationInterval: Duration?
+    var lastSync: Date?
+    var lastAutomation: Date?
+    /// Failed passes in a row.
+    var failures: Int
+
+    /// What can make a sync due, besides the sync interval.
+    struct Triggers: Sendable, Equatable {
+        /// The branch head is not the applied revision.
+        var newHead: Bool
+        /// `flotilla.dev/reconcile-requested-at` has a new value.
+        var requested: Bool
+        /// The spec or annotations changed what the syncer does.
+        var settingsChanged: Bool
+        /// Another instance started or stopped declaring one of this one's objects.
+        var claimsMoved: Bool
+    }
+
+    /// A sync is due on any trigger, or once `syncInterval` has passed since the last one (or
+    /// when there was none).
+    func syncDue(_ triggers: Triggers, now: Date) -> Bool {
+        triggers.newHead || triggers.requested || triggers.settingsChanged || triggers.claimsMoved || intervalPassed(now: now)
+    }
+
+    func intervalPassed(now: Date) -> Bool {
+        lastSync.map { now.timeIntervalSince($0) >= syncInterval.seconds } ?? true
+    }
+
+    /// Automation runs once per `automationInterval` (and at once the first time).
+    func automationDue(now: Date) -> Bool {
+        guard let automationInterval else { return false }
+        return lastAutomation.map { now.timeIntervalSince($0) >= automationInterval.seconds } ?? true
+    }
+
+    /// After a pass that succeeded: the poll interval, or sooner when the next resync or
+    /// automation run comes first (never less than 50 ms).
+    func nextDelay(now: Date) -> Duration {
+        var delay = pollInterval
+        if let lastSync {
+            delay = min(delay, Self.atLeast50ms(syncInterval.seconds - now.timeIntervalSince(lastSync)))
+        }
+        if let automationInterval {
+            let left = lastAutomation.map { automationInterval.seconds - now.timeIntervalSince($0) } ?? 0
+            delay = min(delay, Self.atLeast50ms(left))
+        }
+        return delay
+    }
+
+    /// After a failed pass: 2 s doubling per failure in a row, up to the poll interval (a
+    /// failing instance retries soon, then calmly), never less than half a second.
+    var backoff: Duration {
+        Backoff(base: .seconds(2), max: min(pollInterval, .seconds(4_096)), min: .milliseconds(500)).delay(attempt: failures - 1)
+    }
+
+    static func atLeast50ms(_ seconds: Double) -> Duration {
+        .milliseconds(Int64(max(0.05, seconds) * 1000))
+    }
+}

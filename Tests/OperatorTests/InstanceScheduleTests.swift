@@ -1,0 +1,56 @@
+import Foundation
+@testable import Operator
+import Testing
+
+/// What is due when, from the facts alone: no reconciler, no cluster, a fixed clock.
+@Suite("Instance schedule")
+struct InstanceScheduleTests {
+    let t0 = Date(timeIntervalSince1970: 1_000_000)
+    var quiet: InstanceSchedule.Triggers { .init(newHead: false, requested: false, settingsChanged: false, claimsMoved: false) }
+
+    func schedule(lastSync: TimeInterval? = nil, lastAutomation: TimeInterval? = nil, automation: Duration? = nil, failures: Int = 0) -> InstanceSchedule {
+        InstanceSchedule(pollInterval: .seconds(60), syncInterval: .seconds(300), automationInterval: automation,
+                         lastSync: lastSync.map { t0.addingTimeInterval($0) }, lastAutomation: lastAutomation.map { t0.addingTimeInterval($0) }, failures: failures)
+    }
+
+    @Test("a sync is due on a new head, a request, new settings or moved claims; otherwise once the interval has passed")
+    func syncDue() {
+        let s = schedule(lastSync: 0)
+        #expect(!s.syncDue(quiet, now: t0.addingTimeInterval(299)))
+        #expect(s.syncDue(quiet, now: t0.addingTimeInterval(300)), "the sync interval passed")
+        for trigger in [\InstanceSchedule.Triggers.newHead, \.requested, \.settingsChanged, \.claimsMoved] {
+            var t = quiet
+            t[keyPath: trigger] = true
+            #expect(s.syncDue(t, now: t0.addingTimeInterval(1)))
+        }
+        #expect(schedule().syncDue(quiet, now: t0), "never synced: due")
+    }
+
+    @Test("automation: off without an interval, due the first time, then once per interval")
+    func automationDue() {
+        #expect(!schedule().automationDue(now: t0))
+        #expect(schedule(automation: .seconds(120)).automationDue(now: t0))
+        let s = schedule(lastAutomation: 0, automation: .seconds(120))
+        #expect(!s.automationDue(now: t0.addingTimeInterval(119)))
+        #expect(s.automationDue(now: t0.addingTimeInterval(120)))
+    }
+
+    @Test("the next pass: the poll interval, sooner for a resync or automation, never under 50 ms")
+    func nextDelay() {
+        #expect(schedule().nextDelay(now: t0) == .seconds(60), "no sync yet, no automation: poll")
+        #expect(schedule(lastSync: 0).nextDelay(now: t0.addingTimeInterval(270)) == .seconds(30), "the resync comes first")
+        #expect(schedule(lastSync: 0).nextDelay(now: t0.addingTimeInterval(400)) == .milliseconds(50), "overdue: at once")
+        #expect(schedule(lastSync: 0, lastAutomation: 0, automation: .seconds(100)).nextDelay(now: t0.addingTimeInterval(90)) == .seconds(10))
+        #expect(schedule(automation: .seconds(100)).nextDelay(now: t0) == .milliseconds(50), "automation never ran: at once")
+    }
+
+    @Test("backoff: 2 s doubling per failure in a row, up to the poll interval")
+    func backoff() {
+        #expect((1...7).map { schedule(failures: $0).backoff } == [.seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(32), .seconds(60), .seconds(60)])
+        var fast = schedule(failures: 3)
+        fast.pollInterval = .seconds(1)
+        #expect(fast.backoff == .seconds(1))
+        fast.pollInterval = .milliseconds(100)
+        #expect(fast.backoff == .milliseconds(500), "never under half a second")
+    }
+}
