@@ -77,6 +77,7 @@ let package = Package(
                 "CSupport",
                 "GitSource",
                 "KubeModel",
+                "Primitives",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -85,10 +86,10 @@ let package = Package(
             name: "Sync",
             dependencies: [
                 "FlotillaAPI",
-                "GitSource",
                 "KubeClient",
                 "KubeModel",
                 "Manifests",
+                "Primitives",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,3 +1,4 @@
+import Primitives
 import CLibGit2
 import Foundation
 import Synchronization
@@ -7,6 +8,12 @@ public struct GitFile: Sendable, Hashable {
     public var path: String
     public var blobID: String
     public var executable: Bool
+
+    public init(path: String, blobID: String, executable: Bool) {
+        self.path = path
+        self.blobID = blobID
+        self.executable = executable
+    }
 }
 
 /// A commit between two revisions.

@@ -1,3 +1,4 @@
+import Primitives
 import Foundation
 import GitSource
 import KubeModel
@@ -41,7 +42,8 @@ public struct RenderedSet: Sendable {
 /// cache and `.flux.yaml` generation. Owns a work directory (for generators) that `release()`
 /// removes; one renderer per instance.
 public final class ManifestRenderer: Sendable {
-    let mirror: GitMirror
+    /// The repository's trees (a `GitMirror` in the operator).
+    let source: any TreeReader
     let workDirectory: String
     /// Where `.flux.yaml` commands run (the install's choice).
     let sandbox: GeneratorSandbox
@@ -50,8 +52,8 @@ public final class ManifestRenderer: Sendable {
     /// Renders of one instance never overlap (they share the work directory).
     let gate = Gate()
 
-    public init(mirror: GitMirror, workDirectory: String, sandbox: GeneratorSandbox, logger: Logger) {
-        self.mirror = mirror
+    public init(source: any TreeReader, workDirectory: String, sandbox: GeneratorSandbox, logger: Logger) {
+        self.source = source
         self.workDirectory = workDirectory
         self.sandbox = sandbox
         self.logger = logger
@@ -83,7 +85,7 @@ public final class ManifestRenderer: Sendable {
         let files: [GitFile]
         do {
             // Generators may read anything in the repository; otherwise list only the paths.
-            files = try await mirror.files(at: revision, paths: options.manifestGeneration ? [] : paths)
+            files = try await source.files(at: revision, paths: options.manifestGeneration ? [] : paths)
         } catch {
             throw error.kind == .notFound || error.kind == .invalid ? RenderError(.path, error.message) : RenderError(.source, error.message)
         }
@@ -148,7 +150,7 @@ public final class ManifestRenderer: Sendable {
         guard !files.isEmpty else { return [:] }
         let result: (contents: [String: [UInt8]], oversized: [String: Int])
         do {
-            result = try await mirror.blobs(files.map(\.blobID), maxSize: maxSize)
+            result = try await source.blobs(files.map(\.blobID), maxSize: maxSize)
         } catch {
             throw RenderError(.source, error.message)
         }
@@ -236,7 +238,7 @@ extension ManifestRenderer {
         await gate.acquire()
         defer { gate.release() }
         let files: [GitFile]
-        do { files = try await mirror.files(at: revision) } catch { throw RenderError(.source, error.message) }
+        do { files = try await source.files(at: revision, paths: []) } catch { throw RenderError(.source, error.message) }
         let byPath = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         var configs: [(String, FluxConfig)] = []
         for raw in options.paths.isEmpty ? [""] : options.paths {
@@ -271,7 +273,7 @@ extension ManifestRenderer {
         await gate.acquire()
         defer { gate.release() }
         let files: [GitFile]
-        do { files = try await mirror.files(at: revision) } catch { throw RenderError(.source, error.message) }
+        do { files = try await source.files(at: revision, paths: []) } catch { throw RenderError(.source, error.message) }
         let tree = try await export(files, revision: revision)
         let runner = makeRunner(options)
         let configFile = config.directory.isEmpty ? FluxConfig.fileName : "\(config.directory)/\(FluxConfig.fileName)"

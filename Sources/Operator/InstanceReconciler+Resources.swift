@@ -24,7 +24,7 @@ extension InstanceReconciler {
         let mirror = GitMirror(options)
         self.mirror = mirror
         mirrorSource = source
-        renderer = ManifestRenderer(mirror: mirror, workDirectory: workDirectory + "/render", sandbox: env.tenancy.generators, logger: logger)
+        renderer = ManifestRenderer(source: mirror, workDirectory: workDirectory + "/render", sandbox: env.tenancy.generators, logger: logger)
         return mirror
     }
 

@@ -314,7 +314,7 @@ public actor InstanceReconciler {
     func sync(head: String, branch: String, mirror: GitMirror) async throws -> Outcome {
         let grant = try await authorize()
         let syncer = try await prepareSyncer(branch: branch, grant: grant)
-        let renderer = self.renderer!
+        let step = RenderAndSync(renderer: self.renderer!, syncer: syncer, logger: logger)
         let options = RenderOptions(paths: settings.paths, manifestGeneration: settings.manifestGeneration)
         let timeout = settings.syncTimeout
         env.metrics.waitingForSlot(1)
@@ -324,7 +324,7 @@ public actor InstanceReconciler {
         let result: Result<SyncResult, SyncFailure>? = await withTaskGroup(of: Result<SyncResult, SyncFailure>?.self) { group in
             group.addTask {
                 do throws(SyncFailure) {
-                    return .success(try await syncer.sync(revision: head, renderer: renderer, options: options))
+                    return .success(try await step.run(revision: head, options: options))
                 } catch {
                     return .failure(error)
                 }

@@ -1,3 +1,4 @@
+import Primitives
 import GitSource
 import Manifests
 import ImageAutomation

@@ -1,5 +1,5 @@
+import Primitives
 import FlotillaAPI
-import GitSource
 import KubeClient
 import KubeModel
 import Logging

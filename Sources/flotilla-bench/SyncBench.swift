@@ -112,7 +112,7 @@ struct SyncBench: AsyncParsableCommand {
             logger.logLevel = .error
             let instance = InstanceRef(namespace: "bench", name: "bench")
             let mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("bench-mirror")))
-            let renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("bench-render"), sandbox: .unsandboxed, logger: logger)
+            let renderer = ManifestRenderer(source: mirror, workDirectory: tempDir("bench-render"), sandbox: .unsandboxed, logger: logger)
             let live = LiveCache(client: admin, instance: instance, logger: logger)
             var options = SyncOptions(instance: instance, setName: GCMark.setName(url: upstream.url, branch: "main", paths: ["apps"]))
             options.garbageCollection.enabled = true

@@ -15,7 +15,7 @@ struct RenderFixture {
     init(_ files: [String: String], sandbox: GeneratorSandbox = .bubblewrap(Bubblewrap()), workDirectory: String = tempDir("render")) throws {
         upstream = try UpstreamRepo(files: files)
         mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("mirror")))
-        renderer = ManifestRenderer(mirror: mirror, workDirectory: workDirectory, sandbox: sandbox, logger: Logger(label: "test"))
+        renderer = ManifestRenderer(source: mirror, workDirectory: workDirectory, sandbox: sandbox, logger: Logger(label: "test"))
     }
 
     func head() async throws -> String { try await mirror.fetch()["main"]! }

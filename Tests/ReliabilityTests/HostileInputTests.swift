@@ -63,7 +63,7 @@ struct HostileInputTests {
         try upstream.commit([:], message: "symlinks")
         let mirror = GitMirror(.init(url: upstream.url, directory: tempDir("hostile") + "/git"))
         _ = try await mirror.fetch()
-        let renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("hostile-render"), sandbox: .unsandboxed, logger: Logger(label: "test"))
+        let renderer = ManifestRenderer(source: mirror, workDirectory: tempDir("hostile-render"), sandbox: .unsandboxed, logger: Logger(label: "test"))
         defer { renderer.release() }
         let linked = try await renderer.render(revision: try upstream.head(), options: RenderOptions(paths: ["deploy"]))
         #expect(linked.manifests.map { $0.object["metadata"]?["name"]?.stringValue } == ["app"], "symlinks are never followed")

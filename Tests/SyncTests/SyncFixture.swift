@@ -30,7 +30,7 @@ final class SyncFixture: Sendable {
         }
         upstream = try UpstreamRepo(files: files)
         mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("mirror")))
-        renderer = ManifestRenderer(mirror: mirror, workDirectory: tempDir("render"), sandbox: .bubblewrap(Bubblewrap()), logger: Logger(label: "test"))
+        renderer = ManifestRenderer(source: mirror, workDirectory: tempDir("render"), sandbox: .bubblewrap(Bubblewrap()), logger: Logger(label: "test"))
         live = LiveCache(client: client, instance: Self.instance, logger: Logger(label: "test"))
         store = ConfigMapInventoryStore(client: client, instance: Self.instance)
     }
@@ -47,11 +47,11 @@ final class SyncFixture: Sendable {
         Syncer(client: client, live: live, inventoryStore: store, options: options, logger: Logger(label: "test"))
     }
 
-    /// Fetches, renders the head of main and syncs it.
+    /// Fetches, renders the head of main and syncs it (a render error stops before the syncer).
     @discardableResult
     func sync(_ syncer: Syncer, paths: [String] = []) async throws -> SyncResult {
         let head = try await mirror.fetch()["main"]!
-        return try await syncer.sync(revision: head, renderer: renderer, options: RenderOptions(paths: paths))
+        return try await syncer.sync(try await renderer.render(revision: head, options: RenderOptions(paths: paths)))
     }
 
     func configMap(_ name: String, namespace: String = "apps") async throws -> JSONValue? {

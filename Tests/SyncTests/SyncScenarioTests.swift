@@ -5,6 +5,7 @@ import KubeClient
 import KubeEmulator
 import KubeModel
 import KubeTesting
+import Manifests
 import Sync
 import Testing
 
@@ -271,9 +272,8 @@ struct SyncScenarioTests {
     @Test("namespace outside the allow-list is refused: nothing applied, every offender named")
     func namespaceRefused() async throws {
         try await withSyncFixture(["ok.yaml": cm("ok"), "bad/x.yaml": cm("x", namespace: "other"), "bad/y.yaml": cm("y", namespace: "kube-system")]) { f in
-            let error = await #expect(throws: SyncFailure.self) { try await f.sync(f.syncer(f.options())) }
-            #expect(error?.reason == "Forbidden")
-            guard case .sync(.plan(let plan))? = error else { Issue.record("not a plan error"); return }
+            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options())) }
+            guard case .plan(let plan)? = error else { Issue.record("not a plan error"); return }
             #expect(plan.reason == .forbidden)
             #expect(plan.problems.count == 2)
             #expect(plan.problems[0].hasPrefix("bad/x.yaml:1: other:configmap/x is in namespace other"))
@@ -287,7 +287,7 @@ struct SyncScenarioTests {
         let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n"
         let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n"
         try await withSyncFixture(["role.yaml": role, "ns.yaml": ns]) { f in
-            let error = await #expect(throws: SyncFailure.self) { try await f.sync(f.syncer(f.options())) }
+            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options())) }
             #expect("\(error!)".contains("<cluster>:clusterrole/reader is cluster-scoped"))
             #expect(!"\(error!)".contains("namespace/apps"))
             let result = try await f.sync(f.syncer(f.options { $0.clusterScoped = true }))
@@ -302,9 +302,9 @@ struct SyncScenarioTests {
             try f.upstream.commit(["role.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n"],
                                   message: "add a cluster role")
             f.cluster.api.injectFault(FaultRule(verb: "get", action: .status(500)))
-            let error = await #expect(throws: SyncFailure.self) { try await f.sync(f.syncer(f.options(gc: true) { $0.clusterScoped = true })) }
+            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options(gc: true) { $0.clusterScoped = true })) }
             f.cluster.api.clearFaults()
-            guard case .sync(.plan(let plan))? = error else { Issue.record("not a plan error: \(String(describing: error))"); return }
+            guard case .plan(let plan)? = error else { Issue.record("not a plan error: \(String(describing: error))"); return }
             #expect(plan.reason == .discovery)
             #expect(plan.problems.first?.hasPrefix("role.yaml:1: cannot look up rbac.authorization.k8s.io/v1 ClusterRole") == true)
             let roles = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false)
@@ -319,9 +319,9 @@ struct SyncScenarioTests {
             try await f.sync(syncer)
             try f.upstream.commit(["a.yaml": cm("a", data: ["k": "new"]), "c.yaml": nil, "deploy/broken.yaml": "kind: ConfigMap\nmetadata:\n  name: [x\n"],
                                   message: "a change, a removal and a broken file")
-            let error = await #expect(throws: SyncFailure.self) { try await f.sync(syncer) }
-            #expect(error?.reason == "ParseFailed")
-            #expect(error?.description.hasPrefix("deploy/broken.yaml:4:") == true, "\(error?.description ?? "")")
+            let error = await #expect(throws: RenderError.self) { try await f.sync(syncer) }
+            #expect(error?.kind == .parse)
+            #expect(error?.message.hasPrefix("deploy/broken.yaml:4:") == true, "\(error?.message ?? "")")
             #expect(try await f.configMap("a")?["data"]?["k"] == "v", "the change was not applied")
             #expect(try await f.configMap("c") != nil, "the removal did not drive garbage collection")
         }
@@ -330,7 +330,7 @@ struct SyncScenarioTests {
     @Test("the same object in two files is an error naming both files")
     func duplicates() async throws {
         try await withSyncFixture(["one.yaml": cm("dup"), "two/two.yaml": "# comment\n" + cm("dup", namespace: "apps")]) { f in
-            let error = await #expect(throws: SyncFailure.self) { try await f.sync(f.syncer(f.options())) }
+            let error = await #expect(throws: SyncError.self) { try await f.sync(f.syncer(f.options())) }
             #expect("\(error!)" == "apps:configmap/dup is defined twice: in one.yaml:1 and in two/two.yaml:2")
         }
     }

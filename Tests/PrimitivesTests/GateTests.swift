@@ -1,4 +1,4 @@
-import GitSource
+import Primitives
 import Synchronization
 import Testing
 

@@ -1,5 +1,5 @@
-import Logging
 import Manifests
+import Sync
 
 /// Why a revision was not synced, with the condition reason the FluxInstance status shows.
 public enum SyncFailure: Error, Sendable, CustomStringConvertible {
@@ -32,26 +32,6 @@ public enum SyncFailure: Error, Sendable, CustomStringConvertible {
         switch self {
         case .render(let e): return e.message
         case .sync(let e): return e.description
-        }
-    }
-}
-
-extension Syncer {
-    /// Renders a revision and syncs it. Any render error (a file that does not parse, a failing
-    /// generator, a missing path) stops here: nothing is applied and nothing is deleted, because a
-    /// partial set must never drive garbage collection.
-    public func sync(revision: String, renderer: ManifestRenderer, options: RenderOptions) async throws(SyncFailure) -> SyncResult {
-        let rendered: RenderedSet
-        do {
-            rendered = try await renderer.render(revision: revision, options: options)
-        } catch {
-            logger.warning("revision not rendered", metadata: ["revision": "\(revision.prefix(7))", "error": "\(error.message)"])
-            throw .render(error)
-        }
-        do {
-            return try await sync(rendered)
-        } catch {
-            throw .sync(error)
         }
     }
 }
