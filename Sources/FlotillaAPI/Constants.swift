@@ -29,8 +29,39 @@ public enum Flotilla {
     public static let allowInstancesFromAnnotation = "flotilla.dev/allow-instances-from"
 }
 
-/// Reasons of the `Ready` condition that a person acts on (documented in docs/operations.md).
+/// Reasons of the `Ready` (and `Stalled`) condition, documented for people in
+/// docs/operations.md ("Troubleshooting by condition reason"). Load-bearing: alerts match them.
 public enum ConditionReason {
+    /// The head revision is applied.
+    public static let synced = "Synced"
+    /// `spec.suspend: true`.
+    public static let suspended = "Suspended"
+    /// A sync is running (with `Reconciling=True`).
+    public static let progressing = "Progressing"
+    /// A value the schema could not check, or a Secret the spec names is missing.
+    public static let invalidSpec = "InvalidSpec"
+    /// The remote did not answer, or the branch is gone.
+    public static let gitFetchFailed = "GitFetchFailed"
+    /// The git host refused the credentials.
+    public static let authenticationFailed = "AuthenticationFailed"
+    /// No or another `known_hosts` entry for the host.
+    public static let hostKeyUnknown = "HostKeyUnknown"
+    /// A manifest does not parse, or an object is declared twice.
+    public static let parseFailed = "ParseFailed"
+    /// A `.flux.yaml` command failed or timed out.
+    public static let generationFailed = "GenerationFailed"
+    /// The instance's identity may not write some objects of the revision.
+    public static let forbidden = "Forbidden"
+    /// The API server refused some objects.
+    public static let applyFailed = "ApplyFailed"
+    /// Another instance declares or owns an object of the revision.
+    public static let conflict = "Conflict"
+    /// Garbage collection holds deletions until approved.
+    public static let pruneHeld = "PruneHeld"
+    /// The sync took longer than `spec.sync.timeout`.
+    public static let syncTimeout = "SyncTimeout"
+    /// Anything else.
+    public static let reconcileFailed = "ReconcileFailed"
     /// `allowedNamespaces` names a namespace the instance was not granted (`*` outside the
     /// install's cluster-scope namespaces, or a namespace without consent). Nothing is applied.
     public static let namespaceNotPermitted = "NamespaceNotPermitted"

@@ -100,7 +100,7 @@ public final class KubeClient: Sendable {
             do {
                 try await limiter.acquire()
             } catch {
-                throw KubeError.transport("cancelled")
+                throw KubeError.cancelled
             }
             let result: Result<Response, KubeError>
             do {
@@ -138,7 +138,7 @@ public final class KubeClient: Sendable {
         do {
             try await Task.sleep(for: wait)
         } catch {
-            throw KubeError.transport("cancelled")
+            throw KubeError.cancelled
         }
     }
 

@@ -70,6 +70,11 @@ public struct KubeError: Error, Sendable, CustomStringConvertible {
         KubeError(code: 0, reason: "Transport", message: message)
     }
 
+    /// The request was abandoned because its task was cancelled (no answer from the server).
+    public static let cancelled = KubeError(code: 0, reason: "Cancelled", message: "cancelled")
+
+    public var isCancellation: Bool { code == 0 && reason == "Cancelled" }
+
     public var isNotFound: Bool { code == 404 }
     public var isConflict: Bool { code == 409 && reason != "AlreadyExists" }
     public var isAlreadyExists: Bool { code == 409 && reason == "AlreadyExists" }

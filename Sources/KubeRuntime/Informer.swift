@@ -85,7 +85,7 @@ public final class Informer: Service, Sendable {
                 }
             }
         } catch is CancellationError {
-        } catch let error as KubeError where Task.isCancelled || error.message == "cancelled" {
+        } catch let error as KubeError where Task.isCancelled || error.isCancellation {
         }
         logger.debug("informer stopped", metadata: ["resource": "\(type)"])
     }

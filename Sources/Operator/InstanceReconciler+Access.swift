@@ -87,7 +87,7 @@ extension InstanceReconciler {
     /// A refused instance: Ready=False with the refusal's reason, stalled until an administrator
     /// or the spec changes; a warning and an Event when the refusal is new.
     func refused(_ refusal: AccessRefusal) async {
-        let outcome = Outcome.failure(refusal.reason, refusal.message, stalled: true)
+        let outcome = Outcome.failure(refusal.reason, refusal.message, .stalled)
         if lastWrittenStatus.flatMap(Self.outcome(of:)) != outcome {
             logger.warning("access refused", metadata: ["reason": "\(refusal.reason)", "namespaces": "\(refusal.namespaces.joined(separator: ","))",
                                                         "message": "\(refusal.message)"])

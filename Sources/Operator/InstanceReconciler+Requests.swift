@@ -36,7 +36,7 @@ extension InstanceReconciler {
         }
         if changed {
             let outcome = lastWrittenStatus.flatMap(Self.outcome(of:))
-                ?? Outcome(reason: "Progressing", message: "Reconciling", ready: false, stalled: false)
+                ?? Outcome(reason: ConditionReason.progressing, message: "Reconciling", ready: false, failure: nil)
             await writeStatus(outcome, head: nil)
         }
         // Answered (and the answer written): the annotation has done its job.
@@ -130,8 +130,9 @@ extension InstanceReconciler {
             if !w.policy.filters.isEmpty { row["filters"] = .object(w.policy.filters.mapValues(JSONValue.string)) }
             // What the last sync did with it; `pending` when the last sync did not include it.
             let change = synced[w.id.description]
-            row["status"] = .string(change.map { $0.action == .failed ? "failed" : "ready" } ?? "pending")
-            if let reason = change?.reason, change?.action == .failed { row["error"] = .string(reason) }
+            let failed = change.map { $0.action == .failed || $0.action == .conflict } ?? false
+            row["status"] = .string(change == nil ? "pending" : failed ? "failed" : "ready")
+            if let reason = change?.reason, failed { row["error"] = .string(reason) }
             return .object(row)
         }
         var answer: [String: JSONValue] = ["revision": .string(head), "workloads": .array(rows)]

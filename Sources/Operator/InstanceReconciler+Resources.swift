@@ -129,7 +129,7 @@ extension InstanceReconciler {
         if let behind { status.behind = behind }
         if let result = lastCounts {
             status.counts = SyncCounts(applied: result.count(.created) + result.count(.configured), unchanged: result.count(.unchanged),
-                                       pruned: result.count(.deleted), failed: result.count(.failed))
+                                       pruned: result.count(.deleted), failed: result.count(.failed) + result.count(.conflict))
             status.pendingDeletions = result.pendingDeletions.isEmpty ? nil : result.pendingDeletions.map(\.description)
         }
         status.lastError = outcome.ready ? nil : outcome.message

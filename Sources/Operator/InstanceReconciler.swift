@@ -202,7 +202,7 @@ public actor InstanceReconciler {
         if !settings.requests.isEmpty || requestResults.contains(where: { $0.result != nil }) { await handleRequests() }
         let s = settings
         if s.suspend {
-            await writeStatus(.failure("Suspended", "Suspended: nothing is synced until spec.suspend is false", stalled: false), head: nil)
+            await writeStatus(.failure(ConditionReason.suspended, "Suspended: nothing is synced until spec.suspend is false", nil), head: nil)
             return .seconds(3600)
         }
         if env.tenancy.check(s) != nil {
@@ -284,12 +284,12 @@ public actor InstanceReconciler {
             logger.warning("git failed", metadata: ["error": "\(error.message)", "reason": "\(error.kind.rawValue)"])
             await writeStatus(.git(error), head: nil)
         case let error as InvalidSpec:
-            await writeStatus(.failure("InvalidSpec", error.message, stalled: true), head: nil)
+            await writeStatus(.failure(ConditionReason.invalidSpec, error.message, .stalled), head: nil)
         case let refusal as AccessRefusal:
             await refused(refusal)
         default:
             logger.warning("reconcile failed", metadata: ["error": "\(error)"])
-            await writeStatus(.failure("ReconcileFailed", "\(error)", stalled: false), head: nil)
+            await writeStatus(.failure(ConditionReason.reconcileFailed, "\(error)", .transient), head: nil)
         }
         return backoff()
     }
@@ -346,7 +346,7 @@ public actor InstanceReconciler {
         }
         switch result {
         case nil:
-            return .failure("SyncTimeout", "the sync of \(head.prefix(7)) did not finish within \(timeout)", stalled: false)
+            return .failure(ConditionReason.syncTimeout, "the sync of \(head.prefix(7)) did not finish within \(timeout)", .transient)
         case .failure(let failure)?:
             await env.events.record(await instanceObject(), type: .warning, reason: failure.reason, message: failure.description)
             return .sync(failure)
@@ -382,7 +382,8 @@ public actor InstanceReconciler {
     static func outcome(of status: FluxInstanceStatus) -> Outcome? {
         guard let ready = status.conditions?.first(where: { $0.type == "Ready" }) else { return nil }
         let stalled = status.conditions?.contains { $0.type == "Stalled" && $0.status == "True" } ?? false
-        return Outcome(reason: ready.reason ?? "", message: ready.message ?? "", ready: ready.status == "True", stalled: stalled)
+        let failure: FailureClass? = ready.status == "True" ? nil : stalled ? .stalled : .transient
+        return Outcome(reason: ready.reason ?? "", message: ready.message ?? "", ready: ready.status == "True", failure: failure)
     }
 }
 

@@ -4,49 +4,70 @@ import GitSource
 import KubeModel
 import Sync
 
+/// How a failed pass is retried, and whether it is `Stalled` (kstatus).
+public enum FailureClass: String, Sendable, Equatable {
+    /// May clear by itself (a git host down, an API error, a conflict that moves): retried with
+    /// backoff, not stalled.
+    case transient
+    /// Needs a person (credentials, a host key, a file in git, RBAC, tenancy): `Stalled=True`,
+    /// retried calmly (backoff up to the poll interval) so that a fix is noticed.
+    case stalled
+    /// The spec cannot run as written: `Stalled=True`, nothing is tried until the FluxInstance
+    /// changes.
+    case terminal
+}
+
 /// The outcome of one reconcile, as the status will say it. Pure data.
 public struct Outcome: Sendable, Equatable {
-    /// `Synced`, `Suspended`, or a failure reason (`GitFetchFailed`, `AuthenticationFailed`, …).
+    /// A `ConditionReason`.
     public var reason: String
     public var message: String
     public var ready: Bool
-    /// Needs a person (bad credentials, unknown host key, invalid spec, forbidden objects).
-    public var stalled: Bool
+    /// Why not ready, as a class (nil when ready, or suspended).
+    public var failure: FailureClass?
 
-    public static func synced(_ revision: String) -> Outcome {
-        Outcome(reason: "Synced", message: "Applied revision \(revision.prefix(12))", ready: true, stalled: false)
+    public var stalled: Bool { failure == .stalled || failure == .terminal }
+
+    public init(reason: String, message: String, ready: Bool, failure: FailureClass?) {
+        self.reason = reason
+        self.message = message
+        self.ready = ready
+        self.failure = failure
     }
 
-    public static func failure(_ reason: String, _ message: String, stalled: Bool) -> Outcome {
-        Outcome(reason: reason, message: message, ready: false, stalled: stalled)
+    public static func synced(_ revision: String) -> Outcome {
+        Outcome(reason: ConditionReason.synced, message: "Applied revision \(revision.prefix(12))", ready: true, failure: nil)
+    }
+
+    public static func failure(_ reason: String, _ message: String, _ failure: FailureClass?) -> Outcome {
+        Outcome(reason: reason, message: message, ready: false, failure: failure)
     }
 
     /// The condition reason of a git failure; host-key and credential problems stall.
     public static func git(_ error: GitError) -> Outcome {
         switch error.kind {
-        case .authenticationFailed: return .failure("AuthenticationFailed", error.message, stalled: true)
-        case .hostKeyUnknown, .hostKeyMismatch: return .failure("HostKeyUnknown", error.message, stalled: true)
-        default: return .failure("GitFetchFailed", error.message, stalled: false)
+        case .authenticationFailed: return .failure(ConditionReason.authenticationFailed, error.message, .stalled)
+        case .hostKeyUnknown, .hostKeyMismatch: return .failure(ConditionReason.hostKeyUnknown, error.message, .stalled)
+        default: return .failure(ConditionReason.gitFetchFailed, error.message, .transient)
         }
     }
 
     public static func sync(_ failure: SyncFailure) -> Outcome {
-        let stalled = failure.reason == "Forbidden" || failure.reason == "ParseFailed" || failure.reason == "GenerationFailed"
-        return .failure(failure.reason, failure.description, stalled: stalled)
+        .failure(failure.reason, failure.description, failure.failureClass)
     }
 
-    /// A sync that ran: Ready unless objects failed or deletions are held.
+    /// A sync that ran: Ready unless objects failed or conflict, or deletions are held.
     public static func result(_ result: SyncResult) -> Outcome {
-        let failed = result.changes(.failed)
-        if let conflict = failed.first(where: { $0.reason?.hasPrefix("Conflict:") == true }) {
-            return .failure("Conflict", "\(failed.count) object(s) not applied; \(conflict.id): \(conflict.reason ?? "")", stalled: false)
+        let failed = result.changes(.failed), conflicts = result.changes(.conflict)
+        if let first = conflicts.first {
+            return .failure(ConditionReason.conflict, "\(conflicts.count + failed.count) object(s) not applied; \(first.id): \(first.reason ?? "")", .transient)
         }
         if let first = failed.first {
-            return .failure("ApplyFailed", "\(failed.count) object(s) failed; \(first.id): \(first.reason ?? "")", stalled: false)
+            return .failure(ConditionReason.applyFailed, "\(failed.count) object(s) failed; \(first.id): \(first.reason ?? "")", .transient)
         }
         if !result.pendingDeletions.isEmpty {
-            return .failure("PruneHeld", "\(result.pruneHeldReason ?? "deletions held"); approve with annotation \(Flotilla.approvePruneAnnotation)=\(result.revision)",
-                            stalled: false)
+            return .failure(ConditionReason.pruneHeld, "\(result.pruneHeldReason ?? "deletions held"); approve with annotation \(Flotilla.approvePruneAnnotation)=\(result.revision)",
+                            .transient)
         }
         return .synced(result.revision)
     }
@@ -70,7 +91,7 @@ enum StatusBuilder {
             return Condition(type: type, status: value, reason: reason, message: message, lastTransitionTime: since, observedGeneration: generation)
         }
         var out = [make("Ready", outcome.ready, outcome.reason, outcome.message)]
-        if reconciling { out.append(make("Reconciling", true, "Progressing", "Syncing")) }
+        if reconciling { out.append(make("Reconciling", true, ConditionReason.progressing, "Syncing")) }
         if outcome.stalled { out.append(make("Stalled", true, outcome.reason, outcome.message)) }
         return out
     }

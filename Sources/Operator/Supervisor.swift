@@ -187,7 +187,7 @@ public final class Supervisor: Service, Sendable {
         let now = StatusBuilder.timestamp()
         var status = instance.status ?? FluxInstanceStatus()
         status.observedGeneration = instance.metadata.generation
-        status.conditions = StatusBuilder.conditions(.failure("InvalidSpec", error.message, stalled: true), reconciling: false,
+        status.conditions = StatusBuilder.conditions(.failure(ConditionReason.invalidSpec, error.message, .terminal), reconciling: false,
                                                      generation: instance.metadata.generation ?? 0, previous: status.conditions ?? [], now: now)
         status.lastError = error.message
         guard status != instance.status, let body = try? JSONValue.encode(status) else { return }

@@ -1,3 +1,4 @@
+import FlotillaAPI
 import Manifests
 import Sync
 
@@ -13,18 +14,28 @@ public enum SyncFailure: Error, Sendable, CustomStringConvertible {
         switch self {
         case .render(let e):
             switch e.kind {
-            case .parse, .path: return "ParseFailed"
-            case .generation: return "GenerationFailed"
-            case .source: return "GitFetchFailed"
+            case .parse, .path: return ConditionReason.parseFailed
+            case .generation: return ConditionReason.generationFailed
+            case .source: return ConditionReason.gitFetchFailed
             }
         case .sync(.plan(let e)):
             switch e.reason {
-            case .forbidden: return "Forbidden"
-            case .duplicate: return "ParseFailed"
-            case .discovery: return "ApplyFailed"
+            case .forbidden: return ConditionReason.forbidden
+            case .duplicate: return ConditionReason.parseFailed
+            case .discovery: return ConditionReason.applyFailed
             }
         case .sync(.inventory):
-            return "ApplyFailed"
+            return ConditionReason.applyFailed
+        }
+    }
+
+    /// What is in git (a file, a generator, an object the identity may not write) needs a
+    /// person; a git read, a discovery or an inventory write may clear by itself.
+    public var failureClass: FailureClass {
+        switch self {
+        case .render(let e): return e.kind == .source ? .transient : .stalled
+        case .sync(.plan(let e)): return e.reason == .discovery ? .transient : .stalled
+        case .sync(.inventory): return .transient
         }
     }
 

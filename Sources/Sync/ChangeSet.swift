@@ -2,6 +2,9 @@
 public struct Change: Sendable, Equatable, CustomStringConvertible {
     public enum Action: String, Sendable {
         case created, configured, unchanged, skipped, failed
+        /// Not applied: another FluxInstance declares the object, or the live object carries
+        /// another instance's label. Neither instance applies it until one lets go.
+        case conflict
         /// Deleted by garbage collection.
         case deleted
         /// Would be deleted (garbage collection dry run).

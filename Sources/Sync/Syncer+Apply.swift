@@ -76,8 +76,8 @@ extension Syncer {
             }
             let owner = live["metadata"]?["labels"]?[Flotilla.instanceLabel]?.stringValue
             if let owner, owner != options.instance.labelValue {
-                return Applied(object: d, change: Change(id: d.id, action: .failed,
-                                                         reason: "Conflict: \(location): the live object belongs to another FluxInstance (\(Flotilla.instanceLabel)=\(owner))"))
+                return Applied(object: d, change: Change(id: d.id, action: .conflict,
+                                                         reason: "\(location): the live object belongs to another FluxInstance (\(Flotilla.instanceLabel)=\(owner))"))
             }
             if LiveComparison.isUpToDate(desired: d.object, live: live, checksum: d.checksum) {
                 if let rv = live["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = (rv, d.checksum) }

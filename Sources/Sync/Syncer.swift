@@ -105,8 +105,8 @@ public actor Syncer {
         for d in desired {
             guard let others = contested[d.id.description] else { continue }
             let names = others.map(\.description).joined(separator: ", ")
-            applied.append(Applied(object: d, change: Change(id: d.id, action: .failed,
-                                                             reason: "Conflict: \(d.manifest.location): \(d.id) is also declared by FluxInstance \(names); neither applies it")))
+            applied.append(Applied(object: d, change: Change(id: d.id, action: .conflict,
+                                                             reason: "\(d.manifest.location): \(d.id) is also declared by FluxInstance \(names); neither applies it")))
         }
         var changes = applied.map(\.change)
         var appliedUIDs = Set<String>()
@@ -169,7 +169,7 @@ public actor Syncer {
         let result = SyncResult(revision: rendered.revision, changes: changes, pendingDeletions: pending, pruneHeldReason: heldReason)
         logger.info("synced", metadata: ["revision": "\(rendered.revision.prefix(7))", "created": "\(result.count(.created))",
                                          "configured": "\(result.count(.configured))", "unchanged": "\(result.count(.unchanged))",
-                                         "failed": "\(result.count(.failed))", "deleted": "\(result.count(.deleted))", "held": "\(pending.count)"])
+                                         "failed": "\(result.count(.failed))", "conflicts": "\(result.count(.conflict))", "deleted": "\(result.count(.deleted))", "held": "\(pending.count)"])
         return result
     }
 

@@ -152,7 +152,7 @@ public final class Reflector {
         do {
             try await client.limiter.acquire()
         } catch {
-            throw KubeError.transport("cancelled")
+            throw KubeError.cancelled
         }
         let request = try await client.makeRequest(.GET, path, body: nil, contentType: "application/json", accept: "application/json")
         let response: HTTPClientResponse
