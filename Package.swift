@@ -117,6 +117,7 @@ let package = Package(
         .target(
             name: "ImageAutomation",
             dependencies: [
+                "KubeClient",
                 "KubeModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -9,58 +9,6 @@ import Logging
 import Manifests
 import Sync
 
-/// One image automation run: what `fluxd` did every `--automation-interval`. Finds the automated,
-/// unlocked workloads in the files under the instance's paths, asks the registries (through the
-/// shared, credential-scoped cache) for the newest tag each container's filter allows, and commits
-/// the changed image scalars in one commit (read-only instances only report what they would do).
-struct AutomationChange: Sendable, Equatable {
-    var file: String
-    var workload: WorkloadID
-    var container: String
-    var from: String
-    var to: String
-}
-
-/// The workloads found at a head, with the scope (paths, generation, default namespace) they
-/// were found with, what could not be read, and the generated paths without an image updater.
-struct KnownWorkloads: Sendable {
-    var head: String
-    var scope: String
-    var workloads: [Workload] = []
-    var errors: [String] = []
-    var notUpdatable: Set<String> = []
-
-    /// Whether the workload's images can be written: a plain file, or generated with updaters.
-    func updatable(_ w: Workload) -> Bool { !notUpdatable.contains(w.file) }
-}
-
-/// One container as the registries see it (see `InstanceReconciler.scanImages`).
-struct ContainerScan: Sendable {
-    var workload: Workload
-    var container: ContainerImage
-    var status: WorkloadImageStatus
-    var excluded = false
-    var filter: TagFilter?
-    var tags: [String] = []
-    var info: [String: ImageInfo] = [:]
-    /// The image to move to (newer than the current one, allowed by the filter).
-    var update: String?
-}
-
-struct ImageScan: Sendable {
-    var containers: [ContainerScan] = []
-    var errors: [String] = []
-    /// Repositories scanned (tag lists asked for).
-    var repositories = 0
-}
-
-struct AutomationReport: Sendable, Equatable {
-    var changes: [AutomationChange] = []
-    var workloads: [WorkloadImageStatus] = []
-    var scanned = 0
-    var errors: [String] = []
-}
-
 extension InstanceReconciler {
     /// Runs automation when it is due; returns true when it pushed a commit (sync it now).
     func automateIfDue(mirror: GitMirror, head: String, branch: String) async -> Bool {
@@ -144,7 +92,7 @@ extension InstanceReconciler {
                     out.errors.append(c.status.error!)
                     continue
                 }
-                guard Self.scanned(ref, include: images.include, exclude: images.exclude) else {
+                guard ref.isScanned(include: images.include, exclude: images.exclude) else {
                     c.excluded = true
                     continue
                 }
@@ -254,21 +202,6 @@ extension InstanceReconciler {
     /// `Workload.file` of a generated workload: the prefix, then the path its `.flux.yaml` governs.
     static let generatedPrefix = "generated:"
 
-    /// Flux v1's include/exclude globs, matched against the image name as written and as
-    /// normalised (`nginx` and `docker.io/library/nginx`).
-    static func scanned(_ ref: ImageRef, include: [String], exclude: [String]) -> Bool {
-        var untagged = ref
-        (untagged.tag, untagged.digest) = (nil, nil)
-        var names = [ref.name, untagged.description]
-        if ref.host == ImageRef.dockerHub { names.append("index.docker.io/" + ref.repository) }
-        func matches(_ pattern: String) -> Bool {
-            guard let glob = try? Glob(pattern) else { return false }
-            return names.contains { glob.matches($0) }
-        }
-        if !include.isEmpty, !include.contains(where: matches) { return false }
-        return !exclude.contains(where: matches)
-    }
-
     /// Registry credentials by host, from `spec.registry.dockerConfigSecretRef` (a
     /// `kubernetes.io/dockerconfigjson` Secret in the instance's namespace).
     func registryCredentials(_ images: InstanceSettings.ImageSettings) async throws -> [String: RegistryCredentials] {
@@ -279,30 +212,10 @@ extension InstanceReconciler {
             if error.isNotFound { throw InvalidSpec("Secret \(ref.namespace)/\(name) (spec.registry.dockerConfigSecretRef) not found") }
             throw error
         }
-        guard let credentials = Self.dockerConfig(secret) else {
+        guard let credentials = DockerConfig.credentials(in: secret) else {
             throw InvalidSpec("Secret \(ref.namespace)/\(name) has no valid .dockerconfigjson")
         }
         return credentials
-    }
-
-    /// Host → credentials of a `kubernetes.io/dockerconfigjson` (or legacy `.dockercfg`) Secret.
-    static func dockerConfig(_ secret: Secret) -> [String: RegistryCredentials]? {
-        guard let raw = secret.value(".dockerconfigjson") ?? secret.value(".dockercfg"),
-              let json = try? JSONValue.parse(raw) else { return nil }
-        var out: [String: RegistryCredentials] = [:]
-        for (server, entry) in (json["auths"] ?? json).objectValue ?? [:] {
-            var host = server
-            if let scheme = host.range(of: "://") { host = String(host[scheme.upperBound...]) }
-            host = String(host.split(separator: "/").first ?? Substring(host))
-            if host == "index.docker.io" || host == "registry-1.docker.io" { host = ImageRef.dockerHub }
-            if let user = entry["username"]?.stringValue, let password = entry["password"]?.stringValue {
-                out[host] = RegistryCredentials(username: user, password: password)
-            } else if let auth = entry["auth"]?.stringValue, let decoded = Data(base64Encoded: auth),
-                      let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") {
-                out[host] = RegistryCredentials(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
-            }
-        }
-        return out
     }
 
     /// One commit with every change, rebased on the branch head by `commitAndPush`. Changes to
@@ -342,50 +255,5 @@ extension InstanceReconciler {
         }
         if pushed != nil { CrashPoint.pass("push") }
         return pushed?.id
-    }
-}
-
-/// Registry credentials from workloads' `imagePullSecrets` and their ServiceAccounts', read with
-/// the instance's identity (a Secret the instance may not read is an error naming it, never read
-/// with the operator's rights). Each Secret and ServiceAccount is read once per run.
-struct PullSecrets {
-    let client: KubeClient
-    var secrets: [String: [String: RegistryCredentials]] = [:]
-    var accounts: [String: [String]] = [:]
-
-    init(client: KubeClient) { self.client = client }
-
-    mutating func credentials(for workload: Workload) async -> ([String: RegistryCredentials], [String]) {
-        let ns = workload.id.namespace
-        var errors: [String] = []
-        var names = workload.pullSecrets
-        let accountKey = ns + "/" + workload.serviceAccount
-        if accounts[accountKey] == nil {
-            do {
-                let account = try await client.get(.serviceAccounts, name: workload.serviceAccount, namespace: ns)
-                accounts[accountKey] = account["imagePullSecrets"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
-            } catch {
-                // A ServiceAccount that does not exist (yet) has no pull secrets.
-                if !error.isNotFound { errors.append("ServiceAccount \(accountKey) of \(workload.id): \(error)") }
-                accounts[accountKey] = []
-            }
-        }
-        names += accounts[accountKey] ?? []
-        var out: [String: RegistryCredentials] = [:]
-        for name in names {
-            let key = ns + "/" + name
-            if secrets[key] == nil {
-                do {
-                    let secret = try await client.get(Secret.self, name: name, namespace: ns)
-                    secrets[key] = InstanceReconciler.dockerConfig(secret) ?? [:]
-                    if secrets[key]?.isEmpty == true { errors.append("image pull Secret \(key) of \(workload.id) has no .dockerconfigjson") }
-                } catch {
-                    errors.append("image pull Secret \(key) of \(workload.id): \(error.isNotFound ? "not found" : "\(error)")")
-                    secrets[key] = [:]
-                }
-            }
-            out.merge(secrets[key] ?? [:]) { first, _ in first }
-        }
-        return (out, errors)
     }
 }
