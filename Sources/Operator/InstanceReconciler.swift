@@ -158,37 +158,6 @@ public actor InstanceReconciler {
         syncer = nil
     }
 
-    func sleep(_ delay: Duration) async {
-        if wakePending || stopped || Task.isCancelled {
-            wakePending = false
-            return
-        }
-        sleepToken += 1
-        let token = sleepToken
-        await withCheckedContinuation { continuation in
-            sleeper = continuation
-            sleepTimer = DeadlineTimer.shared.add(after: delay) { [weak self] in
-                Task { await self?.timerFired(token) }
-            }
-        }
-    }
-
-    func timerFired(_ token: Int) {
-        if token == sleepToken && sleeper != nil { endSleep() }
-    }
-
-    func endSleep() {
-        if let sleepTimer { DeadlineTimer.shared.remove(sleepTimer) }
-        sleepTimer = nil
-        sleeper?.resume()
-        sleeper = nil
-    }
-
-    /// Ends the current pause now (or skips the next one if the loop is busy).
-    func wake() {
-        if sleeper != nil { endSleep() } else { wakePending = true }
-    }
-
     // MARK: one pass
 
     /// Polls, syncs when due, writes the status; returns how long to wait for the next pass.
@@ -258,23 +227,6 @@ public actor InstanceReconciler {
         }
     }
 
-    /// The branch head as the remote has it (an answer at most `maxAge` old), fetched into the
-    /// mirror when the mirror is behind.
-    func fetchHead(maxAge: Duration) async throws -> (mirror: GitMirror, branch: String, head: String) {
-        let mirror = try await prepareMirror()
-        let heads = try await mirror.remoteHeads(maxAge: maxAge)
-        let branch = settings.source.branch ?? heads.defaultBranch ?? "main"
-        guard let head = heads.branch(branch) else {
-            throw GitError(.notFound, "branch \(branch) not found in \(GitURL.redacted(settings.source.url))")
-        }
-        if try await mirror.revision(branch: branch) != head {
-            let started = ContinuousClock.now
-            _ = try await mirror.fetch()
-            metrics.fetched(duration: ContinuousClock.now - started)
-        }
-        return (mirror, branch, head)
-    }
-
     /// A pass that failed: the status says why; the next pass comes after the backoff.
     func failed(_ error: any Error) async -> Duration {
         failures += 1
@@ -307,76 +259,6 @@ public actor InstanceReconciler {
     func behind(mirror: GitMirror, head: String) async throws -> Int {
         guard let lastApplied, lastApplied != head else { return 0 }
         return try await mirror.commits(from: lastApplied, to: head, paths: settings.paths).count
-    }
-
-    /// Renders and applies `head` within the instance's sync timeout, holding one of the
-    /// operator's sync slots; then moves the sync tag.
-    func sync(head: String, branch: String, mirror: GitMirror) async throws -> Outcome {
-        let grant = try await authorize()
-        let syncer = try await prepareSyncer(branch: branch, grant: grant)
-        let step = RenderAndSync(renderer: self.renderer!, syncer: syncer, logger: logger)
-        let options = RenderOptions(paths: settings.paths, manifestGeneration: settings.manifestGeneration)
-        let timeout = settings.syncTimeout
-        env.metrics.waitingForSlot(1)
-        await env.syncSlots.acquire()
-        env.metrics.waitingForSlot(-1)
-        let started = ContinuousClock.now
-        let result: Result<SyncResult, SyncFailure>? = await withTaskGroup(of: Result<SyncResult, SyncFailure>?.self) { group in
-            group.addTask {
-                do throws(SyncFailure) {
-                    return .success(try await step.run(revision: head, options: options))
-                } catch {
-                    return .failure(error)
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        env.syncSlots.release()
-        lastSync = Date()
-        if case .success(let r)? = result {
-            metrics.synced(r, duration: ContinuousClock.now - started)
-        } else {
-            metrics.syncFailed(duration: ContinuousClock.now - started)
-        }
-        switch result {
-        case nil:
-            return .failure(ConditionReason.syncTimeout, "the sync of \(head.prefix(7)) did not finish within \(timeout)", .transient)
-        case .failure(let failure)?:
-            await env.events.record(await instanceObject(), type: .warning, reason: failure.reason, message: failure.description)
-            return .sync(failure)
-        case .success(let result)?:
-            let previous = lastApplied
-            lastApplied = head
-            if previous != head {
-                await env.events.record(await instanceObject(), type: .normal, reason: "Synced",
-                                        message: "Applied revision \(head.prefix(12)): \(result.count(.created)) created, \(result.count(.configured)) configured, \(result.count(.deleted)) deleted")
-                if !settings.source.readonly {
-                    do {
-                        try await mirror.moveTag(settings.tag, to: head, message: "Sync pointer")
-                    } catch {
-                        logger.warning("sync tag not moved", metadata: ["tag": "\(settings.tag)", "error": "\(error.message)"])
-                    }
-                }
-            }
-            lastCounts = result
-            return .result(result)
-        }
-    }
-
-    /// The FluxInstance as a JSON object for events (identity fields only).
-    func instanceObject() async -> JSONValue {
-        var object: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
-                                 "metadata": ["name": .string(settings.ref.name), "namespace": .string(settings.ref.namespace)]]
-        if let uid = try? await env.client.get(FluxInstance.resourceType, name: settings.ref.name, namespace: settings.ref.namespace)["metadata"]?["uid"] {
-            object["metadata"]?["uid"] = uid
-        }
-        return object
     }
 
     static func outcome(of status: FluxInstanceStatus) -> Outcome? {

@@ -1,0 +1,76 @@
+import FlotillaAPI
+import Foundation
+import GitSource
+import ImageAutomation
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import Manifests
+import Primitives
+import Sync
+
+/// The report step: the one writer of the FluxInstance's status.
+extension InstanceReconciler {
+    /// Writes the status (server-side apply on the status subresource, field manager
+    /// `flotilla-status`) when it differs from what was last written.
+    func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil) async {
+        let inputs = StatusInputs(outcome: outcome, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
+                                  syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, images: imagesStatus, requests: requestResults)
+        if inputs == lastStatusInputs { return }
+        env.metrics.setReady(settings.ref, outcome.ready)
+        let previous = lastWrittenStatus
+        var status = previous ?? FluxInstanceStatus()
+        let now = StatusBuilder.timestamp()
+        status.observedGeneration = settings.generation
+        status.conditions = StatusBuilder.conditions(outcome, reconciling: false, generation: settings.generation,
+                                                     previous: previous?.conditions ?? [], now: now)
+        if let head { status.headRevision = head }
+        status.lastAppliedRevision = lastApplied
+        status.shortRevision = lastApplied.map { String($0.prefix(7)) }
+        status.lastSyncTime = lastSync.map { StatusBuilder.timestamp($0) }
+        if let behind { status.behind = behind }
+        if let result = lastCounts {
+            status.counts = SyncCounts(applied: result.count(.created) + result.count(.configured), unchanged: result.count(.unchanged),
+                                       pruned: result.count(.deleted), failed: result.count(.failed) + result.count(.conflict))
+            status.pendingDeletions = result.pendingDeletions.isEmpty ? nil : result.pendingDeletions.map(\.description)
+        }
+        status.lastError = outcome.ready ? nil : outcome.message
+        let host = GitURL.parse(settings.source.url)?.host
+        status.identity = InstanceIdentity(publicKey: publicKey, gitHost: host?.isEmpty == false ? host : nil)
+        status.images = imagesStatus
+        status.requests = requestResults.isEmpty ? nil : requestResults
+        guard status != previous else {
+            lastStatusInputs = inputs
+            return
+        }
+        do {
+            let body: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
+                                   "metadata": ["name": .string(settings.ref.name), "namespace": .string(settings.ref.namespace)],
+                                   "status": try JSONValue.encode(status)]
+            _ = try await env.client.apply(body, as: FluxInstance.resourceType, fieldManager: Flotilla.statusFieldManager, force: true, subresource: "status")
+            lastWrittenStatus = status
+            lastStatusInputs = inputs
+            if previous.flatMap(Self.outcome(of:))?.reason != outcome.reason {
+                logger.notice("status", metadata: ["ready": "\(outcome.ready)", "reason": "\(outcome.reason)", "message": "\(outcome.message)"])
+            }
+        } catch {
+            // Shutting down cancels the write: nothing to report then.
+            if !Task.isCancelled { logger.warning("status not written", metadata: ["error": "\(error)"]) }
+        }
+    }
+}
+
+/// Everything a status is built from (see `InstanceReconciler.writeStatus`).
+struct StatusInputs: Equatable {
+    var outcome: Outcome
+    var head: String?
+    var behind: Int?
+    var lastApplied: String?
+    var lastSync: Date?
+    var syncsCompleted: Int
+    var settings: InstanceSettings
+    var publicKey: String?
+    var images: ImagesStatus?
+    var requests: [RequestResult]
+}
