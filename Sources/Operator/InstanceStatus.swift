@@ -39,6 +39,11 @@ public struct Outcome: Sendable, Equatable {
         Outcome(reason: ConditionReason.synced, message: "Applied revision \(revision.prefix(12))", ready: true, failure: nil)
     }
 
+    /// A sync of `revision` has started (kstatus: `Reconciling=True`, `Ready=Unknown`).
+    public static func reconciling(_ revision: String) -> Outcome {
+        Outcome(reason: ConditionReason.progressing, message: "Applying revision \(revision.prefix(12))", ready: false, failure: nil)
+    }
+
     public static func failure(_ reason: String, _ message: String, _ failure: FailureClass?) -> Outcome {
         Outcome(reason: reason, message: message, ready: false, failure: failure)
     }
@@ -81,17 +86,18 @@ enum StatusBuilder {
 
     static func date(_ text: String) -> Date? { try? format.parse(text) }
 
-    /// kstatus conditions: `Ready`, `Reconciling` (only while true) and `Stalled` (only while
-    /// true). A condition keeps its `lastTransitionTime` while its status does not change.
+    /// kstatus conditions: `Ready` (`Unknown` while reconciling), `Reconciling` (only while true)
+    /// and `Stalled` (only while true). A condition keeps its `lastTransitionTime` while its status
+    /// does not change.
     static func conditions(_ outcome: Outcome, reconciling: Bool, generation: Int64, previous: [Condition], now: String) -> [Condition] {
-        func make(_ type: String, _ status: Bool, _ reason: String, _ message: String) -> Condition {
-            let value = status ? "True" : "False"
+        func make(_ type: String, _ status: Bool?, _ reason: String, _ message: String) -> Condition {
+            let value = status.map { $0 ? "True" : "False" } ?? "Unknown"
             let old = previous.first { $0.type == type }
             let since = old?.status == value ? (old?.lastTransitionTime ?? now) : now
             return Condition(type: type, status: value, reason: reason, message: message, lastTransitionTime: since, observedGeneration: generation)
         }
-        var out = [make("Ready", outcome.ready, outcome.reason, outcome.message)]
-        if reconciling { out.append(make("Reconciling", true, ConditionReason.progressing, "Syncing")) }
+        var out = [make("Ready", reconciling ? nil : outcome.ready, outcome.reason, outcome.message)]
+        if reconciling { out.append(make("Reconciling", true, ConditionReason.progressing, outcome.message)) }
         if outcome.stalled { out.append(make("Stalled", true, outcome.reason, outcome.message)) }
         return out
     }

@@ -78,9 +78,13 @@ struct SandboxTests {
     @Test("nothing a generator starts outlives its render, not even a setsid daemon")
     func noBackgroundProcessSurvives() async throws {
         let seconds = 300 + Int.random(in: 0..<600)
-        let flux = "version: 1\ncommandUpdated:\n  generators:\n  - command: '(setsid sleep \(seconds) >/dev/null 2>&1 &); cat a.yaml'\n"
+        // The generator returns only once its daemon runs (it waits to see it in /proc).
+        let digits = String(seconds)
+        let pattern = "sleep [\(digits.prefix(1))]\(digits.dropFirst())"  // matches the daemon, not this grep
+        let start = "(setsid sleep \(seconds) >/dev/null 2>&1 &); i=0; until cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\000' ' ' | grep -q '\(pattern)'; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.02; done"
+        let flux = "version: 1\ncommandUpdated:\n  generators:\n  - command: sh start.sh && cat a.yaml\n"
         for sandbox in [GeneratorSandbox.bubblewrap(Bubblewrap()), .unsandboxed] {
-            let f = try RenderFixture(["apps/.flux.yaml": flux, "apps/a.yaml": cm("a")], sandbox: sandbox)
+            let f = try RenderFixture(["apps/.flux.yaml": flux, "apps/a.yaml": cm("a"), "apps/start.sh": start], sandbox: sandbox)
             #expect(try await f.render(generate).manifests.map(\.name) == ["a"])
             var gone = false
             for _ in 0..<30 where !gone {

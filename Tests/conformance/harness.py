@@ -611,3 +611,30 @@ class Operator:
             pytest.fail(f"flotilla run ignored SIGTERM:\n{self.log.read_text()[-3000:]}", pytrace=False)
         self.process = None
         return code
+
+
+def daemon_marker(offset: int) -> str:
+    """A command line no other process has: `sleep <seconds>`."""
+    return f"sleep {int(time.time()) % 100000 + offset}"
+
+
+def start_daemon(marker: str) -> str:
+    """Shell lines for a generator: leave `marker` (a sleep) running in a session of its own, and go
+    on only once it is running (so its absence afterwards means it was killed, not never started)."""
+    seconds = marker.split()[1]
+    pattern = f"sleep [{seconds[0]}]{seconds[1:]}"  # matches the daemon, not the grep looking for it
+    return (f"(setsid {marker} >/dev/null 2>&1 &)\n"
+            f"i=0; until cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\000' ' ' | grep -q '{pattern}'; do "
+            "i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.02; done\n")
+
+
+def running(marker: str) -> list[int]:
+    """Processes on this machine whose command line contains `marker`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import subprocess
-import time
+
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 import helm_python as helm
 import yaml
 
-from harness import REPO, Emulator, Kubectl, apply_flux_crd, flotilla_bin, git, git_repo, wait_until
+from harness import REPO, Emulator, Kubectl, apply_flux_crd, daemon_marker, flotilla_bin, git, git_repo, running, start_daemon, wait_until
 
 
 CHART = REPO / "charts" / "flotilla"
@@ -280,17 +280,6 @@ class GeneratorContainer:
         self.process.wait(timeout=10)
 
 
-def processes(marker: str) -> list[int]:
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                out.append(int(pid))
-        except OSError:
-            pass
-    return out
-
-
 def test_generators_run_in_the_generator_container(kubectl: Kubectl, emulator: Emulator, tmp_path: Path) -> None:
     """The chart's default install with manifest generation: the operator sends each command to
     the generator container. A generator there cannot read the operator's kubeconfig or a token,
@@ -299,8 +288,8 @@ def test_generators_run_in_the_generator_container(kubectl: Kubectl, emulator: E
     ns = f"gen-{kubectl.label.replace('.', '-')}"
     kubectl.run("create", "namespace", ns)
     config = sa_kubeconfig(emulator, kubectl, tmp_path / "sa.kubeconfig", name)
-    marker = f"sleep {int(time.time()) % 100000 + 1000}"
-    script = (f"({marker.replace('sleep', 'setsid sleep')} >/dev/null 2>&1 &)\n"
+    marker = daemon_marker(1000)
+    script = (start_daemon(marker) +
               "printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: loot}\\ndata:\\n'\n"
               f"printf '  kubeconfig: \"%s\"\\n' \"$(cat {config} 2>/dev/null || echo unreadable)\"\n"
               "printf '  token: \"%s\"\\n' \"$(ls /var/run/secrets 2>/dev/null || echo absent)\"\n"
@@ -314,7 +303,7 @@ def test_generators_run_in_the_generator_container(kubectl: Kubectl, emulator: E
         loot = wait_until("generated", lambda: config_map(kubectl, ns, "loot"), timeout=40)
         assert loot["data"] == {"kubeconfig": "unreadable", "token": "absent", "uid": "65533"}, loot["data"]
         assert "PLANTED" not in json.dumps(loot) and "token:" not in json.dumps(loot["data"]["kubeconfig"])
-        wait_until("nothing it started survives", lambda: not processes(marker), timeout=5)
+        wait_until("nothing it started survives", lambda: not running(marker), timeout=5)
         # The server goes on serving after killing what a command left: the next render works.
         (repo / "gen.sh").write_text(script.replace("loot", "loot2"))
         git("commit", "-qam", "again", cwd=repo)

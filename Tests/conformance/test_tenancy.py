@@ -6,11 +6,9 @@ why. Then the administrator's way (a Namespace's consent) still works."""
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
-from harness import Emulator, Kubectl, Operator, apply_flux_crd, git_repo, wait_until
+from harness import Emulator, Kubectl, Operator, apply_flux_crd, daemon_marker, git_repo, running, start_daemon, wait_until
 
 
 def grant_tenant(kubectl: Kubectl, namespace: str) -> None:
@@ -30,17 +28,6 @@ def instance(name: str, namespace: str, repo: Path, **spec: object) -> dict:
 def ready(kubectl: Kubectl, name: str, namespace: str) -> dict:
     status = kubectl.json("get", "fli", name, "-n", namespace).get("status", {})
     return next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
-
-
-def running(marker: str) -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                found.append(pid)
-        except OSError:
-            pass
-    return found
 
 
 def exists(kubectl: Kubectl, *args: str) -> bool:
@@ -100,8 +87,8 @@ def test_a_generator_reads_nothing_of_the_operators(kubectl: Kubectl, emulator: 
     kubectl.run("create", "namespace", ns)
     grant_tenant(kubectl, ns)
     work_root = operator.args[operator.args.index("--work-dir") + 1]
-    marker = f"sleep {int(time.time()) % 100000 + 2000}"
-    script = (f"({marker.replace('sleep', 'setsid sleep')} >/dev/null 2>&1 &)\n"
+    marker = daemon_marker(2000)
+    script = (start_daemon(marker) +
               "printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: loot}\\ndata:\\n'\n"
               f"printf '  kubeconfig: \"%s\"\\n' \"$(head -c 20 {emulator.kubeconfig} 2>/dev/null | tr -d '\\n:' || true)\"\n"
               f"printf '  workroot: \"%s\"\\n' \"$(ls {work_root} 2>/dev/null | tr '\\n' ' ')\"\n"

@@ -13,17 +13,18 @@ import Sync
 /// The report step: the one writer of the FluxInstance's status.
 extension InstanceReconciler {
     /// Writes the status (server-side apply on the status subresource, field manager
-    /// `flotilla-status`) when it differs from what was last written.
-    func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil) async {
-        let inputs = StatusInputs(outcome: outcome, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
+    /// `flotilla-status`) when it differs from what was last written. `reconciling`: a sync has
+    /// started (`Reconciling=True`, `Ready=Unknown`; the last error and the metric stay).
+    func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil, reconciling: Bool = false) async {
+        let inputs = StatusInputs(outcome: outcome, reconciling: reconciling, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
                                   syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, images: imagesStatus, requests: requestResults)
         if inputs == lastStatusInputs { return }
-        env.metrics.setReady(settings.ref, outcome.ready)
+        if !reconciling { env.metrics.setReady(settings.ref, outcome.ready) }
         let previous = lastWrittenStatus
         var status = previous ?? FluxInstanceStatus()
         let now = StatusBuilder.timestamp()
         status.observedGeneration = settings.generation
-        status.conditions = StatusBuilder.conditions(outcome, reconciling: false, generation: settings.generation,
+        status.conditions = StatusBuilder.conditions(outcome, reconciling: reconciling, generation: settings.generation,
                                                      previous: previous?.conditions ?? [], now: now)
         if let head { status.headRevision = head }
         status.lastAppliedRevision = lastApplied
@@ -35,7 +36,7 @@ extension InstanceReconciler {
                                        pruned: result.count(.deleted), failed: result.count(.failed) + result.count(.conflict))
             status.pendingDeletions = result.pendingDeletions.isEmpty ? nil : result.pendingDeletions.map(\.description)
         }
-        status.lastError = outcome.ready ? nil : outcome.message
+        if !reconciling { status.lastError = outcome.ready ? nil : outcome.message }
         let host = GitURL.parse(settings.source.url)?.host
         status.identity = InstanceIdentity(publicKey: publicKey, gitHost: host?.isEmpty == false ? host : nil)
         status.images = imagesStatus
@@ -64,6 +65,7 @@ extension InstanceReconciler {
 /// Everything a status is built from (see `InstanceReconciler.writeStatus`).
 struct StatusInputs: Equatable {
     var outcome: Outcome
+    var reconciling: Bool
     var head: String?
     var behind: Int?
     var lastApplied: String?

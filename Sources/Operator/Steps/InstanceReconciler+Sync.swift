@@ -19,6 +19,8 @@ extension InstanceReconciler {
         let grant = try await authorize()
         let syncer = try await prepareSyncer(branch: branch, grant: grant)
         let step = RenderAndSync(renderer: self.renderer!, syncer: syncer, logger: logger)
+        // A new revision is being applied: say so (kstatus) before the slot and the apply.
+        if head != lastApplied { await writeStatus(.reconciling(head), head: head, reconciling: true) }
         let options = RenderOptions(paths: settings.paths, manifestGeneration: settings.manifestGeneration)
         let timeout = settings.syncTimeout
         env.metrics.waitingForSlot(1)

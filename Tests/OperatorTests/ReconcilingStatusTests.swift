@@ -1,0 +1,45 @@
+import FlotillaAPI
+import Foundation
+import GitTesting
+import KubeClient
+import KubeModel
+import KubeTesting
+import Synchronization
+import Testing
+
+/// kstatus while a sync runs: a watcher of the FluxInstance sees `Reconciling=True` and
+/// `Ready=Unknown` (reason `Progressing`) for the new revision before `Ready=True`.
+@Suite("Reconciling while a sync runs")
+struct ReconcilingStatusTests {
+    @Test("each new revision shows Reconciling=True and Ready=Unknown, then Ready=True without Reconciling")
+    func reconcilingThenReady() async throws {
+        let up = try UpstreamRepo(files: ["a.yaml": cm("a")])
+        try await withOperator(namespaces: ["team-a"]) { f in
+            let seen = Mutex<[[String: String]]>([])
+            let client = f.client
+            let watching = Task {
+                for try await event in client.watch(FluxInstance.resourceType, namespace: "team-a") {
+                    guard case .modified(let o) = event, let conditions = o["status"]?["conditions"]?.arrayValue else { continue }
+                    var row: [String: String] = ["revision": o["status"]?["headRevision"]?.stringValue ?? ""]
+                    for c in conditions { row[c["type"]?.stringValue ?? ""] = "\(c["status"]?.stringValue ?? "")/\(c["reason"]?.stringValue ?? "")" }
+                    seen.withLock { $0.append(row) }
+                }
+            }
+            defer { watching.cancel() }
+            try await f.apply("apps", namespace: "team-a", spec: ["git": gitSpec(up.url)])
+            let first = try up.head()
+            _ = try await f.waitFor("apps", namespace: "team-a", reason: "Synced", revision: first)
+            let next = try up.commit(["a.yaml": cm("a", value: "2")], message: "two")
+            _ = try await f.waitFor("apps", namespace: "team-a", reason: "Synced", revision: next)
+            #expect(try await eventually { seen.withLock { $0.last?["Ready"] == "True/Synced" } })
+            let rows = seen.withLock { $0 }
+            for revision in [first, next] {
+                let reconciling = rows.firstIndex { $0["revision"] == revision && $0["Reconciling"] == "True/Progressing" && $0["Ready"] == "Unknown/Progressing" }
+                let ready = rows.lastIndex { $0["revision"] == revision && $0["Ready"] == "True/Synced" }
+                #expect(reconciling != nil, "\(revision.prefix(7)): \(rows)")
+                #expect(reconciling.flatMap { r in ready.map { r < $0 } } == true, "Reconciling before Ready")
+            }
+            #expect(rows.last?["Reconciling"] == nil, "Reconciling is dropped once the sync is done")
+        }
+    }
+}
