@@ -39,6 +39,8 @@ public actor InstanceReconciler {
     var lastSync: Date?
     var lastRequest: String?
     var lastWrittenStatus: FluxInstanceStatus?
+    /// The reason of the last outcome written (a `status` log line is written when it changes).
+    var reportedReason: String?
     var failures = 0
     var stopped = false
     var claimsMoved = false
@@ -99,6 +101,7 @@ public actor InstanceReconciler {
         self.lastSync = status?.lastSyncTime.flatMap(StatusBuilder.date)
         self.lastRequest = settings.reconcileRequestedAt
         self.lastWrittenStatus = status
+        self.reportedReason = status.flatMap(Self.outcome(of:))?.reason
         self.requestResults = status?.requests ?? []
     }
 

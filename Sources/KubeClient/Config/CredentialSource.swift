@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import Primitives
 
 /// Produces the `Authorization` header for requests: a static token, a token file re-read when it
 /// changes, basic auth, or an exec credential plugin whose token is cached until it expires.
@@ -7,7 +8,8 @@ actor CredentialSource {
     let credentials: ClientConfiguration.Credentials
     private var fileToken: (token: String, modified: Date, checked: ContinuousClock.Instant)?
     private var execToken: (token: String, expires: Date?)?
-    private var execInFlight: Task<(String, Date?), any Error>?
+    /// One plugin run at a time: concurrent requests wait for it.
+    private let execFlight = SingleFlight<String, ExecToken>()
 
     init(_ credentials: ClientConfiguration.Credentials) {
         self.credentials = credentials
@@ -57,18 +59,10 @@ actor CredentialSource {
 
     private func execCredential(_ exec: KubeConfig.ExecConfig) async throws(KubeError) -> String {
         if let cached = execToken, cached.expires.map({ $0.timeIntervalSinceNow > 10 }) ?? true { return cached.token }
-        let task: Task<(String, Date?), any Error>
-        if let running = execInFlight {
-            task = running
-        } else {
-            task = Task.detached { try Self.runPlugin(exec) }
-            execInFlight = task
-        }
-        defer { execInFlight = nil }
         do {
-            let (token, expires) = try await task.value
-            execToken = (token, expires)
-            return token
+            let fresh = try await execFlight.run(exec.command) { try Self.runPlugin(exec) }.value
+            execToken = (fresh.token, fresh.expires)
+            return fresh.token
         } catch let e as KubeError {
             throw e
         } catch {
@@ -77,7 +71,12 @@ actor CredentialSource {
     }
 
     /// Runs a `client.authentication.k8s.io/v1` exec plugin and reads its ExecCredential.
-    static func runPlugin(_ exec: KubeConfig.ExecConfig) throws -> (String, Date?) {
+    struct ExecToken: Sendable {
+        var token: String
+        var expires: Date?
+    }
+
+    static func runPlugin(_ exec: KubeConfig.ExecConfig) throws -> ExecToken {
         let process = Process()
         if exec.command.contains("/") {
             process.executableURL = URL(fileURLWithPath: exec.command)
@@ -107,7 +106,7 @@ actor CredentialSource {
             throw KubeError.transport("exec credential plugin \(exec.command) printed no ExecCredential with status.token")
         }
         let expires = credential["status"]?["expirationTimestamp"]?.stringValue.flatMap(parseRFC3339)
-        return (token, expires)
+        return ExecToken(token: token, expires: expires)
     }
 
     static func parseRFC3339(_ s: String) -> Date? {

@@ -1,18 +1,23 @@
 import NIOHTTP1
 import KubeModel
+import Primitives
+import Synchronization
 
 /// Maps apiVersion + kind to resource types using discovery, cached per group/version. A miss
 /// (a CRD created since) refreshes that group/version once, never more than once a second, and
 /// concurrent misses share one discovery request.
 public actor RESTMapper {
-    struct Entry {
+    struct Entry: Sendable {
         var resources: [ResourceType]
         var fetched: ContinuousClock.Instant
     }
     private var cache: [String: Entry] = [:]
-    private var inFlight: [String: Task<Entry, any Error>] = [:]
+    /// Concurrent misses of one group/version share one discovery request.
+    private let discovery = SingleFlight<String, Entry>()
     /// Discovery requests made (for tests and metrics).
-    public private(set) var discoveryRequests = 0
+    public var discoveryRequests: Int { requests.load(ordering: .relaxed) }
+    private let requests = Atomic<Int>(0)
+    private nonisolated func countRequest() { requests.add(1, ordering: .relaxed) }
 
     public init() {}
 
@@ -42,21 +47,14 @@ public actor RESTMapper {
     }
 
     private func refresh(_ apiVersion: String, client: KubeClient) async throws(KubeError) -> Entry {
-        let task: Task<Entry, any Error>
-        if let running = inFlight[apiVersion] {
-            task = running
-        } else {
-            discoveryRequests += 1
-            task = Task { try await Self.fetch(apiVersion, client: client) }
-            inFlight[apiVersion] = task
-        }
         do {
-            let entry = try await task.value
+            let entry = try await discovery.run(apiVersion) { [self] in
+                countRequest()
+                return try await Self.fetch(apiVersion, client: client)
+            }.value
             cache[apiVersion] = entry
-            inFlight[apiVersion] = nil
             return entry
         } catch {
-            inFlight[apiVersion] = nil
             if let e = error as? KubeError {
                 if e.isNotFound {
                     cache[apiVersion] = Entry(resources: [], fetched: .now)

@@ -52,7 +52,9 @@ extension InstanceReconciler {
             _ = try await env.client.apply(body, as: FluxInstance.resourceType, fieldManager: Flotilla.statusFieldManager, force: true, subresource: "status")
             lastWrittenStatus = status
             lastStatusInputs = inputs
-            if previous.flatMap(Self.outcome(of:))?.reason != outcome.reason {
+            // A line when the outcome's reason changes (a sync starting is not an outcome).
+            if !reconciling && reportedReason != outcome.reason {
+                reportedReason = outcome.reason
                 logger.notice("status", metadata: ["ready": "\(outcome.ready)", "reason": "\(outcome.reason)", "message": "\(outcome.message)"])
             }
         } catch {
