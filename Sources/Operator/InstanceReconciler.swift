@@ -71,24 +71,6 @@ public actor InstanceReconciler {
     /// A wake-up that arrived while the loop was busy: the next pause is skipped.
     var wakePending = false
 
-    /// Options that, when changed, need a new syncer (the live cache and mirror are kept).
-    struct SyncOptionsKey: Equatable {
-        var branch: String
-        var settings: InstanceSettings
-
-        /// A reconcile request or a suspend/resume changes the settings, not what the syncer
-        /// does: the syncer (its plans, inventory and verified objects) is kept.
-        init(branch: String, settings: InstanceSettings) {
-            var settings = settings
-            settings.reconcileRequestedAt = nil
-            settings.suspend = false
-            settings.images = nil
-            settings.requests = [:]
-            self.branch = branch
-            self.settings = settings
-        }
-    }
-
     public init(settings: InstanceSettings, status: FluxInstanceStatus?, environment: OperatorEnvironment) {
         self.settings = settings
         self.env = environment
@@ -259,19 +241,4 @@ public actor InstanceReconciler {
 
     func backoff() -> Duration { schedule.backoff }
 
-    func behind(mirror: GitMirror, head: String) async throws -> Int {
-        guard let lastApplied, lastApplied != head else { return 0 }
-        return try await mirror.commits(from: lastApplied, to: head, paths: settings.paths).count
-    }
-
-    static func outcome(of status: FluxInstanceStatus) -> Outcome? {
-        guard let ready = status.conditions?.first(where: { $0.type == "Ready" }) else { return nil }
-        let stalled = status.conditions?.contains { $0.type == "Stalled" && $0.status == "True" } ?? false
-        let failure: FailureClass? = ready.status == "True" ? nil : stalled ? .stalled : .transient
-        return Outcome(reason: ready.reason ?? "", message: ready.message ?? "", ready: ready.status == "True", failure: failure)
-    }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

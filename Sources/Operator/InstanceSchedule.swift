@@ -66,3 +66,7 @@ struct InstanceSchedule: Sendable, Equatable {
         .milliseconds(Int64(max(0.05, seconds) * 1000))
     }
 }
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -190,10 +190,7 @@ public final class Supervisor: Service, Sendable {
         status.conditions = StatusBuilder.conditions(.failure(ConditionReason.invalidSpec, error.message, .terminal), reconciling: false,
                                                      generation: instance.metadata.generation ?? 0, previous: status.conditions ?? [], now: now)
         status.lastError = error.message
-        guard status != instance.status, let body = try? JSONValue.encode(status) else { return }
-        let object: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
-                                 "metadata": ["name": .string(instance.metadata.name ?? ""), "namespace": .string(instance.metadata.namespace ?? "")],
-                                 "status": body]
-        _ = try? await env.client.apply(object, as: FluxInstance.resourceType, fieldManager: Flotilla.statusFieldManager, force: true, subresource: "status")
+        guard status != instance.status else { return }
+        try? await StatusWriter(client: env.client).write(status, of: InstanceRef(namespace: instance.metadata.namespace ?? "", name: instance.metadata.name ?? ""))
     }
 }

@@ -12,6 +12,13 @@ import Sync
 
 /// The report step: the one writer of the FluxInstance's status.
 extension InstanceReconciler {
+    static func outcome(of status: FluxInstanceStatus) -> Outcome? {
+        guard let ready = status.conditions?.first(where: { $0.type == "Ready" }) else { return nil }
+        let stalled = status.conditions?.contains { $0.type == "Stalled" && $0.status == "True" } ?? false
+        let failure: FailureClass? = ready.status == "True" ? nil : stalled ? .stalled : .transient
+        return Outcome(reason: ready.reason ?? "", message: ready.message ?? "", ready: ready.status == "True", failure: failure)
+    }
+
     /// Writes the status (server-side apply on the status subresource, field manager
     /// `flotilla-status`) when it differs from what was last written. `reconciling`: a sync has
     /// started (`Reconciling=True`, `Ready=Unknown`; the last error and the metric stay).
@@ -46,10 +53,7 @@ extension InstanceReconciler {
             return
         }
         do {
-            let body: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
-                                   "metadata": ["name": .string(settings.ref.name), "namespace": .string(settings.ref.namespace)],
-                                   "status": try JSONValue.encode(status)]
-            _ = try await env.client.apply(body, as: FluxInstance.resourceType, fieldManager: Flotilla.statusFieldManager, force: true, subresource: "status")
+            try await StatusWriter(client: env.client).write(status, of: settings.ref)
             lastWrittenStatus = status
             lastStatusInputs = inputs
             // A line when the outcome's reason changes (a sync starting is not an outcome).

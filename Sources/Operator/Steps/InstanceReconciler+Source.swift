@@ -13,6 +13,11 @@ import Sync
 /// The source step: the mirror for the instance's remote and credentials, the branch head, a
 /// fetch when the mirror is behind.
 extension InstanceReconciler {
+    func behind(mirror: GitMirror, head: String) async throws -> Int {
+        guard let lastApplied, lastApplied != head else { return 0 }
+        return try await mirror.commits(from: lastApplied, to: head, paths: settings.paths).count
+    }
+
     /// The branch head as the remote has it (an answer at most `maxAge` old), fetched into the
     /// mirror when the mirror is behind.
     func fetchHead(maxAge: Duration) async throws -> (mirror: GitMirror, branch: String, head: String) {

@@ -8,6 +8,24 @@ import Manifests
 import Sync
 
 extension InstanceReconciler {
+    /// Options that, when changed, need a new syncer (the live cache and mirror are kept).
+    struct SyncOptionsKey: Equatable {
+        var branch: String
+        var settings: InstanceSettings
+
+        /// A reconcile request or a suspend/resume changes the settings, not what the syncer
+        /// does: the syncer (its plans, inventory and verified objects) is kept.
+        init(branch: String, settings: InstanceSettings) {
+            var settings = settings
+            settings.reconcileRequestedAt = nil
+            settings.suspend = false
+            settings.images = nil
+            settings.requests = [:]
+            self.branch = branch
+            self.settings = settings
+        }
+    }
+
 
     /// The syncer for the current settings and branch (rebuilt when they change), acting as the
     /// identity `grant` names.
