@@ -144,6 +144,15 @@ extension KubeClient {
         return response["kind"] == "Status" ? nil : response
     }
 
+    /// Deletes an object that may already be gone: NotFound is success.
+    public func deleteIfPresent(_ type: ResourceType, name: String, namespace: String? = nil) async throws(KubeError) {
+        do {
+            _ = try await delete(type, name: name, namespace: namespace)
+        } catch {
+            if !error.isNotFound { throw error }
+        }
+    }
+
     /// The resource type of an object, from its apiVersion and kind (discovery, cached).
     public func resourceType(for object: JSONValue) async throws(KubeError) -> ResourceType {
         guard let apiVersion = object["apiVersion"]?.stringValue, let kind = object["kind"]?.stringValue else {

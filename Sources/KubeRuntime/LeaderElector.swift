@@ -65,8 +65,8 @@ public final class LeaderElector: Service, Sendable {
 
     /// Campaigns, leads while it holds the lease, and campaigns again when it loses it. On graceful
     /// shutdown it stops campaigning, lets `whileLeading` end (the work shuts down gracefully as
-    /// well), and gives the lease back in its own, uncancelled task, so a successor takes over at
-    /// once. Cancelled instead, it just stops: the lease expires.
+    /// well), and gives the lease back from this task, which graceful shutdown does not cancel, so a
+    /// successor takes over at once. Cancelled instead, it just stops: the lease expires.
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let acquired = (try? await cancelWhenGracefulShutdown { try await self.acquire() }) ?? false

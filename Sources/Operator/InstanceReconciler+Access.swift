@@ -46,37 +46,25 @@ extension InstanceReconciler {
             case .clusterWide: clusterWide = true
             }
         }
-        let name = bindingName
+        let managed = ManagedBindings(client: env.client, ref: settings.ref, account: settings.managedServiceAccountName)
         let bound = try await boundNamespaces()
         let adding = (clusterWide && !bound.clusterWide) || !wanted.subtracting(bound.namespaces).isEmpty
         if adding || (bindings == nil && (!wanted.isEmpty || clusterWide)) { try await ensureManagedServiceAccount() }
-        let subject: JSONValue = ["kind": "ServiceAccount", "name": .string(settings.managedServiceAccountName), "namespace": .string(settings.ref.namespace)]
-        let roleRef: JSONValue = ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"]
-        let labels: JSONValue = [.init(stringLiteral: Flotilla.instanceLabel): .string(settings.ref.labelValue)]
         if clusterWide != bound.clusterWide {
             if clusterWide {
-                let binding: JSONValue = ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                                          "metadata": ["name": .string(name), "labels": labels], "roleRef": roleRef, "subjects": [subject]]
-                _ = try await env.client.apply(binding, as: Self.clusterRoleBindings, fieldManager: Flotilla.syncFieldManager, force: true)
+                try await managed.bind(namespace: nil)
             } else {
-                try await deleteIfPresent(Self.clusterRoleBindings, name: name, namespace: nil)
-                logger.notice("binding removed", metadata: ["binding": "ClusterRoleBinding/\(name)"])
+                try await managed.unbind(namespace: nil)
+                logger.notice("binding removed", metadata: ["binding": "ClusterRoleBinding/\(managed.name)"])
             }
         }
-        for namespace in wanted.subtracting(bound.namespaces).sorted() {
-            let binding: JSONValue = ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                                      "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": labels],
-                                      "roleRef": roleRef, "subjects": [subject]]
-            _ = try await env.client.apply(binding, as: .roleBindings, fieldManager: Flotilla.syncFieldManager, force: true)
-        }
+        for namespace in wanted.subtracting(bound.namespaces).sorted() { try await managed.bind(namespace: namespace) }
         for namespace in bound.namespaces.subtracting(wanted).sorted() {
-            try await deleteIfPresent(.roleBindings, name: name, namespace: namespace)
-            logger.notice("binding removed", metadata: ["binding": "RoleBinding/\(namespace)/\(name)"])
+            try await managed.unbind(namespace: namespace)
+            logger.notice("binding removed", metadata: ["binding": "RoleBinding/\(namespace)/\(managed.name)"])
         }
         bindings = (wanted, clusterWide)
     }
-
-    var bindingName: String { ManagedBindings.name(settings.ref) }
 
     /// The bindings the instance has: remembered once known, found once at start.
     func boundNamespaces() async throws -> (namespaces: Set<String>, clusterWide: Bool) {
@@ -105,10 +93,4 @@ extension InstanceReconciler {
                                   "metadata": ["name": .string(settings.managedServiceAccountName), "namespace": .string(ref.namespace), "labels": labels]]
         _ = try await env.client.apply(account, as: .serviceAccounts, fieldManager: Flotilla.syncFieldManager, force: true)
     }
-
-    func deleteIfPresent(_ type: ResourceType, name: String, namespace: String?) async throws {
-        try await ManagedBindings.deleteIfPresent(env.client, type, name: name, namespace: namespace)
-    }
-
-    static let clusterRoleBindings = ManagedBindings.clusterRoleBindings
 }

@@ -240,5 +240,4 @@ public actor InstanceReconciler {
     func nextDelay() -> Duration { schedule.nextDelay(now: Date()) }
 
     func backoff() -> Duration { schedule.backoff }
-
 }

@@ -35,22 +35,18 @@ extension Supervisor {
             }
             log.notice("instance objects deleted", metadata: ["deleted": "\(result.count(.deleted))"])
         }
-        try await deleteIfPresent(.configMaps, name: store.name, namespace: ref.namespace)
-        try await deleteIfPresent(.secrets, name: "flotilla-\(ref.name)-deploy-key", namespace: ref.namespace)
+        try await env.client.deleteIfPresent(.configMaps, name: store.name, namespace: ref.namespace)
+        try await env.client.deleteIfPresent(.secrets, name: "flotilla-\(ref.name)-deploy-key", namespace: ref.namespace)
         // In lockdown the operator made no ServiceAccount and no binding (and may not delete any).
         if env.tenancy.defaultServiceAccount == nil {
             try await ManagedBindings(client: env.client, ref: ref).removeAll(hint: settings?.allowedNamespaces ?? [])
             if let settings, settings.serviceAccountName == nil {
-                try await deleteIfPresent(.serviceAccounts, name: settings.managedServiceAccountName, namespace: ref.namespace)
+                try await env.client.deleteIfPresent(.serviceAccounts, name: settings.managedServiceAccountName, namespace: ref.namespace)
             }
         }
         let finalizers = (object["metadata"]?["finalizers"]?.arrayValue ?? []).filter { $0.stringValue != Flotilla.finalizer }
         let patch: JSONValue = ["metadata": ["finalizers": .array(finalizers), "resourceVersion": object["metadata"]?["resourceVersion"] ?? .null]]
         _ = try await env.client.patch(FluxInstance.resourceType, name: ref.name, namespace: ref.namespace, patch)
         log.notice("instance finalized", metadata: ["deletionPolicy": "\(settings?.deletionPolicy.rawValue ?? "Orphan")"])
-    }
-
-    func deleteIfPresent(_ type: ResourceType, name: String, namespace: String?) async throws {
-        try await ManagedBindings.deleteIfPresent(env.client, type, name: name, namespace: namespace)
     }
 }

@@ -35,7 +35,7 @@ struct LeaderElectionTests {
             // Candidate A acts as alice, whose right to update leases the test can take away.
             let role: JSONValue = ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": ["name": "leases", "namespace": "default"],
                                    "rules": [["apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]]]]
-            _ = try await admin.create(ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "roles", kind: "Role", namespaced: true), role)
+            _ = try await admin.create(.roles, role)
             let binding: JSONValue = ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": ["name": "alice-leases", "namespace": "default"],
                                       "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "leases"],
                                       "subjects": [["kind": "User", "name": "alice"]]]

@@ -83,8 +83,7 @@ struct OperatorScenarioTests {
         try await withOperator(namespaces: ["team-a"]) { f in
             // A ServiceAccount that may write ConfigMaps only.
             _ = try await f.client.create(.serviceAccounts, ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "limited", "namespace": "team-a"]])
-            let roles = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "roles", kind: "Role", namespaced: true)
-            _ = try await f.client.create(roles, ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": ["name": "cm", "namespace": "team-a"],
+            _ = try await f.client.create(.roles, ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": ["name": "cm", "namespace": "team-a"],
                                                   "rules": [["apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]]]])
             _ = try await f.client.create(.roleBindings, ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
                                                           "metadata": ["name": "limited", "namespace": "team-a"],

@@ -19,7 +19,7 @@ struct TenancyTests {
                                       "metadata": ["name": "tenant", "namespace": .string(namespace)],
                                       "rules": [["apiGroups": ["flotilla.dev"], "resources": ["fluxinstances"], "verbs": ["*"]],
                                                 ["apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["*"]]]],
-                                     as: Self.roles, fieldManager: "admin")
+                                     as: .roles, fieldManager: "admin")
         _ = try await f.client.apply(["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
                                       "metadata": ["name": "tenant", "namespace": .string(namespace)],
                                       "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant"],
@@ -44,9 +44,6 @@ struct TenancyTests {
         }
     }
 
-    static let roles = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "roles", kind: "Role", namespaced: true)
-    static let clusterRoleBindings = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings",
-                                                  kind: "ClusterRoleBinding", namespaced: false)
 
     @Test("another namespace, another team's object, a cluster-wide binding, cluster scope: each refused, nothing applied, nothing bound")
     func attacks() async throws {
@@ -54,8 +51,12 @@ struct TenancyTests {
         try await withOperator(namespaces: ["team-a", "team-b"]) { f in
             let alice = try await Self.grantTenant(f)
             _ = try await f.client.create(.configMaps, try YAML.decode(cm("shared", namespace: "team-b", value: "team-b")))
-            // Her own rights stop at team-a: she cannot write there herself.
+            // Her own rights stop at team-a: she cannot write there herself, nor give her namespace
+            // the consent of another (Namespaces are the administrator's).
             await #expect(throws: KubeError.self) { _ = try await alice.create(.configMaps, try YAML.decode(cm("x", namespace: "team-b"))) }
+            let consent: JSONValue = ["metadata": ["annotations": [.init(stringLiteral: Flotilla.allowInstancesFromAnnotation): "team-a"]]]
+            let refused = await #expect(throws: KubeError.self) { _ = try await alice.patch(.namespaces, name: "team-b", consent) }
+            #expect(refused?.isForbidden == true)
 
             try await Self.instance(alice, "grab", spec: ["git": gitSpec(repo.url), "allowedNamespaces": ["team-a", "team-b"]])
             try await Self.instance(alice, "star", spec: ["git": gitSpec(repo.url), "allowedNamespaces": ["*"]])
@@ -71,7 +72,7 @@ struct TenancyTests {
             #expect(try await f.configMap("shared", namespace: "team-b")?["data"]?["k"] == "team-b", "another team's object untouched")
             #expect(try await f.configMap("own", namespace: "team-a") == nil, "nothing of a refused revision is applied")
             #expect(try await !exists(f, .roleBindings, "flotilla-team-a-grab", namespace: "team-b"))
-            #expect(try await !exists(f, Self.clusterRoleBindings, "flotilla-team-a-star"))
+            #expect(try await !exists(f, .clusterRoleBindings, "flotilla-team-a-star"))
             let events = try await f.client.list(.events, namespace: "team-a").items
             #expect(events.contains { $0["reason"] == "NamespaceNotPermitted" && $0["involvedObject"]?["name"] == "grab" }, "an Event says why")
         }
@@ -105,13 +106,13 @@ struct TenancyTests {
             _ = try await f.client.create(.roleBindings, ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
                                                           "metadata": ["name": "flotilla-team-a-old", "namespace": "team-b", "labels": labels],
                                                           "roleRef": roleRef, "subjects": [subject]])
-            _ = try await f.client.create(Self.clusterRoleBindings, ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            _ = try await f.client.create(.clusterRoleBindings, ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
                                                                      "metadata": ["name": "flotilla-team-a-old", "labels": labels],
                                                                      "roleRef": roleRef, "subjects": [subject]])
             try await Self.instance(alice, "old", spec: ["git": gitSpec(repo.url), "allowedNamespaces": ["*"]])
             _ = try await f.waitFor("old", namespace: "team-a", reason: "NamespaceNotPermitted")
             #expect(try await eventually {
-                let cluster = try await exists(f, Self.clusterRoleBindings, "flotilla-team-a-old")
+                let cluster = try await exists(f, .clusterRoleBindings, "flotilla-team-a-old")
                 let namespaced = try await exists(f, .roleBindings, "flotilla-team-a-old", namespace: "team-b")
                 return !cluster && !namespaced
             }, "both removed")
@@ -119,7 +120,7 @@ struct TenancyTests {
             try await Self.instance(alice, "old", spec: ["git": gitSpec(repo.url)])
             _ = try await f.waitFor("old", namespace: "team-a", reason: "Synced")
             #expect(try await exists(f, .roleBindings, "flotilla-team-a-old", namespace: "team-a"))
-            #expect(try await !exists(f, Self.clusterRoleBindings, "flotilla-team-a-old"))
+            #expect(try await !exists(f, .clusterRoleBindings, "flotilla-team-a-old"))
         }
     }
 
@@ -131,10 +132,10 @@ struct TenancyTests {
             try await f.apply("fleet", namespace: "platform", spec: ["git": gitSpec(repo.url), "allowedNamespaces": ["*"]])
             _ = try await f.waitFor("fleet", namespace: "platform", reason: "Synced")
             #expect(try await f.configMap("there", namespace: "team-b") != nil)
-            #expect(try await exists(f, Self.clusterRoleBindings, "flotilla-platform-fleet"))
+            #expect(try await exists(f, .clusterRoleBindings, "flotilla-platform-fleet"))
             // Deleted, it takes its binding with it.
             try await f.client.delete(FluxInstance.resourceType, name: "fleet", namespace: "platform")
-            #expect(try await eventually { try await !exists(f, Self.clusterRoleBindings, "flotilla-platform-fleet") })
+            #expect(try await eventually { try await !exists(f, .clusterRoleBindings, "flotilla-platform-fleet") })
         }
     }
 
