@@ -1,3 +1,4 @@
+import Primitives
 import Synchronization
 
 /// `ls-remote` results shared between mirrors of the same remote polled with the same credentials
@@ -17,81 +18,58 @@ public final class SharedPolls: Sendable {
         var knownHosts: String
     }
 
-    private enum Entry {
-        case done(RemoteHeads, at: ContinuousClock.Instant)
-        case running(Task<RemoteHeads, any Error>, id: Int)
-    }
-
     private struct State {
-        var entries: [Key: Entry] = [:]
-        var nextID = 0
+        var done: [Key: (heads: RemoteHeads, at: ContinuousClock.Instant)] = [:]
         var sweepAt = 64
     }
 
     private let state = Mutex(State())
+    private let polls = SingleFlight<Key, RemoteHeads>()
     private let reusedCount = Atomic<Int>(0)
     /// Polls answered from another mirror's result or joined to its poll in flight.
     public var reused: Int { reusedCount.load(ordering: .relaxed) }
 
     public init() {}
 
-    /// The remote's heads, at most `maxAge` old; `poll` asks the remote when needed.
+    /// The remote's heads, at most `maxAge` old; `poll` asks the remote when needed. A poll with
+    /// `maxAge` zero (a reconcile request, a retry, after a push) asks the remote itself and never
+    /// joins one that may have started before what it must see.
     func heads(_ key: Key, maxAge: Duration, poll: @escaping @Sendable () async throws(GitError) -> RemoteHeads) async throws(GitError) -> RemoteHeads {
-        let now = ContinuousClock.now
-        enum Plan { case cached(RemoteHeads), join(Task<RemoteHeads, any Error>), run(Task<RemoteHeads, any Error>, Int) }
-        let plan: Plan = state.withLock { s in
-            switch s.entries[key] {
-            case .done(let heads, let at)? where maxAge > .zero && now - at <= maxAge:
-                return .cached(heads)
-            case .running(let task, _)? where maxAge > .zero:
-                return .join(task)
-            default:
-                s.nextID += 1
-                let task = Task<RemoteHeads, any Error> { try await poll() }
-                s.entries[key] = .running(task, id: s.nextID)
-                if s.entries.count >= s.sweepAt { Self.sweep(&s, now: now) }
-                return .run(task, s.nextID)
+        let heads: RemoteHeads
+        if maxAge > .zero {
+            let now = ContinuousClock.now
+            if let done = state.withLock({ $0.done[key] }), now - done.at <= maxAge {
+                reusedCount.add(1, ordering: .relaxed)
+                return done.heads
             }
+            let polled: (value: RemoteHeads, started: Bool)
+            do { polled = try await polls.run(key) { try await poll() } } catch { throw Self.gitError(error) }
+            if !polled.started { reusedCount.add(1, ordering: .relaxed) }
+            heads = polled.value
+        } else {
+            heads = try await poll()
         }
-        switch plan {
-        case .cached(let heads):
-            reusedCount.add(1, ordering: .relaxed)
-            return heads
-        case .join(let task):
-            reusedCount.add(1, ordering: .relaxed)
-            return try await Self.value(task)
-        case .run(let task, let id):
-            do {
-                let heads = try await Self.value(task)
-                state.withLock { s in
-                    if case .running(_, let current)? = s.entries[key], current == id { s.entries[key] = .done(heads, at: .now) }
-                }
-                return heads
-            } catch {
-                state.withLock { s in
-                    if case .running(_, let current)? = s.entries[key], current == id { s.entries[key] = nil }
-                }
-                throw error
-            }
+        state.withLock { s in
+            let now = ContinuousClock.now
+            s.done[key] = (heads, now)
+            if s.done.count >= s.sweepAt { Self.sweep(&s, now: now) }
         }
+        return heads
     }
 
     /// Forgets what is known of a remote (after a push to it: the next poll must see the push).
     func invalidate(_ key: Key) {
-        _ = state.withLock { $0.entries.removeValue(forKey: key) }
+        _ = state.withLock { $0.done.removeValue(forKey: key) }
     }
 
-    private static func value(_ task: Task<RemoteHeads, any Error>) async throws(GitError) -> RemoteHeads {
-        do { return try await task.value } catch let e as GitError { throw e } catch { throw GitError(.other, "\(error)") }
+    private static func gitError(_ error: any Error) -> GitError {
+        error as? GitError ?? (error is CancellationError ? GitError(.cancelled, "poll cancelled") : GitError(.other, "\(error)"))
     }
 
     /// Drops results older than a minute (no poll reuses one that old), then lets the table grow
     /// to twice what is left before the next sweep.
     private static func sweep(_ s: inout State, now: ContinuousClock.Instant) {
-        s.entries = s.entries.filter { _, entry in
-            if case .done(_, let at) = entry { return now - at < .seconds(60) }
-            return true
-        }
-        s.sweepAt = max(64, s.entries.count * 2)
+        s.done = s.done.filter { now - $0.value.at < .seconds(60) }
+        s.sweepAt = max(64, s.done.count * 2)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// What is known of one image repository, as seen with one set of credentials.
 public struct RepositoryScan: Sendable {
@@ -35,8 +36,7 @@ public actor RegistryCache {
     public let maxTagsPerRepository: Int
     var totalTags = 0
     var entries: [Key: Entry] = [:]
-    var inFlight: [Key: Flight] = [:]
-    var waiterCount = 0
+    let scans = SingleFlight<Key, RepositoryScan>(cancelWhenUnwanted: true)
 
     public init(client: RegistryClient, maxTags: Int = 200_000, maxTagsPerRepository: Int = 5000) {
         self.client = client
@@ -57,59 +57,19 @@ public actor RegistryCache {
             entries[key] = entry
             return entry.scan
         }
-        if inFlight[key] == nil {
-            let client = client, limit = maxTagsPerRepository
-            let previous = entries[key]?.scan
-            let task = Task {
-                let result: Result<RepositoryScan, RegistryError>
-                do throws(RegistryError) {
-                    var tags = try await client.tags(image, credentials: credentials, settings: settings)
-                    if tags.count > limit { tags = Array(tags.suffix(limit)) }
-                    let kept = Set(tags)
-                    result = .success(RepositoryScan(image: image, tags: tags, info: (previous?.info ?? [:]).filter { kept.contains($0.key) }, scannedAt: Date()))
-                } catch {
-                    result = .failure(error)
-                }
-                self.finish(key, result)
-            }
-            inFlight[key] = Flight(task: task)
-        }
-        // Wait for the scan; a waiter whose task is cancelled stops waiting at once (the scan
-        // goes on for the others, and is cancelled when nobody waits for it any more).
-        waiterCount += 1
-        let id = waiterCount
+        // Scans of one key in flight are joined; a waiter whose task is cancelled stops waiting
+        // at once (the scan goes on for the others, and is cancelled when nobody waits for it).
+        let client = client, limit = maxTagsPerRepository
+        let previous = entries[key]?.scan.info ?? [:]
         do {
-            return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (c: CheckedContinuation<RepositoryScan, any Error>) in
-                    inFlight[key]?.waiters[id] = c
-                }
-            } onCancel: {
-                Task { await self.leave(key, id) }
-            }
+            return try await scans.run(key) {
+                var tags = try await client.tags(image, credentials: credentials, settings: settings)
+                if tags.count > limit { tags = Array(tags.suffix(limit)) }
+                let kept = Set(tags)
+                return await self.store(key, RepositoryScan(image: image, tags: tags, info: previous.filter { kept.contains($0.key) }, scannedAt: Date()))
+            }.value
         } catch {
             throw error as? RegistryError ?? RegistryError(kind: .timeout, message: "\(image.name): cancelled while scanning")
-        }
-    }
-
-    /// One scan in flight and who waits for it.
-    struct Flight {
-        var task: Task<Void, Never>
-        var waiters: [Int: CheckedContinuation<RepositoryScan, any Error>] = [:]
-    }
-
-    func finish(_ key: Key, _ result: Result<RepositoryScan, RegistryError>) {
-        guard let flight = inFlight.removeValue(forKey: key) else { return }
-        if case .success(let scan) = result { store(key, scan) }
-        let answer = result.map { entries[key]?.scan ?? $0 }
-        for waiter in flight.waiters.values { waiter.resume(with: answer.mapError { $0 as any Error }) }
-    }
-
-    func leave(_ key: Key, _ id: Int) {
-        guard let waiter = inFlight[key]?.waiters.removeValue(forKey: id) else { return }
-        waiter.resume(throwing: RegistryError(kind: .timeout, message: "\(key.image): cancelled while scanning"))
-        if inFlight[key]?.waiters.isEmpty == true {
-            inFlight[key]?.task.cancel()
-            inFlight[key] = nil
         }
     }
 
@@ -153,7 +113,9 @@ public actor RegistryCache {
         return known.merging(fetched) { _, new in new }.filter { tags.contains($0.key) }
     }
 
-    func store(_ key: Key, _ scan: RepositoryScan) {
+    /// Keeps a scan (with what was known of its tags' metadata); the entry as kept.
+    @discardableResult
+    func store(_ key: Key, _ scan: RepositoryScan) -> RepositoryScan {
         var scan = scan
         if let old = entries[key]?.scan.info {
             let kept = Set(scan.tags)
@@ -168,6 +130,7 @@ public actor RegistryCache {
                 totalTags -= e.scan.tags.count
             }
         }
+        return scan
     }
 
     /// Entries held, and tags across them (for metrics and the bench).

@@ -13,7 +13,8 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var processing: Set<Key> = []
     private var failures: [Key: Int] = [:]
     private var waiters: [CheckedContinuation<Key?, Never>] = []
-    private var delayed: [Key: Task<Void, Never>] = [:]
+    /// Delayed adds: their entries in the process's one heap timer.
+    private var delayed: [Key: Int] = [:]
     private var shuttingDown = false
     public let backoff: Backoff
 
@@ -43,15 +44,13 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         guard !shuttingDown else { return }
         if delay <= .zero { add(key); return }
         if delayed[key] != nil { return }
-        delayed[key] = Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled else { return }
-            await self?.fireDelayed(key)
+        delayed[key] = DeadlineTimer.shared.add(after: delay) { [weak self] in
+            Task { await self?.fireDelayed(key) }
         }
     }
 
     private func fireDelayed(_ key: Key) {
-        delayed[key] = nil
+        guard delayed.removeValue(forKey: key) != nil else { return }
         add(key)
     }
 
@@ -102,7 +101,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     /// Stops handing out keys: waiting workers get nil, delayed adds are dropped.
     public func shutdown() {
         shuttingDown = true
-        for t in delayed.values { t.cancel() }
+        for id in delayed.values { DeadlineTimer.shared.remove(id) }
         delayed.removeAll()
         for w in waiters { w.resume(returning: nil) }
         waiters.removeAll()

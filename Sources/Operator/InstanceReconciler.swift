@@ -124,25 +124,6 @@ public actor InstanceReconciler {
         logger.info("reconciler stopped")
     }
 
-    /// Another instance started or stopped declaring one of this instance's objects: sync again
-    /// now, to report the conflict (or apply what is no longer contested).
-    func claimsChanged() {
-        claimsMoved = true
-        wake()
-    }
-
-    /// Releases everything the instance owns: caches, work directory and mirror.
-    func release() async {
-        renderer?.release()
-        try? FileManager.default.removeItem(atPath: workDirectory)
-        metrics.destroy()
-        env.metrics.setReady(settings.ref, nil)
-        mirror = nil
-        renderer = nil
-        live = nil
-        syncer = nil
-    }
-
     // MARK: one pass
 
     /// Polls, syncs when due, writes the status; returns how long to wait for the next pass.
@@ -211,33 +192,4 @@ public actor InstanceReconciler {
             return await failed(error)
         }
     }
-
-    /// A pass that failed: the status says why; the next pass comes after the backoff.
-    func failed(_ error: any Error) async -> Duration {
-        failures += 1
-        switch error {
-        case let error as GitError:
-            metrics.gitFailed()
-            logger.warning("git failed", metadata: ["error": "\(error.message)", "reason": "\(error.kind.rawValue)"])
-            await writeStatus(.git(error), head: nil)
-        case let error as InvalidSpec:
-            await writeStatus(.failure(ConditionReason.invalidSpec, error.message, .stalled), head: nil)
-        case let refusal as AccessRefusal:
-            await refused(refusal)
-        default:
-            logger.warning("reconcile failed", metadata: ["error": "\(error)"])
-            await writeStatus(.failure(ConditionReason.reconcileFailed, "\(error)", .transient), head: nil)
-        }
-        return backoff()
-    }
-
-    /// The schedule's view of this instance now (see `InstanceSchedule`).
-    var schedule: InstanceSchedule {
-        InstanceSchedule(pollInterval: settings.pollInterval, syncInterval: settings.syncInterval, automationInterval: settings.images?.interval,
-                         lastSync: lastSync, lastAutomation: lastAutomation, failures: failures)
-    }
-
-    func nextDelay() -> Duration { schedule.nextDelay(now: Date()) }
-
-    func backoff() -> Duration { schedule.backoff }
 }

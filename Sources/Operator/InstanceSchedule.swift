@@ -70,3 +70,15 @@ struct InstanceSchedule: Sendable, Equatable {
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
+
+extension InstanceReconciler {
+    /// The schedule's view of this instance now (see `InstanceSchedule`).
+    var schedule: InstanceSchedule {
+        InstanceSchedule(pollInterval: settings.pollInterval, syncInterval: settings.syncInterval, automationInterval: settings.images?.interval,
+                         lastSync: lastSync, lastAutomation: lastAutomation, failures: failures)
+    }
+
+    func nextDelay() -> Duration { schedule.nextDelay(now: Date()) }
+
+    func backoff() -> Duration { schedule.backoff }
+}

@@ -2,6 +2,7 @@ import FlotillaAPI
 import KubeClient
 import KubeModel
 import Logging
+import Primitives
 import Synchronization
 
 /// One instance's view of its live objects during a sync: the first lookup in a resource type and
@@ -23,23 +24,28 @@ public final class LiveCache: Sendable {
     typealias Objects = [String: JSONValue]
 
     enum Slot {
-        case listing(Task<Objects?, Never>)
         case listed(Objects)
         case unlistable
     }
     struct Key: Hashable {
         var type: ResourceType
         var namespace: String?
+        /// Which run of passes the list belongs to: a list started in one never fills another.
+        var generation: Int
     }
     struct State {
         var slots: [Key: Slot] = [:]
         var passes = 0
+        var generation = 0
     }
 
     let client: KubeClient
     let selector: String
     let logger: Logger
     private let state = Mutex(State())
+    /// Lists in flight: concurrent lookups in one scope share one LIST, cancelled when no lookup
+    /// waits for it any more.
+    private let lists = SingleFlight<Key, Objects?>(cancelWhenUnwanted: true)
 
     public init(client: KubeClient, instance: InstanceRef, logger: Logger) {
         self.client = client
@@ -54,42 +60,36 @@ public final class LiveCache: Sendable {
 
     /// Ends a pass; when the last one ends, every list is dropped.
     public func endPass() {
-        let dropped: [Slot] = state.withLock { s in
+        state.withLock { s in
             s.passes = max(0, s.passes - 1)
-            guard s.passes == 0 else { return [] }
-            defer { s.slots.removeAll() }
-            return Array(s.slots.values)
+            guard s.passes == 0 else { return }
+            s.slots.removeAll()
+            s.generation += 1
         }
-        for case .listing(let task) in dropped { task.cancel() }
     }
 
     /// The live object of a type in a scope (`namespace` nil: all namespaces or cluster-scoped),
     /// listing the scope on its first lookup in the pass.
     public func lookup(_ type: ResourceType, scope namespace: String?, objectNamespace: String?, name: String) async -> Lookup {
-        let key = Key(type: type, namespace: namespace)
-        enum Next { case answer(Objects?), wait(Task<Objects?, Never>), once }
+        enum Next { case answer(Objects?), list(Key), once(Key) }
         let next: Next = state.withLock { s in
+            let key = Key(type: type, namespace: namespace, generation: s.generation)
             switch s.slots[key] {
             case .listed(let objects): return .answer(objects)
             case .unlistable: return .answer(nil)
-            case .listing(let task): return .wait(task)
-            case nil:
-                guard s.passes > 0 else { return .once }
-                let task = Task { await self.list(key) }
-                s.slots[key] = .listing(task)
-                return .wait(task)
+            case nil: return s.passes > 0 ? .list(key) : .once(key)
             }
         }
         let objects: Objects?
         switch next {
         case .answer(let o):
             objects = o
-        case .once:
+        case .once(let key):
             objects = await list(key)
-        case .wait(let task):
-            objects = await task.value
+        case .list(let key):
+            objects = (try? await lists.run(key) { [self] in await list(key) })?.value ?? nil
             state.withLock { s in
-                if s.passes > 0, case .listing? = s.slots[key] { s.slots[key] = objects.map(Slot.listed) ?? .unlistable }
+                if s.passes > 0, s.generation == key.generation, s.slots[key] == nil { s.slots[key] = objects.map(Slot.listed) ?? .unlistable }
             }
         }
         guard let objects else { return .unknown }

@@ -46,4 +46,53 @@ struct SingleFlightTests {
         #expect(flight.inFlight == 0)
         #expect(try await flight.run(1) { 7 }.value == 7)
     }
+
+    @Test("a cancelled waiter leaves at once; the work goes on for the others and the next caller joins it")
+    func waiterLeaves() async throws {
+        let flight = SingleFlight<String, Int>()
+        let release = AsyncStream.makeStream(of: Void.self)
+        let workCancelled = Mutex(false)
+        let first = Task {
+            try await flight.run("k") {
+                for await _ in release.stream { break }
+                workCancelled.withLock { $0 = Task.isCancelled }
+                return 42
+            }.value
+        }
+        while flight.inFlight == 0 { await Task.yield() }
+        first.cancel()
+        await #expect(throws: CancellationError.self) { try await first.value }
+        #expect(flight.inFlight == 1, "the work is still running")
+        let second = Task { try await flight.run("k") { 0 } }
+        try await Task.sleep(for: .milliseconds(20))
+        release.continuation.yield()
+        let r = try await second.value
+        #expect(r.value == 42 && !r.started, "the second caller joined the running work")
+        #expect(workCancelled.withLock { $0 } == false)
+    }
+
+    @Test("with cancelWhenUnwanted the work is cancelled when its last waiter leaves, and a later call starts anew")
+    func unwantedWorkCancelled() async throws {
+        let flight = SingleFlight<String, Int>(cancelWhenUnwanted: true)
+        let sawCancel = AsyncStream.makeStream(of: Bool.self)
+        let waiters = (0..<3).map { _ in
+            Task {
+                try await flight.run("k") {
+                    do { try await Task.sleep(for: .seconds(30)) } catch { sawCancel.continuation.yield(true) }
+                    return 1
+                }.value
+            }
+        }
+        while flight.inFlight == 0 { await Task.yield() }
+        try await Task.sleep(for: .milliseconds(20))
+        waiters[0].cancel()
+        waiters[1].cancel()
+        #expect(flight.inFlight == 1, "one waiter left: the work goes on")
+        waiters[2].cancel()
+        for w in waiters { await #expect(throws: CancellationError.self) { try await w.value } }
+        var it = sawCancel.stream.makeAsyncIterator()
+        #expect(await it.next() == true, "the work saw its cancellation")
+        #expect(flight.inFlight == 0)
+        #expect(try await flight.run("k") { 5 }.value == 5)
+    }
 }

@@ -66,6 +66,25 @@ extension InstanceReconciler {
             if !Task.isCancelled { logger.warning("status not written", metadata: ["error": "\(error)"]) }
         }
     }
+
+    /// A pass that failed: the status says why; the next pass comes after the backoff.
+    func failed(_ error: any Error) async -> Duration {
+        failures += 1
+        switch error {
+        case let error as GitError:
+            metrics.gitFailed()
+            logger.warning("git failed", metadata: ["error": "\(error.message)", "reason": "\(error.kind.rawValue)"])
+            await writeStatus(.git(error), head: nil)
+        case let error as InvalidSpec:
+            await writeStatus(.failure(ConditionReason.invalidSpec, error.message, .stalled), head: nil)
+        case let refusal as AccessRefusal:
+            await refused(refusal)
+        default:
+            logger.warning("reconcile failed", metadata: ["error": "\(error)"])
+            await writeStatus(.failure(ConditionReason.reconcileFailed, "\(error)", .transient), head: nil)
+        }
+        return backoff()
+    }
 }
 
 /// Everything a status is built from (see `InstanceReconciler.writeStatus`).

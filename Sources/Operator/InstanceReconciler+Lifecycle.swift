@@ -10,8 +10,28 @@ import Manifests
 import Primitives
 import Sync
 
-/// The loop's pause between passes: one heap timer entry, ended early by `wake()`.
+/// The reconciler's life around its passes: the pause between them (one entry in the process's
+/// heap timer, ended early by `wake()`), the wake-ups, and the release of what it owns.
 extension InstanceReconciler {
+    /// Another instance started or stopped declaring one of this instance's objects: sync again
+    /// now, to report the conflict (or apply what is no longer contested).
+    func claimsChanged() {
+        claimsMoved = true
+        wake()
+    }
+
+    /// Releases everything the instance owns: caches, work directory and mirror.
+    func release() async {
+        renderer?.release()
+        try? FileManager.default.removeItem(atPath: workDirectory)
+        metrics.destroy()
+        env.metrics.setReady(settings.ref, nil)
+        mirror = nil
+        renderer = nil
+        live = nil
+        syncer = nil
+    }
+
     func sleep(_ delay: Duration) async {
         if wakePending || stopped || Task.isCancelled {
             wakePending = false
