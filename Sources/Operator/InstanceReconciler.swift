@@ -146,12 +146,9 @@ public actor InstanceReconciler {
             do { _ = try await authorize() } catch { return await failed(error) }
         }
         do {
-            // A poll may reuse what another instance of the same remote and credentials learnt
-            // moments ago (a tenth of the poll interval, at most 10 s); a reconcile request,
-            // new settings or a retry ask the remote itself.
-            let fresh = s.reconcileRequestedAt != lastRequest || failures > 0
-                || syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false
-            let (mirror, branch, head) = try await fetchHead(maxAge: fresh ? .zero : min(s.pollInterval / 10, .seconds(10)))
+            let maxAge = schedule.pollMaxAge(requested: s.reconcileRequestedAt != lastRequest,
+                                             settingsChanged: syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false)
+            let (mirror, branch, head) = try await fetchHead(maxAge: maxAge)
             return await ReconcileContext.$revision.withValue(head) {
                 await reconcile(head: head, branch: branch, mirror: mirror)
             }

@@ -36,6 +36,13 @@ struct InstanceSchedule: Sendable, Equatable {
         lastSync.map { now.timeIntervalSince($0) >= syncInterval.seconds } ?? true
     }
 
+    /// How old a poll's answer may be: one another instance of the same remote and credentials
+    /// got moments ago (a tenth of the poll interval, at most 10 s) serves an ordinary poll; a
+    /// reconcile request, new settings or a retry after a failure ask the remote itself.
+    func pollMaxAge(requested: Bool, settingsChanged: Bool) -> Duration {
+        requested || settingsChanged || failures > 0 ? .zero : min(pollInterval / 10, .seconds(10))
+    }
+
     /// Automation runs once per `automationInterval` (and at once the first time).
     func automationDue(now: Date) -> Bool {
         guard let automationInterval else { return false }

@@ -53,4 +53,15 @@ struct InstanceScheduleTests {
         fast.pollInterval = .milliseconds(100)
         #expect(fast.backoff == .milliseconds(500), "never under half a second")
     }
+
+    @Test("a poll may reuse a shared answer up to a tenth of the poll interval (10 s at most); a request, new settings or a retry ask the remote")
+    func pollMaxAge() {
+        #expect(schedule().pollMaxAge(requested: false, settingsChanged: false) == .seconds(6))
+        var slow = schedule()
+        slow.pollInterval = .seconds(300)
+        #expect(slow.pollMaxAge(requested: false, settingsChanged: false) == .seconds(10))
+        #expect(schedule().pollMaxAge(requested: true, settingsChanged: false) == .zero)
+        #expect(schedule().pollMaxAge(requested: false, settingsChanged: true) == .zero)
+        #expect(schedule(failures: 1).pollMaxAge(requested: false, settingsChanged: false) == .zero)
+    }
 }

@@ -7,8 +7,8 @@ import KubeTesting
 import Testing
 
 /// Image automation end to end: a real docker-registry, a real git repository, the emulator.
-@Suite("Image automation in the operator", .serialized)
-struct ImageAutomationScenarioTests {
+@Suite("Automation step: image automation in the operator", .serialized)
+struct AutomationStepTests {
     static func deployment(_ name: String, image: String, annotations: String) -> String {
         """
         # \(name): deployed by Flotilla. This comment must survive automation.
