@@ -44,8 +44,10 @@ public enum ConditionReason {
     public static let gitFetchFailed = "GitFetchFailed"
     /// The git host refused the credentials.
     public static let authenticationFailed = "AuthenticationFailed"
-    /// No or another `known_hosts` entry for the host.
+    /// No `known_hosts` entry for the host.
     public static let hostKeyUnknown = "HostKeyUnknown"
+    /// The host presented another key than its `known_hosts` entry (changed, or intercepted).
+    public static let hostKeyMismatch = "HostKeyMismatch"
     /// A manifest does not parse, or an object is declared twice.
     public static let parseFailed = "ParseFailed"
     /// A `.flux.yaml` command failed or timed out.

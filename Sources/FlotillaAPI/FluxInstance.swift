@@ -49,6 +49,8 @@ public struct GitSpec: Codable, Sendable, Hashable {
     public var pollInterval: String?
     public var timeout: String?
     public var secretRef: SecretReference?
+    /// Where a generated deploy key is kept: `Managed` (default) or `SecretRef`.
+    public var generatedKey: String?
     public var syncTag: String?
     public var label: String?
     public var user: String?

@@ -90,10 +90,15 @@ spec:
                     pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'
                   secretRef:
                     type: object
-                    description: 'A Secret in the same namespace: identity (SSH private key), known_hosts, username/password (https).'
+                    description: 'A Secret in the same namespace: identity (SSH private key), known_hosts, username/password (https). With known_hosts and no identity, an SSH remote gets a generated deploy key (see generatedKey).'
                     required: [name]
                     properties:
                       name: {type: string, minLength: 1, description: 'The Secret''s name.'}
+                  generatedKey:
+                    type: string
+                    enum: [Managed, SecretRef]
+                    default: Managed
+                    description: 'Where a generated deploy key is kept: Managed (the operator''s Secret flotilla-NAME-deploy-key) or SecretRef (written as identity into the spec.git.secretRef Secret, which must then hold no identity of its own).'
                   syncTag:
                     description: 'The tag moved to each applied revision, the sync high-water mark (Flux v1: --git-sync-tag).'
                     type: string

@@ -131,6 +131,15 @@ public final class TestSSHD {
 
     public func url(_ path: String) -> String { "ssh://root@127.0.0.1:\(port)\(path)" }
 
+    /// Accepts `publicKey` from now on (sshd reads authorized_keys at each connection): what a
+    /// user does when adding a deploy key to the git host.
+    public func authorize(_ publicKey: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/authorized_keys"))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((publicKey + "\n").utf8))
+    }
+
     /// Stops sshd (SIGKILL; not waiting: Foundation reaps the child).
     public func stop() {
         kill(process.processIdentifier, SIGKILL)

@@ -18,6 +18,8 @@ public struct InstanceSettings: Sendable, Equatable {
         public var setAuthor: Bool
         /// Appended to commit messages (`[ci skip]`), or nil.
         public var commitSuffix: String?
+        /// Where a generated deploy key is kept.
+        public var generatedKey: GitCredentialPlan.KeyStore = .managed
     }
 
     public var ref: InstanceRef
@@ -76,6 +78,13 @@ public struct InstanceSettings: Sendable, Equatable {
             }
             return d
         }
+        func keyStore(_ text: String?) throws(InvalidSpec) -> GitCredentialPlan.KeyStore {
+            guard let store = GitCredentialPlan.KeyStore(rawValue: text ?? "Managed") else {
+                throw InvalidSpec("spec.git.generatedKey: \"\(text ?? "")\" is not Managed or SecretRef")
+            }
+            if store == .secretRef && git.secretRef == nil { throw InvalidSpec("spec.git.generatedKey: SecretRef needs spec.git.secretRef") }
+            return store
+        }
         guard !git.url.isEmpty else { throw InvalidSpec("spec.git.url is required") }
         let gc = spec.sync?.garbageCollection
         var collection = GarbageCollectionOptions(enabled: gc?.enabled ?? false, dryRun: gc?.dryRun ?? false,
@@ -93,7 +102,8 @@ public struct InstanceSettings: Sendable, Equatable {
                            secretName: git.secretRef?.name, readonly: git.readonly ?? false,
                            timeout: try duration(git.timeout, "20s", "git.timeout"),
                            committer: GitSignature(name: git.user ?? "Flotilla", email: git.email ?? "flotilla@localhost"),
-                           setAuthor: git.setAuthor ?? false, commitSuffix: suffix),
+                           setAuthor: git.setAuthor ?? false, commitSuffix: suffix,
+                           generatedKey: try keyStore(git.generatedKey)),
             paths: git.paths ?? [],
             pollInterval: try duration(git.pollInterval, "5m", "git.pollInterval"),
             tag: git.label.flatMap { $0.isEmpty ? nil : $0 } ?? git.syncTag ?? "flux-sync",

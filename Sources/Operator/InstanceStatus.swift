@@ -52,7 +52,8 @@ public struct Outcome: Sendable, Equatable {
     public static func git(_ error: GitError) -> Outcome {
         switch error.kind {
         case .authenticationFailed: return .failure(ConditionReason.authenticationFailed, error.message, .stalled)
-        case .hostKeyUnknown, .hostKeyMismatch: return .failure(ConditionReason.hostKeyUnknown, error.message, .stalled)
+        case .hostKeyUnknown: return .failure(ConditionReason.hostKeyUnknown, error.message, .stalled)
+        case .hostKeyMismatch: return .failure(ConditionReason.hostKeyMismatch, error.message, .stalled)
         default: return .failure(ConditionReason.gitFetchFailed, error.message, .transient)
         }
     }

@@ -13,7 +13,8 @@ struct OutcomeTests {
     @Test("git failures: credentials and host keys stall; the rest is transient")
     func git() {
         #expect(Outcome.git(GitError(.authenticationFailed, "denied")) == .failure(ConditionReason.authenticationFailed, "denied", .stalled))
-        #expect(Outcome.git(GitError(.hostKeyMismatch, "changed")).reason == ConditionReason.hostKeyUnknown)
+        #expect(Outcome.git(GitError(.hostKeyUnknown, "unknown")) == .failure(ConditionReason.hostKeyUnknown, "unknown", .stalled))
+        #expect(Outcome.git(GitError(.hostKeyMismatch, "changed")) == .failure(ConditionReason.hostKeyMismatch, "changed", .stalled))
         let down = Outcome.git(GitError(.unreachable, "unreachable"))
         #expect(down.reason == ConditionReason.gitFetchFailed && down.failure == .transient && !down.stalled)
     }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Emulator, Kubectl, Operator, apply_flux_crd, git, git_repo, wait_until
+from harness import Emulator, Kubectl, Operator, apply_flux_crd, flotilla_bin, git, git_repo, wait_until
 
 SSHD = Path("/usr/sbin/sshd")
 
@@ -114,6 +114,67 @@ def test_host_keys_and_deploy_keys_over_ssh(kubectl: Kubectl, emulator: Emulator
         assert "PRIVATE KEY" not in text
     finally:
         sshd.stop()
+
+
+def flotilla(emulator: Emulator, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(flotilla_bin()), *args, "--kubeconfig", str(emulator.kubeconfig)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(not SSHD.exists(), reason="needs openssh-server (hack/test installs it)")
+@pytest.mark.parametrize("kubectl", ["kubectl-1.37"], indirect=True)
+def test_own_known_hosts_with_a_generated_deploy_key(kubectl: Kubectl, emulator: Emulator, operator: Operator, tmp_path: Path) -> None:
+    """The FAQ's private git host: a Secret with only `known_hosts` → a generated key in the status
+    and in `flotilla identity` → the user adds it to the host → Ready, synced over SSH, sync tag
+    pushed. The same Secret shape with another host's key gives HostKeyMismatch and the fingerprint."""
+    (tmp_path / "sshd").mkdir()
+    sshd = SSHServer(tmp_path / "sshd", [])
+    (tmp_path / "other").mkdir()
+    other = SSHServer(tmp_path / "other", [])
+    try:
+        repo = upstream(tmp_path / "up", {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: one}\n"})
+        apply_flux_crd(kubectl)
+        namespace = "own-hosts"
+        kubectl.run("create", "namespace", namespace)
+        wrong_hosts = sshd.known_hosts.split()[0] + " " + " ".join(other.known_hosts.split()[1:]) + "\n"
+        apply_all(kubectl, [secret("git-hosts", namespace, known_hosts=sshd.known_hosts),
+                               secret("wrong-hosts", namespace, known_hosts=wrong_hosts)])
+
+        def instance(name: str, secret_name: str) -> dict:
+            return {"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": name, "namespace": namespace},
+                    "spec": {"git": {"url": sshd.url(repo), "secretRef": {"name": secret_name}, "pollInterval": "2s", "timeout": "10s"},
+                             "allowedNamespaces": [namespace]}}
+
+        apply_all(kubectl, [instance("apps", "git-hosts"), instance("mismatch", "wrong-hosts")])
+        # The key is generated and published; the host is trusted, so the server's refusal is what is reported.
+        wait_until("AuthenticationFailed", lambda: ready(kubectl, "apps", namespace).get("reason") == "AuthenticationFailed", timeout=60)
+        shown = flotilla(emulator, "identity", "-i", "apps", "-n", namespace)
+        assert shown.returncode == 0, shown.stderr
+        public_key = shown.stdout.strip()
+        assert public_key.startswith("ssh-ed25519 ")
+        assert public_key == kubectl.json("get", "fli", "apps", "-n", namespace)["status"]["identity"]["publicKey"]
+        assert "identity" not in kubectl.json("get", "secret", "git-hosts", "-n", namespace)["data"], "the user's Secret is left as it is"
+
+        # The user adds the deploy key to the git host.
+        with (tmp_path / "sshd" / "authorized_keys").open("a") as keys:
+            keys.write(public_key + "\n")
+        wait_until("synced over SSH", lambda: ready(kubectl, "apps", namespace).get("reason") == "Synced", timeout=60)
+        assert kubectl.json("get", "cm", "app", "-n", namespace)["data"] == {"k": "one"}
+        head = git("rev-parse", "HEAD", cwd=repo).strip()
+        wait_until("sync tag pushed", lambda: git("rev-parse", "flux-sync^{commit}", cwd=repo).strip() == head, timeout=30)
+
+        # identity --regenerate: a new key, the user's known_hosts still in use.
+        regenerated = flotilla(emulator, "identity", "-i", "apps", "-n", namespace, "--regenerate")
+        assert regenerated.returncode == 0, regenerated.stderr
+        wait_until("new key shown", lambda: flotilla(emulator, "identity", "-i", "apps", "-n", namespace).stdout.strip() not in ("", public_key), timeout=30)
+        assert kubectl.json("get", "secret", "git-hosts", "-n", namespace)["data"]["known_hosts"] == secret("x", namespace, known_hosts=sshd.known_hosts)["data"]["known_hosts"]
+
+        wait_until("HostKeyMismatch", lambda: ready(kubectl, "mismatch", namespace).get("reason") == "HostKeyMismatch", timeout=60)
+        assert sshd.fingerprint in ready(kubectl, "mismatch", namespace)["message"]
+        assert "PRIVATE KEY" not in kubectl.run("get", "fli", "-n", namespace, "-o", "yaml").stdout
+    finally:
+        sshd.stop()
+        other.stop()
 
 
 @pytest.mark.parametrize("kubectl", ["kubectl-1.37"], indirect=True)

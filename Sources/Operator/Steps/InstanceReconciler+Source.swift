@@ -55,44 +55,82 @@ extension InstanceReconciler {
         return mirror
     }
 
-    /// `identity`, `known_hosts`, `username`/`password` from `spec.git.secretRef`; for an SSH remote
-    /// without a Secret, the instance's own deploy key (generated once, kept in a Secret the
-    /// operator owns) — its public half is shown in the status to add to the repository.
+    /// Credentials and known hosts as `GitCredentialPlan` decides: `identity`, `known_hosts`,
+    /// `username`/`password` from `spec.git.secretRef`; for an SSH remote without a key, the
+    /// instance's own deploy key (generated once, kept where `spec.git.generatedKey` says), whose
+    /// public half is shown in the status to add to the repository.
     func loadCredentials() async throws -> (GitCredentials, String) {
         let ref = settings.ref
-        let ssh = Self.isSSH(settings.source.url)
-        if let name = settings.source.secretName {
-            let secret: Secret
-            do {
-                secret = try await env.client.get(Secret.self, name: name, namespace: ref.namespace)
-            } catch {
-                if error.isNotFound { throw InvalidSpec("Secret \(ref.namespace)/\(name) (spec.git.secretRef) not found") }
-                throw error
-            }
-            let text = { (key: String) in secret.value(key).map { String(decoding: $0, as: UTF8.self) } }
-            let knownHosts = text("known_hosts") ?? ""
-            if let identity = text("identity") {
-                publicKey = DeployKey.publicKey(ofPrivateKey: identity)
-                return (.sshKey(privateKey: identity), knownHosts)
-            }
-            if let user = text("username"), let password = text("password") {
-                return (.userPassword(username: user, password: password), knownHosts)
-            }
-            if ssh { throw InvalidSpec("Secret \(ref.namespace)/\(name) has no `identity` key for the SSH remote") }
+        let secret = try await userSecret()
+        let fields = secret.map(Self.credentialFields)
+        let plan = try GitCredentialPlan.plan(ssh: Self.isSSH(settings.source.url), secret: fields, store: settings.source.generatedKey,
+                                              secretName: settings.source.secretName.map { "\(ref.namespace)/\($0)" })
+        switch plan {
+        case .anonymous(let knownHosts):
             return (.none, knownHosts)
-        }
-        guard ssh else { return (.none, "") }
-        let name = settings.deployKeySecretName
-        if let existing = try? await env.client.get(Secret.self, name: name, namespace: ref.namespace),
-           let identity = existing.value("identity").map({ String(decoding: $0, as: UTF8.self) }) {
+        case .secretKey(let knownHosts):
+            let identity = fields?["identity"] ?? ""
             publicKey = DeployKey.publicKey(ofPrivateKey: identity)
-            return (.sshKey(privateKey: identity), existing.value("known_hosts").map { String(decoding: $0, as: UTF8.self) } ?? "")
+            return (.sshKey(privateKey: identity), knownHosts)
+        case .password(let knownHosts):
+            return (.userPassword(username: fields?["username"] ?? "", password: fields?["password"] ?? ""), knownHosts)
+        case .generated(.managed, let knownHosts):
+            let (identity, managedKnownHosts) = try await managedDeployKey()
+            publicKey = DeployKey.publicKey(ofPrivateKey: identity)
+            return (.sshKey(privateKey: identity), knownHosts ?? managedKnownHosts)
+        case .generated(.secretRef, let knownHosts):
+            let identity = try await writeDeployKey(into: secret!)
+            publicKey = DeployKey.publicKey(ofPrivateKey: identity)
+            return (.sshKey(privateKey: identity), knownHosts ?? "")
+        }
+    }
+
+    /// The Secret `spec.git.secretRef` names (nil when none is named).
+    func userSecret() async throws -> Secret? {
+        guard let name = settings.source.secretName else { return nil }
+        do {
+            return try await env.client.get(Secret.self, name: name, namespace: settings.ref.namespace)
+        } catch {
+            if error.isNotFound { throw InvalidSpec("Secret \(settings.ref.namespace)/\(name) (spec.git.secretRef) not found") }
+            throw error
+        }
+    }
+
+    static func credentialFields(_ secret: Secret) -> [String: String] {
+        var fields: [String: String] = [:]
+        for key in ["identity", "known_hosts", "username", "password"] {
+            fields[key] = secret.value(key).map { String(decoding: $0, as: UTF8.self) }
+        }
+        return fields
+    }
+
+    /// The managed deploy key and the known hosts kept beside it, generated on first use.
+    func managedDeployKey() async throws -> (identity: String, knownHosts: String) {
+        let name = settings.deployKeySecretName
+        if let existing = try? await env.client.get(Secret.self, name: name, namespace: settings.ref.namespace),
+           let identity = existing.value("identity").map({ String(decoding: $0, as: UTF8.self) }) {
+            return (identity, existing.value("known_hosts").map { String(decoding: $0, as: UTF8.self) } ?? "")
         }
         let key = newDeployKey()
         _ = try await env.client.create(deployKeySecret(key))
-        publicKey = DeployKey.publicKey(ofPrivateKey: key.privateKeyOpenSSH)
         logger.notice("deploy key generated", metadata: ["secret": "\(name)"])
-        return (.sshKey(privateKey: key.privateKeyOpenSSH), "")
+        return (key.privateKeyOpenSSH, "")
+    }
+
+    /// Writes a new deploy key as `identity` into the user's Secret (`generatedKey: SecretRef`),
+    /// marked as generated; every other key of the Secret is left as it is. The write carries
+    /// the Secret's resourceVersion: a Secret changed meanwhile is read again at the next pass.
+    func writeDeployKey(into secret: Secret) async throws -> String {
+        let key = newDeployKey()
+        let name = secret.metadata.name ?? ""
+        let patch: JSONValue = [
+            "metadata": ["resourceVersion": secret.metadata.resourceVersion.map(JSONValue.string) ?? .null,
+                         "annotations": [.init(stringLiteral: GitCredentialPlan.generatedAnnotation): "true"]],
+            "data": ["identity": .string(Data(key.privateKeyOpenSSH.utf8).base64EncodedString())],
+        ]
+        _ = try await env.client.patch(.secrets, name: name, namespace: settings.ref.namespace, patch)
+        logger.notice("deploy key generated", metadata: ["secret": "\(name)"])
+        return key.privateKeyOpenSSH
     }
 
     func newDeployKey() -> DeployKey {

@@ -162,26 +162,35 @@ extension InstanceReconciler {
         }
     }
 
-    /// A new deploy key in the instance's own Secret (the key it generated); the old one stops
-    /// working at once. A key from `spec.git.secretRef` is the user's to replace.
+    /// A new deploy key where the generated one is kept (the managed Secret, or the user's
+    /// Secret with `generatedKey: SecretRef`); the old one stops working at once and the known
+    /// hosts stay. A key the user put in `spec.git.secretRef` is theirs to replace.
     func regenerateIdentity(into result: inout RequestResult) async throws {
         let ref = settings.ref
         guard Self.isSSH(settings.source.url) else {
             throw RequestRefused("the git URL of the instance is not SSH: it has no deploy key")
         }
-        if let name = settings.source.secretName {
-            throw RequestRefused("the deploy key comes from Secret \(ref.namespace)/\(name) (spec.git.secretRef): put a new `identity` there")
+        let secret = try await userSecret()
+        let generatedHere = secret?.metadata.annotations?[GitCredentialPlan.generatedAnnotation] == "true"
+        if let secret, secret.value("identity") != nil, !generatedHere {
+            throw RequestRefused("the deploy key comes from Secret \(ref.namespace)/\(secret.metadata.name ?? "") (spec.git.secretRef): put a new `identity` there")
         }
-        let name = settings.deployKeySecretName
-        let key = newDeployKey()
-        let encoded = Data(key.privateKeyOpenSSH.utf8).base64EncodedString()
-        do {
-            _ = try await env.client.patch(.secrets, name: name, namespace: ref.namespace, ["data": ["identity": .string(encoded)]])
-        } catch {
-            guard error.isNotFound else { throw error }
-            _ = try await env.client.create(deployKeySecret(key))
+        let name: String
+        if let secret, settings.source.generatedKey == .secretRef || generatedHere {
+            name = secret.metadata.name ?? ""
+            publicKey = DeployKey.publicKey(ofPrivateKey: try await writeDeployKey(into: secret))
+        } else {
+            name = settings.deployKeySecretName
+            let key = newDeployKey()
+            let encoded = Data(key.privateKeyOpenSSH.utf8).base64EncodedString()
+            do {
+                _ = try await env.client.patch(.secrets, name: name, namespace: ref.namespace, ["data": ["identity": .string(encoded)]])
+            } catch {
+                guard error.isNotFound else { throw error }
+                _ = try await env.client.create(deployKeySecret(key))
+            }
+            publicKey = DeployKey.publicKey(ofPrivateKey: key.privateKeyOpenSSH)
         }
-        publicKey = DeployKey.publicKey(ofPrivateKey: key.privateKeyOpenSSH)
         // The next pass builds a mirror with the new key.
         mirrorSource = nil
         logger.notice("deploy key regenerated", metadata: ["secret": "\(name)"])
