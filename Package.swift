@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "KubeClient",
                 "KubeModel",
+                "Primitives",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -196,6 +197,7 @@ let package = Package(
             name: "flotilla",
             dependencies: [
                 "FlotillaAPI",
+                "ImageAutomation",
                 "KubeClient",
                 "KubeEmulator",
                 "KubeModel",
@@ -278,6 +280,7 @@ let package = Package(
                 "FlotillaAPI",
                 "GitSource",
                 "GitTesting",
+                "ImageAutomation",
                 "KubeClient",
                 "KubeEmulator",
                 "KubeModel",

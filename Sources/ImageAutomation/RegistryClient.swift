@@ -26,7 +26,8 @@ public struct RegistryCredentials: Sendable, Hashable {
 
 public struct RegistryError: Error, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable { case unauthorized = "Unauthorized", notFound = "NotFound", rateLimited = "RateLimited",
-                                         unreachable = "Unreachable", invalid = "Invalid", timeout = "Timeout" }
+                                         unreachable = "Unreachable", invalid = "Invalid", timeout = "Timeout",
+                                         credentialsUnavailable = "RegistryCredentialsUnavailable" }
     public var kind: Kind
     public var message: String
     public var description: String { message }
@@ -59,6 +60,9 @@ public final class RegistryClient: Sendable {
     let http: HTTPClient
     let insecureHTTP: HTTPClient
     let limits: HostRateLimits
+    /// Registry hosts mapped to base URLs (`http://127.0.0.1:5000`): how tests reach a
+    /// loopback registry under a cloud registry's name. Empty in the operator.
+    let endpoints: [String: String]
     private let tokens = Mutex<[String: (token: String, expires: ContinuousClock.Instant)]>([:])
     /// For insecure hosts: the scheme that worked. Plain HTTP is tried first: a TLS server
     /// answers it at once with a 400 (or closes), whereas a TLS handshake sent to a plain-HTTP
@@ -83,10 +87,11 @@ public final class RegistryClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }()
 
-    public init(limits: HostRateLimits = .shared) {
+    public init(limits: HostRateLimits = .shared, endpoints: [String: String] = [:]) {
         http = Self.sharedHTTP
         insecureHTTP = Self.sharedInsecureHTTP
         self.limits = limits
+        self.endpoints = endpoints
     }
 
     static let manifestTypes = [
@@ -191,7 +196,7 @@ public final class RegistryClient: Sendable {
             }
             let response: Response
             do {
-                response = try await send(scheme + host + path, authorization: authorization, accept: accept, image: image, settings: settings)
+                response = try await send((endpoints[host] ?? scheme + host) + path, authorization: authorization, accept: accept, image: image, settings: settings)
             } catch {
                 // An insecure host that does not speak plain HTTP: TLS then.
                 if !schemeKnown, scheme == "http://", error.kind == .unreachable {

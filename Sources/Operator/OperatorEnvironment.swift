@@ -21,6 +21,9 @@ public struct OperatorEnvironment: Sendable {
     public var metrics = OperatorMetrics()
     /// Registry tags and image metadata, shared by every instance, keyed by credentials.
     public var registryCache = RegistryCache(client: RegistryClient())
+    /// Registry logins from the operator pod's platform identity (ECR, Google, ACR), as the
+    /// install allows (`--registry-platform-credentials`, `--registry-platform-namespaces`).
+    public var platformCredentials = PlatformCredentials(policy: PlatformCredentialPolicy())
     /// The administrator's tenancy decisions (flags and chart values).
     public var tenancy: TenancyPolicy
     public var logger: Logger

@@ -24,7 +24,8 @@ final class OperatorFixture: Sendable {
     let userClients = Mutex<[KubeClient]>([])
 
     init(cluster: TestCluster, namespaces: [String], concurrency: Int = 4,
-         tenancy: TenancyPolicy = TenancyPolicy(generators: .bubblewrap(Bubblewrap()))) async throws {
+         tenancy: TenancyPolicy = TenancyPolicy(generators: .bubblewrap(Bubblewrap())),
+         configure: (inout OperatorEnvironment) -> Void = { _ in }) async throws {
         self.cluster = cluster
         client = try cluster.client()
         for ns in namespaces {
@@ -35,7 +36,9 @@ final class OperatorFixture: Sendable {
         #expect(try await eventually { (try? await client.list(FluxInstance.resourceType)) != nil }, "the CRD is served")
         var logger = Logger(label: "operator-test")
         logger.logLevel = .warning
-        supervisor = Supervisor(environment: OperatorEnvironment(client: client, workRoot: workRoot, concurrency: concurrency, tenancy: tenancy, logger: logger))
+        var environment = OperatorEnvironment(client: client, workRoot: workRoot, concurrency: concurrency, tenancy: tenancy, logger: logger)
+        configure(&environment)
+        supervisor = Supervisor(environment: environment)
         let supervisor = supervisor
         task = Task { try await supervisor.run() }
     }
@@ -95,9 +98,9 @@ final class OperatorFixture: Sendable {
 }
 
 func withOperator(namespaces: [String], concurrency: Int = 4, tenancy: TenancyPolicy = TenancyPolicy(generators: .bubblewrap(Bubblewrap())),
-                  _ body: (OperatorFixture) async throws -> Void) async throws {
+                  configure: (inout OperatorEnvironment) -> Void = { _ in }, _ body: (OperatorFixture) async throws -> Void) async throws {
     try await withTestCluster { cluster in
-        let fixture = try await OperatorFixture(cluster: cluster, namespaces: namespaces, concurrency: concurrency, tenancy: tenancy)
+        let fixture = try await OperatorFixture(cluster: cluster, namespaces: namespaces, concurrency: concurrency, tenancy: tenancy, configure: configure)
         do {
             try await body(fixture)
             await fixture.stop()

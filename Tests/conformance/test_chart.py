@@ -135,6 +135,25 @@ def test_tenancy_values() -> None:
         render({"generators": {"namespaces": ["Not A Namespace"]}})
 
 
+def test_platform_credentials_values() -> None:
+    """Off by default; when on, the providers and namespaces reach the flags, and the identity
+    webhooks are told to keep the pod's cloud token out of the generator container."""
+    deployment = next(d for d in render({}) if d["kind"] == "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [a for a in args if a.startswith("--registry-platform")]
+    assert "eks.amazonaws.com/skip-containers" not in (deployment["spec"]["template"]["metadata"].get("annotations") or {})
+    on = next(d for d in render({"registryPlatformCredentials": {"providers": ["aws", "azure"], "namespaces": ["team-a"]},
+                                 "podAnnotations": {"team": "platform"}}) if d["kind"] == "Deployment")
+    args = on["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--registry-platform-credentials=aws,azure" in args and "--registry-platform-namespaces=team-a" in args
+    annotations = on["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"team": "platform", "eks.amazonaws.com/skip-containers": "generator",
+                           "azure.workload.identity/skip-containers": "generator"}
+    assert "generator" in [c["name"] for c in on["spec"]["template"]["spec"]["containers"]]
+    with pytest.raises(helm.HelmError):
+        render({"registryPlatformCredentials": {"providers": ["digitalocean"]}})
+
+
 def sa_kubeconfig(emulator: Emulator, kubectl: Kubectl, path: Path, account: str) -> Path:
     """A kubeconfig for the chart's ServiceAccount, with a token minted by TokenRequest."""
     token = kubectl.run("create", "token", account, "-n", RELEASE_NS).stdout.strip()

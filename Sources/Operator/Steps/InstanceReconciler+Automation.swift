@@ -107,10 +107,20 @@ extension InstanceReconciler {
                 hostSettings.insecure = images.insecureHosts.contains(ref.host)
                 hostSettings.rps = images.rps
                 hostSettings.burst = images.burst
-                let creds = credentials[ref.host] ?? (ref.host == ImageRef.dockerHub ? credentials["index.docker.io"] : nil)
+                var creds = credentials[ref.host] ?? (ref.host == ImageRef.dockerHub ? credentials["index.docker.io"] : nil)
                 if let failure = scanErrors[ref.name] {
                     c.status.error = failure
                     continue
+                }
+                if creds == nil {
+                    // No Secret for the host: a cloud registry's login from the pod's platform
+                    // identity, when the install lends it to this namespace.
+                    do { creds = try await env.platformCredentials.credentials(for: ref.host, namespace: settings.ref.namespace) } catch {
+                        scanErrors[ref.name] = error.message
+                        c.status.error = error.message
+                        out.errors.append(error.message)
+                        continue
+                    }
                 }
                 let scan: RepositoryScan
                 if let known = scans[ref.name] {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageAutomation
 import KubeClient
 import KubeRuntime
 import Logging
@@ -108,7 +109,14 @@ struct OperatorOptions: ParsableArguments {
     @Option(name: .customLong("generator-tool-path"), help: "A path outside /usr that sandboxed commands may read, for tools (repeatable).")
     var generatorToolPaths: [String] = []
 
+    @Option(help: "Cloud registries whose logins come from the operator pod's platform identity, comma-separated: aws (ECR), gcp (GCR, Artifact Registry), azure (ACR); empty for none.")
+    var registryPlatformCredentials = ""
+
+    @Option(help: "Namespaces whose instances may use those logins, comma-separated; * for all, empty for none.")
+    var registryPlatformNamespaces = ""
+
     func validate() throws {
+        _ = try platformCredentialPolicy()
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if !metricsAddress.isEmpty && OperatorHTTP.parse(metricsAddress) == nil {
             throw ValidationError("--metrics-address: \"\(metricsAddress)\" is not HOST:PORT or :PORT")
@@ -117,6 +125,21 @@ struct OperatorOptions: ParsableArguments {
 }
 
 extension OperatorOptions {
+    /// `--registry-platform-credentials` and `--registry-platform-namespaces`.
+    func platformCredentialPolicy() throws -> PlatformCredentialPolicy {
+        func list(_ text: String) -> [String] {
+            text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        var providers: Set<PlatformProvider> = []
+        for name in list(registryPlatformCredentials) {
+            guard let provider = PlatformProvider(rawValue: name.lowercased()) else {
+                throw ValidationError("--registry-platform-credentials: \"\(name)\" is not aws, gcp or azure")
+            }
+            providers.insert(provider)
+        }
+        return PlatformCredentialPolicy(providers: providers, namespaces: Set(list(registryPlatformNamespaces)))
+    }
+
     /// The install's tenancy decisions; where `.flux.yaml` commands run is found out here, once:
     /// the generator container when there is a socket, else bubblewrap if it works on this host,
     /// else (only when generators are trusted) the operator itself.
@@ -153,8 +176,13 @@ func operatorServices(client: KubeClient, options: OperatorOptions, logger: Logg
     // The metrics backend first: metrics made before it would go nowhere.
     let address = OperatorHTTP.parse(options.metricsAddress)
     let registry = address.map { _ in OperatorHTTP.bootstrapMetrics() }
-    let environment = OperatorEnvironment(client: client, workRoot: options.workDir, concurrency: options.concurrency,
+    var environment = OperatorEnvironment(client: client, workRoot: options.workDir, concurrency: options.concurrency,
                                           tenancy: await options.tenancyPolicy(logger: logger), logger: logger)
+    if let policy = try? options.platformCredentialPolicy(), !policy.providers.isEmpty {
+        environment.platformCredentials = PlatformCredentials(policy: policy)
+        logger.notice("platform registry credentials", metadata: ["providers": "\(policy.providers.sorted().map(\.rawValue).joined(separator: ","))",
+                                                                  "namespaces": "\(policy.namespaces.sorted().joined(separator: ","))"])
+    }
     let supervisor = Supervisor(environment: environment, scope: Scope(namespaces: options.namespaces, labelSelector: options.selector))
     var services: [any Service] = []
     if let (host, port) = address, let registry {
