@@ -20,10 +20,11 @@ RUN swift build -c release --product flotilla --static-swift-stdlib \
     && install -D "$(swift build -c release --show-bin-path)/flotilla" /out/flotilla
 
 FROM ${RUNTIME_IMAGE}
-# Unpinned on purpose: the image takes Debian's security updates when it is rebuilt.
+# Unpinned on purpose: the image takes Debian's security updates when it is rebuilt. gpg, gpgv and
+# ssh-keygen verify and sign commits (spec.git.verify, spec.git.signingKeySecretRef).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgit2-1.5 libyaml-0-2 ca-certificates \
+    && apt-get install -y --no-install-recommends libgit2-1.5 libyaml-0-2 ca-certificates gpg gpgv openssh-client \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/flotilla /usr/local/bin/flotilla
 # The chart runs it with a read-only root filesystem: mirrors under /var/lib/flotilla, HOME=/tmp.

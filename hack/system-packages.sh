@@ -16,6 +16,9 @@ FLOTILLA_SYSTEM_PACKAGES=(
     openssl             # its signing certificate
     curl                # pushes test images through the registry's HTTP API
     bubblewrap          # the sandbox .flux.yaml commands run in (flotilla run and dev)
+    gpg                 # commit signatures: keyrings (gpg --dearmor) and signing
+    gpgv                # commit signatures: GPG verification
+    openssh-client      # commit signatures: ssh-keygen -Y verify / sign
 )
 
 ensure_system_packages() {

@@ -48,6 +48,8 @@ public enum ConditionReason {
     public static let hostKeyUnknown = "HostKeyUnknown"
     /// The host presented another key than its `known_hosts` entry (changed, or intercepted).
     public static let hostKeyMismatch = "HostKeyMismatch"
+    /// A commit to apply is unsigned or not signed by a trusted key (`spec.git.verify`).
+    public static let verificationFailed = "VerificationFailed"
     /// A manifest does not parse, or an object is declared twice.
     public static let parseFailed = "ParseFailed"
     /// A `.flux.yaml` command failed or timed out.

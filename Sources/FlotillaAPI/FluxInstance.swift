@@ -51,6 +51,8 @@ public struct GitSpec: Codable, Sendable, Hashable {
     public var secretRef: SecretReference?
     /// Where a generated deploy key is kept: `Managed` (default) or `SecretRef`.
     public var generatedKey: String?
+    /// Commit signature verification (Flux v1's `--git-verify-signatures-mode`).
+    public var verify: VerifySpec?
     public var syncTag: String?
     public var label: String?
     public var user: String?
@@ -60,6 +62,17 @@ public struct GitSpec: Codable, Sendable, Hashable {
     public var ciSkipMessage: String?
 
     public init(url: String) { self.url = url }
+}
+
+/// Which commits must carry a trusted signature, and the Secret of trusted keys.
+public struct VerifySpec: Codable, Sendable, Hashable {
+    /// `none`, `head`, `all` (default) or `first-parent`.
+    public var mode: String?
+    public var secretRef: SecretReference
+    public init(mode: String? = nil, secretRef: SecretReference) {
+        self.mode = mode
+        self.secretRef = secretRef
+    }
 }
 
 /// Registry scanning, as Flux v1's `--registry-*` flags.
@@ -142,6 +155,16 @@ public struct InstanceIdentity: Codable, Sendable, Hashable {
     }
 }
 
+/// A verified revision: its id, who signed its head, and the mode it was verified in.
+public struct VerificationStatus: Codable, Sendable, Hashable {
+    public var revision: String
+    public var signer: String
+    public var mode: String
+    public init(revision: String, signer: String, mode: String) {
+        (self.revision, self.signer, self.mode) = (revision, signer, mode)
+    }
+}
+
 public struct FluxInstanceStatus: Codable, Sendable, Hashable {
     public var observedGeneration: Int64?
     public var conditions: [Condition]?
@@ -154,6 +177,8 @@ public struct FluxInstanceStatus: Codable, Sendable, Hashable {
     public var counts: SyncCounts?
     public var lastError: String?
     public var identity: InstanceIdentity?
+    /// The last revision whose signatures were verified (with `spec.git.verify`).
+    public var verification: VerificationStatus?
     public var pendingDeletions: [String]?
     public var images: ImagesStatus?
     /// Answers to the last requests of the fluxctl-like verbs (at most ten, newest last).

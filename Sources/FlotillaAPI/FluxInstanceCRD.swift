@@ -99,6 +99,22 @@ spec:
                     enum: [Managed, SecretRef]
                     default: Managed
                     description: 'Where a generated deploy key is kept: Managed (the operator''s Secret flotilla-NAME-deploy-key) or SecretRef (written as identity into the spec.git.secretRef Secret, which must then hold no identity of its own).'
+                  verify:
+                    type: object
+                    description: 'Verify commit signatures before applying (Flux v1: --git-verify-signatures-mode). An unverified commit in the range applies nothing of it.'
+                    required: [secretRef]
+                    properties:
+                      mode:
+                        type: string
+                        enum: [none, head, all, first-parent]
+                        default: all
+                        description: 'head: the branch head only; all: every commit since the applied revision; first-parent: the first-parent chain since it; none: off.'
+                      secretRef:
+                        type: object
+                        description: 'A Secret in the same namespace with the trusted keys: armored GPG public keys (data keys ending in .asc or .gpg) and an SSH allowed_signers file (data key allowed_signers).'
+                        required: [name]
+                        properties:
+                          name: {type: string, minLength: 1, description: 'The Secret''s name.'}
                   syncTag:
                     description: 'The tag moved to each applied revision, the sync high-water mark (Flux v1: --git-sync-tag).'
                     type: string
@@ -266,6 +282,13 @@ spec:
                 properties:
                   publicKey: {type: string}
                   gitHost: {type: string}
+              verification:
+                type: object
+                description: The last revision whose signatures were verified, and who signed its head.
+                properties:
+                  revision: {type: string}
+                  signer: {type: string}
+                  mode: {type: string}
               pendingDeletions:
                 type: array
                 items: {type: string}

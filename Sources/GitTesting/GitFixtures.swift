@@ -57,8 +57,11 @@ public struct UpstreamRepo: Sendable {
         try commit(files, message: "initial")
     }
 
+    /// A commit of `files` pushed to the bare repository; `config` adds `git -c` settings and
+    /// `signingArguments` flags of `git commit` (`-S`), `environment` the signer's (`GNUPGHOME`).
     @discardableResult
-    public func commit(_ files: [String: String?], message: String) throws -> String {
+    public func commit(_ files: [String: String?], message: String, config: [String: String] = [:], signingArguments: [String] = [],
+                       environment: [String: String] = [:], force: Bool = false) throws -> String {
         for (path, contents) in files {
             let full = work + "/" + path
             if let contents {
@@ -69,8 +72,9 @@ public struct UpstreamRepo: Sendable {
                 try sh(["git", "rm", "-q", path], cwd: work)
             }
         }
-        try sh(["git", "commit", "-q", "-m", message], cwd: work)
-        try sh(["git", "push", "-q", "origin", "main"], cwd: work)
+        let options = config.sorted { $0.key < $1.key }.flatMap { ["-c", "\($0.key)=\($0.value)"] }
+        try sh(["git"] + options + ["commit", "-q", "-m", message] + signingArguments, cwd: work, env: environment)
+        try sh(["git", "push", "-q"] + (force ? ["--force"] : []) + ["origin", "main"], cwd: work)
         return try head()
     }
 

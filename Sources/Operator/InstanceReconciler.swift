@@ -33,6 +33,10 @@ public actor InstanceReconciler {
     /// The managed identity's bindings as last made (nil until known: see `keepBindings`).
     var bindings: (namespaces: Set<String>, clusterWide: Bool)?
     var publicKey: String?
+    /// The last verified revision (`spec.git.verify`), recovered from the status after a restart,
+    /// and the last verification failure reported (an Event is recorded when it changes).
+    var verification: VerificationStatus?
+    var reportedVerificationFailure: VerificationFailure?
 
     // Progress, recovered from the status after a restart.
     var lastApplied: String?
@@ -85,6 +89,7 @@ public actor InstanceReconciler {
         self.lastWrittenStatus = status
         self.reportedReason = status.flatMap(Self.outcome(of:))?.reason
         self.requestResults = status?.requests ?? []
+        self.verification = status?.verification
     }
 
     /// New settings from the supervisor (spec or annotations changed): applied at once.
@@ -177,6 +182,7 @@ public actor InstanceReconciler {
                 return nextDelay()
             }
             claimsMoved = false
+            try await verify(head: head, mirror: mirror)
             let outcome = try await sync(head: head, branch: branch, mirror: mirror)
             lastRequest = s.reconcileRequestedAt
             failures = outcome.ready ? 0 : failures + 1

@@ -25,6 +25,8 @@ public struct InstanceSettings: Sendable, Equatable {
     public var ref: InstanceRef
     public var generation: Int64
     public var source: Source
+    /// Commit signature verification (nil: off).
+    public var verify: VerificationPolicy?
     public var paths: [String]
     public var pollInterval: Duration
     /// The sync tag (`label` wins over `syncTag`, as `--git-label` did).
@@ -104,6 +106,7 @@ public struct InstanceSettings: Sendable, Equatable {
                            committer: GitSignature(name: git.user ?? "Flotilla", email: git.email ?? "flotilla@localhost"),
                            setAuthor: git.setAuthor ?? false, commitSuffix: suffix,
                            generatedKey: try keyStore(git.generatedKey)),
+            verify: try VerificationPolicy.resolve(git.verify),
             paths: git.paths ?? [],
             pollInterval: try duration(git.pollInterval, "5m", "git.pollInterval"),
             tag: git.label.flatMap { $0.isEmpty ? nil : $0 } ?? git.syncTag ?? "flux-sync",

@@ -24,7 +24,8 @@ extension InstanceReconciler {
     /// started (`Reconciling=True`, `Ready=Unknown`; the last error and the metric stay).
     func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil, reconciling: Bool = false) async {
         let inputs = StatusInputs(outcome: outcome, reconciling: reconciling, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
-                                  syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, images: imagesStatus, requests: requestResults)
+                                  syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, verification: verification,
+                                  images: imagesStatus, requests: requestResults)
         if inputs == lastStatusInputs { return }
         if !reconciling { env.metrics.setReady(settings.ref, outcome.ready) }
         let previous = lastWrittenStatus
@@ -46,6 +47,7 @@ extension InstanceReconciler {
         if !reconciling { status.lastError = outcome.ready ? nil : outcome.message }
         let host = GitURL.parse(settings.source.url)?.host
         status.identity = InstanceIdentity(publicKey: publicKey, gitHost: host?.isEmpty == false ? host : nil)
+        status.verification = verification
         status.images = imagesStatus
         status.requests = requestResults.isEmpty ? nil : requestResults
         guard status != previous else {
@@ -75,6 +77,9 @@ extension InstanceReconciler {
             metrics.gitFailed()
             logger.warning("git failed", metadata: ["error": "\(error.message)", "reason": "\(error.kind.rawValue)"])
             await writeStatus(.git(error), head: nil)
+        case let failure as VerificationFailure:
+            logger.warning("revision not verified", metadata: ["commit": "\(failure.commit)", "signer": "\(failure.signer ?? "")", "reason": "\(failure.reason)"])
+            await writeStatus(.failure(ConditionReason.verificationFailed, failure.description, .stalled), head: failure.head)
         case let error as InvalidSpec:
             await writeStatus(.failure(ConditionReason.invalidSpec, error.message, .stalled), head: nil)
         case let refusal as AccessRefusal:
@@ -98,6 +103,7 @@ struct StatusInputs: Equatable {
     var syncsCompleted: Int
     var settings: InstanceSettings
     var publicKey: String?
+    var verification: VerificationStatus?
     var images: ImagesStatus?
     var requests: [RequestResult]
 }
