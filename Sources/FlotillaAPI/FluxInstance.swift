@@ -53,6 +53,8 @@ public struct GitSpec: Codable, Sendable, Hashable {
     public var generatedKey: String?
     /// Commit signature verification (Flux v1's `--git-verify-signatures-mode`).
     public var verify: VerifySpec?
+    /// The key Flotilla signs its commits with (Flux v1's `--git-signing-key`).
+    public var signingKeySecretRef: SecretReference?
     public var syncTag: String?
     public var label: String?
     public var user: String?

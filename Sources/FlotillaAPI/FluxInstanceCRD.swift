@@ -99,6 +99,12 @@ spec:
                     enum: [Managed, SecretRef]
                     default: Managed
                     description: 'Where a generated deploy key is kept: Managed (the operator''s Secret flotilla-NAME-deploy-key) or SecretRef (written as identity into the spec.git.secretRef Secret, which must then hold no identity of its own).'
+                  signingKeySecretRef:
+                    type: object
+                    description: 'Sign the commits Flotilla makes (image automation, the CLI''s requests) with the key in this Secret: git.asc (an armored GPG private key, with passphrase) or identity (an OpenSSH private key). Flux v1: --git-signing-key.'
+                    required: [name]
+                    properties:
+                      name: {type: string, minLength: 1, description: 'The Secret''s name.'}
                   verify:
                     type: object
                     description: 'Verify commit signatures before applying (Flux v1: --git-verify-signatures-mode). An unverified commit in the range applies nothing of it.'

@@ -31,7 +31,7 @@ extension GitMirror {
         guard !options.readOnly else {
             throw GitError(.readOnly, "the repository \(GitURL.redacted(options.url)) is read-only for this instance: refusing to commit")
         }
-        let (url, path, committer) = (options.url, path, options.committer)
+        let (url, path, committer, signer) = (options.url, path, options.committer, options.signer)
         let message = options.commitMessageSuffix.map { message + "\n\n" + $0 } ?? message
         localBranches.withLock { $0 = nil }
         defer {
@@ -62,7 +62,7 @@ extension GitMirror {
                 }
                 let newTree = try Self.write(repo, base: baseTree.id, changes: byPath)
                 if git_oid_equal([newTree], [baseTree.id]) == 1 { return .unchanged }
-                let commit = try Self.commit(repo, tree: newTree, parent: head, message: message, author: author ?? committer, committer: committer)
+                let commit = try Self.commit(repo, tree: newTree, parent: head, message: message, author: author ?? committer, committer: committer, signer: signer)
                 let ref = "refs/heads/\(branch)"
                 var out: OpaquePointer?
                 try check(git_reference_create(&out, repo.pointer, ref, [commit], 1, "flotilla commit"), "update \(ref)")
@@ -132,7 +132,8 @@ extension GitMirror {
         }
     }
 
-    static func commit(_ repo: Repository, tree: git_oid, parent: git_oid, message: String, author: GitSignature, committer: GitSignature) throws(GitError) -> git_oid {
+    static func commit(_ repo: Repository, tree: git_oid, parent: git_oid, message: String, author: GitSignature, committer: GitSignature,
+                       signer: CommitSigner? = nil) throws(GitError) -> git_oid {
         var treeID = tree
         var treePointer: OpaquePointer?
         try check(git_tree_lookup(&treePointer, repo.pointer, &treeID), "read the new tree")
@@ -149,7 +150,20 @@ extension GitMirror {
         defer { git_signature_free(committerSig) }
         var id = git_oid()
         var parents: [OpaquePointer?] = [parentCommit]
-        try check(git_commit_create(&id, repo.pointer, nil, authorSig, committerSig, "UTF-8", message, treePointer, 1, &parents), "create the commit")
+        guard let signer else {
+            try check(git_commit_create(&id, repo.pointer, nil, authorSig, committerSig, "UTF-8", message, treePointer, 1, &parents), "create the commit")
+            return id
+        }
+        // A signed commit: the object is made, signed, then written with its gpgsig header.
+        var buffer = git_buf()
+        defer { git_buf_dispose(&buffer) }
+        try check(git_commit_create_buffer(&buffer, repo.pointer, authorSig, committerSig, "UTF-8", message, treePointer, 1, &parents), "make the commit")
+        let object = Array(UnsafeRawBufferPointer(start: buffer.ptr, count: buffer.size))
+        let signature: String
+        do { signature = try signer(object) } catch {
+            throw GitError(.invalid, "signing the commit failed: \(error)")
+        }
+        try check(git_commit_create_with_signature(&id, repo.pointer, String(decoding: object, as: UTF8.self), signature, nil), "write the signed commit")
         return id
     }
 

@@ -32,6 +32,9 @@ public struct RemoteHeads: Sendable {
     public func branch(_ name: String) -> String? { refs["refs/heads/\(name)"] }
 }
 
+/// Makes the signature of a commit object (called on a git thread; may block).
+public typealias CommitSigner = @Sendable (_ commit: [UInt8]) throws -> String
+
 /// Who commits (and, when asked, who is the author).
 public struct GitSignature: Sendable, Hashable {
     public var name: String
@@ -63,6 +66,9 @@ public final class GitMirror: Sendable {
         public var commitMessageSuffix: String?
         /// Where `remoteHeads(maxAge:)` shares poll results (one table per process by default).
         public var polls: SharedPolls = .shared
+        /// Signs the commits this mirror makes: given the commit object, returns the armored
+        /// signature (GPG or SSH) stored in its `gpgsig` header. Runs on the git thread.
+        public var signer: CommitSigner?
 
         public init(url: String, directory: String) {
             self.url = url

@@ -20,6 +20,8 @@ public struct InstanceSettings: Sendable, Equatable {
         public var commitSuffix: String?
         /// Where a generated deploy key is kept.
         public var generatedKey: GitCredentialPlan.KeyStore = .managed
+        /// The Secret of the key commits are signed with (nil: unsigned).
+        public var signingSecretName: String?
     }
 
     public var ref: InstanceRef
@@ -105,7 +107,7 @@ public struct InstanceSettings: Sendable, Equatable {
                            timeout: try duration(git.timeout, "20s", "git.timeout"),
                            committer: GitSignature(name: git.user ?? "Flotilla", email: git.email ?? "flotilla@localhost"),
                            setAuthor: git.setAuthor ?? false, commitSuffix: suffix,
-                           generatedKey: try keyStore(git.generatedKey)),
+                           generatedKey: try keyStore(git.generatedKey), signingSecretName: git.signingKeySecretRef?.name),
             verify: try VerificationPolicy.resolve(git.verify),
             paths: git.paths ?? [],
             pollInterval: try duration(git.pollInterval, "5m", "git.pollInterval"),

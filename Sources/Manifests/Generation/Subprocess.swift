@@ -55,6 +55,12 @@ public enum Subprocess {
         }
     }
 
+    /// `run` on the calling thread: for callers already on a thread of their own that may block
+    /// (a git thread signing the commit it is making).
+    public static func runSync(_ arguments: [String], environment: [String: String], limits: Limits) throws -> SubprocessResult {
+        try runBlocking(arguments, environment, limits)
+    }
+
     /// A close-on-exec pipe (internal for tests).
     static func makePipe(_ fds: inout [Int32]) -> Bool {
         fds.withUnsafeMutableBufferPointer { flotilla_pipe_cloexec($0.baseAddress) == 0 }

@@ -48,6 +48,7 @@ extension InstanceReconciler {
         options.readOnly = source.readonly
         options.committer = source.committer
         options.commitMessageSuffix = source.commitSuffix
+        options.signer = try await signingKey()?.signer
         let mirror = GitMirror(options)
         self.mirror = mirror
         mirrorSource = source
