@@ -19,6 +19,7 @@ FLOTILLA_SYSTEM_PACKAGES=(
     gpg                 # commit signatures: keyrings (gpg --dearmor) and signing
     gpgv                # commit signatures: GPG verification
     openssh-client      # commit signatures: ssh-keygen -Y verify / sign
+    age                 # SOPS decryption: unwraps age-encrypted data keys
 )
 
 ensure_system_packages() {

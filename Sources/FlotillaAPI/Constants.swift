@@ -54,6 +54,9 @@ public enum ConditionReason {
     public static let parseFailed = "ParseFailed"
     /// A `.flux.yaml` command failed or timed out.
     public static let generationFailed = "GenerationFailed"
+    /// A SOPS-encrypted file could not be decrypted: no key for it, a wrong key, or a value
+    /// changed after encryption (`spec.decryption`).
+    public static let decryptionFailed = "DecryptionFailed"
     /// The instance's identity may not write some objects of the revision.
     public static let forbidden = "Forbidden"
     /// The API server refused some objects.

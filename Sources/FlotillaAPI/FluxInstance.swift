@@ -28,6 +28,8 @@ public struct FluxInstanceSpec: Codable, Sendable, Hashable {
     public var clusterScoped: Bool?
     public var manifestGeneration: Bool?
     public var suspend: Bool?
+    /// SOPS decryption (Flux v1's `--sops`).
+    public var decryption: DecryptionSpec?
     /// Registry scanning settings (image automation).
     public var registry: RegistrySpec?
     /// Image automation settings.
@@ -64,6 +66,16 @@ public struct GitSpec: Codable, Sendable, Hashable {
     public var ciSkipMessage: String?
 
     public init(url: String) { self.url = url }
+}
+
+/// How encrypted files are decrypted: the format and the Secret of private keys.
+public struct DecryptionSpec: Codable, Sendable, Hashable {
+    public var provider: String
+    public var secretRef: SecretReference
+    public init(provider: String = "sops", secretRef: SecretReference) {
+        self.provider = provider
+        self.secretRef = secretRef
+    }
 }
 
 /// Which commits must carry a trusted signature, and the Secret of trusted keys.

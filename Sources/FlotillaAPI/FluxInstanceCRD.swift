@@ -199,6 +199,18 @@ spec:
                 description: 'Honour .flux.yaml files (Flux v1: --manifest-generation); their commands run in a sandbox, and only in namespaces the install allows.'
                 type: boolean
                 default: false
+              decryption:
+                type: object
+                description: 'Decrypt SOPS-encrypted files (and generator output) in memory before they are applied (Flux v1: --sops). A file that cannot be decrypted fails the revision.'
+                required: [provider, secretRef]
+                properties:
+                  provider: {type: string, enum: [sops], description: 'The format: sops.'}
+                  secretRef:
+                    type: object
+                    description: 'A Secret in the same namespace with the private keys: age identities (data keys ending in .agekey) and armored PGP private keys (data keys ending in .asc).'
+                    required: [name]
+                    properties:
+                      name: {type: string, minLength: 1, description: 'The Secret''s name.'}
               suspend:
                 description: 'Stop syncing and automation until false.'
                 type: boolean

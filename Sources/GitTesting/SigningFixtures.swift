@@ -7,7 +7,8 @@ public struct GPGKey: Sendable {
     public let fingerprint: String
     public let uid: String
 
-    public init(_ uid: String, passphrase: String = "") throws {
+    /// `encrypting`: with an encryption subkey too (for SOPS's PGP recipients).
+    public init(_ uid: String, passphrase: String = "", encrypting: Bool = false) throws {
         home = tempDir("gnupg")
         chmod(home, 0o700)
         self.uid = uid
@@ -18,6 +19,10 @@ public struct GPGKey: Sendable {
             throw FixtureError("no fingerprint for the new key")
         }
         fingerprint = String(fpr)
+        if encrypting {
+            try sh(["gpg", "--batch", "--homedir", home, "--pinentry-mode", "loopback", "--passphrase", passphrase,
+                    "--quick-add-key", fingerprint, "cv25519", "encr", "never"])
+        }
     }
 
     public func publicKey() throws -> String { try sh(["gpg", "--batch", "--homedir", home, "--armor", "--export", fingerprint]) + "\n" }

@@ -43,6 +43,9 @@ public enum YAML {
     }
 
     /// Exactly one document (an empty stream is `.null`).
+    /// A plain (unquoted) scalar as the decoder types it: null, bool, int, float or string.
+    public static func resolvePlainScalar(_ value: String) -> JSONValue { YAMLBuilder.resolvePlain(value) }
+
     public static func decode(_ text: String) throws(YAMLError) -> JSONValue {
         let docs = try decodeAll(text)
         if docs.count > 1 { throw YAMLError(message: "expected a single document, found \(docs.count)", line: 1, column: 1) }

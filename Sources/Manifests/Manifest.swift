@@ -50,6 +50,8 @@ public struct RenderError: Error, Sendable, CustomStringConvertible, Equatable {
         case path
         /// Reading the repository failed.
         case source
+        /// A SOPS-encrypted file could not be decrypted (no key, a wrong key, a changed value).
+        case decryption
     }
     public var kind: Kind
     public var message: String

@@ -3,6 +3,7 @@ import Foundation
 import GitSource
 import KubeModel
 import Logging
+import Synchronization
 
 /// What to render from a revision.
 public struct RenderOptions: Sendable {
@@ -14,6 +15,9 @@ public struct RenderOptions: Sendable {
     public var generatorTimeout: Duration = .seconds(60)
     /// Largest generator output accepted.
     public var maxGeneratorOutput = 64 << 20
+    /// Decrypts SOPS files and generator output (`spec.decryption`); nil: an encrypted file is
+    /// an error.
+    public var decryptor: SopsDecryptor?
 
     public init(paths: [String] = [], manifestGeneration: Bool = false) {
         self.paths = paths
@@ -49,6 +53,8 @@ public final class ManifestRenderer: Sendable {
     let sandbox: GeneratorSandbox
     let logger: Logger
     public let cache = ParseCache()
+    /// The keys the cached documents were decrypted with (other keys: the cache is dropped).
+    let decryptionKeys = Mutex<String?>(nil)
     /// Renders of one instance never overlap (they share the work directory).
     let gate = Gate()
 
@@ -112,14 +118,16 @@ public final class ManifestRenderer: Sendable {
         plainFiles = plainFiles.filter { seen.insert($0).inserted }
 
         let before = cache.statistics.misses
-        var manifests = try await parseFiles(plainFiles.compactMap { byPath[$0] })
+        let keys = options.decryptor?.fingerprint
+        if decryptionKeys.withLock({ old in defer { old = keys }; return old != keys }) { cache.retain([]) }
+        var manifests = try await parseFiles(plainFiles.compactMap { byPath[$0] }, decryptor: options.decryptor)
         let parsed = cache.statistics.misses - before
 
         if !generated.isEmpty {
             let tree = try await export(files, revision: revision)
             let runner = makeRunner(options)
             for (path, config) in generated {
-                manifests += try await generate(config, path: path, tree: tree, files: byPath, runner: runner)
+                manifests += try await generate(config, path: path, tree: tree, files: byPath, runner: runner, decryptor: options.decryptor)
             }
         }
         return RenderedSet(revision: revision, manifests: manifests, files: plainFiles.count, parsed: parsed)
@@ -160,9 +168,14 @@ public final class ManifestRenderer: Sendable {
         return result.contents
     }
 
-    func parseFiles(_ files: [GitFile]) async throws(RenderError) -> [Manifest] {
+    func parseFiles(_ files: [GitFile], decryptor: SopsDecryptor?) async throws(RenderError) -> [Manifest] {
         let missing = files.filter { !cache.contains($0.blobID) }
-        let contents = try await read(missing)
+        var contents = try await read(missing)
+        // SOPS files are decrypted before they are parsed (and cached, in memory only).
+        for file in missing {
+            guard let bytes = contents[file.blobID], SopsDecryptor.isEncrypted(bytes) else { continue }
+            contents[file.blobID] = try await Self.decrypted(bytes, source: file.path, decryptor: decryptor)
+        }
         var out: [Manifest] = []
         for file in files {
             let docs = try cache.documents(blobID: file.blobID, source: file.path) { () throws(RenderError) in
@@ -202,14 +215,24 @@ public final class ManifestRenderer: Sendable {
         return tree
     }
 
-    func generate(_ config: FluxConfig, path: String, tree: String, files: [String: GitFile], runner: CommandRunner) async throws(RenderError) -> [Manifest] {
+    static func decrypted(_ bytes: [UInt8], source: String, decryptor: SopsDecryptor?) async throws(RenderError) -> [UInt8] {
+        guard let decryptor else {
+            throw RenderError(.decryption, "\(source) is encrypted with SOPS: set spec.decryption (provider sops) with a Secret holding its age or PGP key")
+        }
+        return try await decryptor.decrypt(bytes, source: source)
+    }
+
+    func generate(_ config: FluxConfig, path: String, tree: String, files: [String: GitFile], runner: CommandRunner,
+                  decryptor: SopsDecryptor?) async throws(RenderError) -> [Manifest] {
         let configFile = config.directory.isEmpty ? FluxConfig.fileName : "\(config.directory)/\(FluxConfig.fileName)"
         let place = "\(path.isEmpty ? "." : path) (\(configFile))"
         var out: [Manifest] = []
         for command in config.generators {
             logger.debug("running generator", metadata: ["path": "\(path)", "command": "\(command.command)"])
-            let output = try await runner.run(command, root: tree, path: path, describedAs: place)
-            out += try ManifestParser.parse(output, source: "output of `\(command.command)` in \(place)")
+            var output = try await runner.run(command, root: tree, path: path, describedAs: place)
+            let source = "output of `\(command.command)` in \(place)"
+            if SopsDecryptor.isEncrypted(output) { output = try await Self.decrypted(output, source: source, decryptor: decryptor) }
+            out += try ManifestParser.parse(output, source: source)
         }
         if case .patchUpdated(_, let patchFile) = config.mode {
             let patchPath = try RepositoryWalk.normalise(path.isEmpty ? patchFile : "\(path)/\(patchFile)")
@@ -252,7 +275,8 @@ extension ManifestRenderer {
         let runner = makeRunner(options)
         var out: [GeneratedPath] = []
         for (path, config) in configs {
-            out.append(GeneratedPath(path: path, config: config, manifests: try await generate(config, path: path, tree: tree, files: byPath, runner: runner)))
+            out.append(GeneratedPath(path: path, config: config, manifests: try await generate(config, path: path, tree: tree, files: byPath, runner: runner,
+                                                                                                         decryptor: options.decryptor)))
         }
         return out
     }

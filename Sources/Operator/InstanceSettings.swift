@@ -44,6 +44,8 @@ public struct InstanceSettings: Sendable, Equatable {
     public var clusterScoped: Bool
     public var manifestGeneration: Bool
     public var suspend: Bool
+    /// The Secret of SOPS keys (`spec.decryption`), nil: off.
+    public var decryptionSecretName: String?
     /// `flotilla.dev/reconcile-requested-at`: a new value asks for a sync now.
     public var reconcileRequestedAt: String?
     /// Image automation (nil: scanning disabled).
@@ -89,6 +91,11 @@ public struct InstanceSettings: Sendable, Equatable {
             if store == .secretRef && git.secretRef == nil { throw InvalidSpec("spec.git.generatedKey: SecretRef needs spec.git.secretRef") }
             return store
         }
+        func decryption(_ spec: DecryptionSpec?) throws(InvalidSpec) -> String? {
+            guard let spec else { return nil }
+            guard spec.provider == "sops" else { throw InvalidSpec("spec.decryption.provider: \"\(spec.provider)\" is not sops") }
+            return spec.secretRef.name
+        }
         guard !git.url.isEmpty else { throw InvalidSpec("spec.git.url is required") }
         let gc = spec.sync?.garbageCollection
         var collection = GarbageCollectionOptions(enabled: gc?.enabled ?? false, dryRun: gc?.dryRun ?? false,
@@ -122,6 +129,7 @@ public struct InstanceSettings: Sendable, Equatable {
             clusterScoped: spec.clusterScoped ?? false,
             manifestGeneration: spec.manifestGeneration ?? false,
             suspend: spec.suspend ?? false,
+            decryptionSecretName: try decryption(spec.decryption),
             reconcileRequestedAt: instance.metadata.annotations?[Flotilla.reconcileRequestedAt],
             images: spec.registry?.disableScanning == true ? nil : ImageSettings(
                 include: spec.registry?.includeImages ?? [],

@@ -16,6 +16,7 @@ public enum SyncFailure: Error, Sendable, CustomStringConvertible {
             switch e.kind {
             case .parse, .path: return ConditionReason.parseFailed
             case .generation: return ConditionReason.generationFailed
+            case .decryption: return ConditionReason.decryptionFailed
             case .source: return ConditionReason.gitFetchFailed
             }
         case .sync(.plan(let e)):

@@ -98,6 +98,19 @@ struct VerifyStepTests {
             _ = try await f.waitFor("head", namespace: "team-a", reason: "Synced", revision: merge)
             let all = try await f.waitFor("all", namespace: "team-a", reason: "VerificationFailed")
             #expect(all?.status?.lastError?.contains("commit \(feature.prefix(7))") == true, "the unsigned second-parent commit is named: \(all?.status?.lastError ?? "")")
+
+            // An unsigned merge commit is on the first-parent chain: refused in first-parent mode.
+            try sh(["git", "checkout", "-q", "feature"], cwd: up.work)
+            try cm("c-fp").write(toFile: "\(up.work)/fp/c.yaml", atomically: true, encoding: .utf8)
+            try sh(["git", "add", "-A"], cwd: up.work)
+            try sh(["git", "-c", "user.signingkey=\(alice.fingerprint)", "commit", "-q", "-S", "-m", "signed feature work"], cwd: up.work, env: alice.gitEnvironment)
+            try sh(["git", "checkout", "-q", "main"], cwd: up.work)
+            try sh(["git", "merge", "-q", "--no-ff", "-m", "unsigned merge", "feature"], cwd: up.work)
+            try sh(["git", "push", "-q", "origin", "main"], cwd: up.work)
+            let unsignedMerge = try up.head()
+            let fp = try await f.waitFor("fp", namespace: "team-a", reason: "VerificationFailed")
+            #expect(fp?.status?.lastError?.contains("commit \(unsignedMerge.prefix(7))") == true && fp?.status?.lastAppliedRevision == merge,
+                    "\(fp?.status?.lastError ?? "")")
         }
     }
 

@@ -15,7 +15,9 @@ struct SecretLeakTests {
     @Test("planted secret values appear in no log line, status or Event, at trace level")
     func plantedSecrets() async throws {
         let planted = ["git-pw": "planted-git-password-7Qx", "registry-pw": "planted-registry-password-9Kd",
-                       "manifest": "planted-manifest-value-3Jz", "changed": "planted-changed-value-5Mv"]
+                       "manifest": "planted-manifest-value-3Jz", "changed": "planted-changed-value-5Mv", "sops": "planted-sops-value-8Rw"]
+        let age = try AgeKey()
+        let ageSecretKey = try #require(age.identity.split(separator: "\n").first { $0.hasPrefix("AGE-SECRET-KEY-") }.map(String.init))
         let registry = try LocalRegistry(auth: .basic(user: "robot", password: planted["registry-pw"]!))
         defer { registry.stop() }
         try registry.push("team/app", tag: "1.0.0", created: Date(timeIntervalSince1970: 1_700_000_000))
@@ -37,7 +39,11 @@ struct SecretLeakTests {
                       containers: [{name: app, image: "\(registry.host)/team/app:1.0.0"}]
 
                 """
-            let repo = try UpstreamRepo(files: ["secret.yaml": secretManifest(planted["manifest"]!), "app.yaml": deployment])
+            let encrypted = try age.sopsEncrypt("apiVersion: v1\nkind: Secret\nmetadata: {name: sops-secret}\nstringData:\n  token: \(planted["sops"]!)\n",
+                                                encryptedRegex: "^(data|stringData)$")
+            let repo = try UpstreamRepo(files: ["secret.yaml": secretManifest(planted["manifest"]!), "app.yaml": deployment, "sops-secret.yaml": encrypted])
+            _ = try await h.admin.create(.secrets, ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "sops-keys", "namespace": .string(ns)],
+                                                    "stringData": ["identity.agekey": .string(age.identity)]])
             let docker = #"{"auths":{"\#(registry.host)":{"username":"robot","password":"\#(planted["registry-pw"]!)"}}}"#
             _ = try await h.admin.create(.secrets, ["apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
                                                     "metadata": ["name": "pull", "namespace": .string(ns)],
@@ -46,7 +52,7 @@ struct SecretLeakTests {
                                                     "stringData": ["username": "u", "password": .string(planted["git-pw"]!)]])
             try await h.apply(spec: ["git": ["url": .string(repo.url), "pollInterval": "1s", "secretRef": ["name": "git"]], "sync": ["interval": "1h"],
                                      "registry": ["insecureHosts": [.string(registry.host)], "pollInterval": "1s", "dockerConfigSecretRef": ["name": "pull"]],
-                                     "automation": ["interval": "1s"]])
+                                     "automation": ["interval": "1s"], "decryption": ["provider": "sops", "secretRef": ["name": "sops-keys"]]])
             _ = try await h.admin.apply(["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
                                          "metadata": ["name": "ssh", "namespace": .string(ns)],
                                          "spec": ["git": ["url": "ssh://git@127.0.0.1:1/repo.git", "pollInterval": "1s", "timeout": "1s"]]],
@@ -73,6 +79,8 @@ struct SecretLeakTests {
             })
             let secret = try await admin.get(Secret.self, name: "app-secret", namespace: ns)
             #expect(secret.value("token").map { String(decoding: $0, as: UTF8.self) } == planted["changed"], "the Secret was applied")
+            let decrypted = try await admin.get(Secret.self, name: "sops-secret", namespace: ns)
+            #expect(decrypted.value("token").map { String(decoding: $0, as: UTF8.self) } == planted["sops"], "the SOPS Secret was decrypted and applied")
             // The SSH instance generated a deploy key: its private part is planted too.
             var deployKey = ""
             #expect(try await eventually(timeout: .seconds(20)) {
@@ -94,12 +102,12 @@ struct SecretLeakTests {
                     #expect(!text.contains(value) && !text.contains(base64), "\(name) leaked into \(place)")
                 }
             }
-            for line in keyLines {
+            for line in keyLines + [ageSecretKey] {
                 for (place, text) in [("log", logText), ("FluxInstances", instances), ("Events", events)] {
                     #expect(!text.contains(line), "the private deploy key leaked into \(place)")
                 }
             }
-            print("RELIABILITY secrets planted=\(planted.count + 1) searched-bytes=\(logText.count + instances.count + events.count) leaks=0")
+            print("RELIABILITY secrets planted=\(planted.count + 2) searched-bytes=\(logText.count + instances.count + events.count) leaks=0")
         }
     }
 }

@@ -179,7 +179,7 @@ extension InstanceReconciler {
         // and are updated by the `containerImage` updaters.
         var generated: [GeneratedPath] = []
         if settings.manifestGeneration, let renderer {
-            generated = try await renderer.generatedPaths(revision: head, options: RenderOptions(paths: settings.paths, manifestGeneration: true))
+            generated = try await renderer.generatedPaths(revision: head, options: try await renderOptions(manifestGeneration: true))
         }
         let files = try await mirror.files(at: head, paths: settings.paths).filter { f in
             (f.path.hasSuffix(".yaml") || f.path.hasSuffix(".yml")) && !generated.contains { $0.path.isEmpty || f.path.hasPrefix($0.path + "/") }
@@ -245,7 +245,7 @@ extension InstanceReconciler {
                                        container: e.container, image: name, tag: tag)
             }
             let files = try await renderer.runImageUpdaters(revision: head, path: path, config: config, updates: requests,
-                                                            options: RenderOptions(paths: settings.paths, manifestGeneration: true))
+                                                            options: try await renderOptions(manifestGeneration: true))
             updated.merge(files) { _, new in new }
         }
         let plain = changes.filter { !$0.file.hasPrefix(Self.generatedPrefix) }

@@ -21,7 +21,7 @@ extension InstanceReconciler {
         let step = RenderAndSync(renderer: self.renderer!, syncer: syncer, logger: logger)
         // A new revision is being applied: say so (kstatus) before the slot and the apply.
         if head != lastApplied { await writeStatus(.reconciling(head), head: head, reconciling: true) }
-        let options = RenderOptions(paths: settings.paths, manifestGeneration: settings.manifestGeneration)
+        let options = try await renderOptions(manifestGeneration: settings.manifestGeneration)
         let timeout = settings.syncTimeout
         env.metrics.waitingForSlot(1)
         await env.syncSlots.acquire()
