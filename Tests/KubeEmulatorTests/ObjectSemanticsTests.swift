@@ -20,6 +20,22 @@ struct ObjectSemanticsTests {
         #expect(again.message == #"configmaps "c1" already exists"#)
     }
 
+    @Test("a Secret's stringData is merged into data as base64 (over data's key of the same name) on create, update and apply, and never stored")
+    func secretStringData() async {
+        let h = Harness()
+        await h.namespace("a")
+        let created = await h.call("POST", "/api/v1/namespaces/a/secrets",
+                                   ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "s"], "data": ["k": "b2xk", "keep": "eA=="], "stringData": ["k": "new", "u": "v"]])
+        #expect(created.status == 201)
+        #expect(created.body["data"] == ["k": "bmV3", "keep": "eA==", "u": "dg=="])
+        #expect(created.body["stringData"] == nil && created.body["type"] == "Opaque")
+        let read = await h.call("GET", "/api/v1/namespaces/a/secrets/s")
+        #expect(read.body["stringData"] == nil && read.body["data"]?["u"] == "dg==")
+        let applied = await h.apply("/api/v1/namespaces/a/secrets/t", "apiVersion: v1\nkind: Secret\nmetadata: {name: t}\nstringData: {password: hunter2}\n", manager: "flotilla")
+        #expect(applied.status == 201)
+        #expect(applied.body["data"]?["password"] == "aHVudGVyMg==" && applied.body["stringData"] == nil)
+    }
+
     @Test("a namespace that does not exist is 404, a terminating one 403")
     func namespaceChecks() async {
         let h = Harness()

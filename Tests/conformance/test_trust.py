@@ -1,4 +1,4 @@
-"""Signed commits through the built binary: `flotilla run` verifies commits signed by real git with
+"""Signed commits and SOPS through the built binary: `flotilla run` verifies commits signed by real git with
 gpg and ssh keys (spec.git.verify) and refuses an unsigned one, naming it in the status and an
 Event; it signs the commits it makes (spec.git.signingKeySecretRef), and `git verify-commit`
 accepts them."""
@@ -102,3 +102,45 @@ def test_verify_and_sign(kubectl: Kubectl, emulator: Emulator, operator: Operato
     events = kubectl.json("get", "events", "-n", ns)["items"]
     assert any(e["reason"] == "VerificationFailed" and unsigned[:7] in e["message"] for e in events)
     assert "PRIVATE KEY" not in kubectl.run("get", "fli", "-n", ns, "-o", "yaml").stdout
+
+
+@pytest.mark.parametrize("kubectl", ["kubectl-1.37"], indirect=True)
+def test_sops_decryption(kubectl: Kubectl, emulator: Emulator, operator: Operator, tmp_path: Path) -> None:
+    """A SOPS Secret encrypted for an age key (by hack/testing/sops-age-encrypt.py, not by Flotilla)
+    is decrypted in memory and applied; the same file with a value changed is DecryptionFailed and
+    applies nothing of its revision."""
+    run("age-keygen", "-o", str(tmp_path / "key.txt"), cwd=tmp_path)
+    identity = (tmp_path / "key.txt").read_text()
+    recipient = next(line.split(": ")[1] for line in identity.splitlines() if line.startswith("# public key: "))
+    plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n"
+    encoder = Path(__file__).resolve().parents[2] / "hack" / "testing" / "sops-age-encrypt.py"
+    encrypted = subprocess.run(["python3", str(encoder), recipient, "--encrypted-regex", "^(data|stringData)$"], input=plain,
+                               capture_output=True, text=True, check=True).stdout
+    assert "hunter2" not in encrypted
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "db.yaml").write_text(encrypted)
+    (work / "app.yaml").write_text(CM.format(value="one"))
+    run("git", "init", "-q", "-b", "main", cwd=work)
+    run("git", "add", "-A", cwd=work)
+    run("git", "commit", "-qm", "encrypted", cwd=work)
+
+    apply_flux_crd(kubectl)
+    ns = "sops"
+    kubectl.run("create", "namespace", ns)
+    kubectl.apply(secret("sops-age", ns, identity_dot_agekey=identity))
+    kubectl.apply({"apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "apps", "namespace": ns},
+                   "spec": {"git": {"url": f"file://{work}", "pollInterval": "1s"},
+                            "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}}}})
+    wait_until("the SOPS Secret applied", lambda: ready(kubectl, "apps", ns).get("reason") == "Synced", timeout=60)
+    assert base64.b64decode(kubectl.json("get", "secret", "db", "-n", ns)["data"]["password"]) == b"hunter2"
+
+    # Another clear value under the MAC changed: the file was tampered with.
+    (work / "db.yaml").write_text(encrypted.replace("name: db", "name: db2"))
+    (work / "app.yaml").write_text(CM.format(value="two"))
+    run("git", "commit", "-qam", "tampered", cwd=work)
+    wait_until("DecryptionFailed", lambda: ready(kubectl, "apps", ns).get("reason") == "DecryptionFailed", timeout=60)
+    assert "db.yaml" in ready(kubectl, "apps", ns)["message"] and "MAC" in ready(kubectl, "apps", ns)["message"]
+    assert kubectl.json("get", "cm", "app", "-n", ns)["data"] == {"k": "one"}, "nothing of the tampered revision applied"
+    text = kubectl.run("get", "fli", "-n", ns, "-o", "yaml").stdout + kubectl.run("get", "events", "-n", ns, "-o", "yaml").stdout
+    assert "hunter2" not in text and "AGE-SECRET-KEY" not in text

@@ -1,3 +1,4 @@
+import Foundation
 import KubeModel
 
 /// The defaulting kube-apiserver applies to common built-in kinds (the values a real server returns
@@ -63,6 +64,14 @@ enum BuiltinDefaults {
             }
         case "secrets":
             setIfMissing(&obj, ["type"], "Opaque")
+            // stringData is write-only: kube-apiserver merges it into data (base64), over data's
+            // keys of the same name, and never stores or returns it.
+            if let strings = obj["stringData"]?.objectValue {
+                var data = obj["data"]?.objectValue ?? [:]
+                for (key, value) in strings { data[key] = .string(Data((value.stringValue ?? "").utf8).base64EncodedString()) }
+                obj["data"] = .object(data)
+                obj["stringData"] = nil
+            }
         default:
             break
         }
