@@ -109,6 +109,7 @@ let package = Package(
                 "Manifests",
                 "Primitives",
                 "Sync",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -289,6 +290,7 @@ let package = Package(
                 "Manifests",
                 "Operator",
                 "Sync",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -30,6 +30,8 @@ public struct FluxInstanceSpec: Codable, Sendable, Hashable {
     public var suspend: Bool?
     /// SOPS decryption (Flux v1's `--sops`).
     public var decryption: DecryptionSpec?
+    /// A push webhook that wakes the instance (`POST /hooks/<namespace>/<secret>` on the receiver port).
+    public var receiver: ReceiverSpec?
     /// Registry scanning settings (image automation).
     public var registry: RegistrySpec?
     /// Image automation settings.
@@ -66,6 +68,16 @@ public struct GitSpec: Codable, Sendable, Hashable {
     public var ciSkipMessage: String?
 
     public init(url: String) { self.url = url }
+}
+
+/// A push webhook: the git host's format and the Secret holding its token (data key `token`).
+public struct ReceiverSpec: Codable, Sendable, Hashable {
+    public var type: String
+    public var secretRef: SecretReference
+    public init(type: String, secretRef: SecretReference) {
+        self.type = type
+        self.secretRef = secretRef
+    }
 }
 
 /// How encrypted files are decrypted: the format and the Secret of private keys.

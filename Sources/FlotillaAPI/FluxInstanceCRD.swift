@@ -199,6 +199,17 @@ spec:
                 description: 'Honour .flux.yaml files (Flux v1: --manifest-generation); their commands run in a sandbox, and only in namespaces the install allows.'
                 type: boolean
                 default: false
+              receiver:
+                type: object
+                description: 'A push webhook that wakes the instance at once: POST /hooks/NAMESPACE/SECRET on the operator''s receiver port. The delivery is verified with the token in the Secret (data key token) and wakes only instances of this namespace that name the same Secret, for the pushed repository and branch.'
+                required: [type, secretRef]
+                properties:
+                  type: {type: string, enum: [github, gitlab, gitea, bitbucket, generic], description: 'The sender: github (X-Hub-Signature-256), gitlab (X-Gitlab-Token), gitea (X-Gitea-Signature), bitbucket (X-Hub-Signature, Server and Cloud) or generic (X-Signature: sha256=HMAC).'}
+                  secretRef:
+                    type: object
+                    required: [name]
+                    properties:
+                      name: {type: string, minLength: 1, description: 'The Secret''s name.'}
               decryption:
                 type: object
                 description: 'Decrypt SOPS-encrypted files (and generator output) in memory before they are applied (Flux v1: --sops). A file that cannot be decrypted fails the revision.'

@@ -46,6 +46,33 @@ public enum GitURL {
         }
     }
 
+    /// The repository a URL names, whatever the transport: `host/path` in lower case, without
+    /// scheme, user, port or a trailing `.git` (`ssh://git@github.com:22/Org/App.git`,
+    /// `git@github.com:org/app`, `https://github.com/org/app.git` are all `github.com/org/app`).
+    /// Local paths are kept as they are (without `.git`).
+    public static func repository(_ url: String) -> String {
+        var path: Substring
+        var host = ""
+        if let scheme = url.range(of: "://") {
+            let rest = url[scheme.upperBound...]
+            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+            if url.hasPrefix("file://") { path = rest } else {
+                host = parse(url)?.host ?? ""
+                path = rest[slash...]
+            }
+        } else if let parts = parse(url), !url.hasPrefix("/") {
+            host = parts.host
+            path = url[url.index(after: url.firstIndex(of: ":")!)...]
+        } else {
+            path = Substring(url)
+        }
+        var text = String(path)
+        while text.hasSuffix("/") { text.removeLast() }
+        if text.hasSuffix(".git") { text.removeLast(4) }
+        if !host.isEmpty { while text.hasPrefix("/") { text.removeFirst() } }
+        return (host.isEmpty ? text : host + "/" + text).lowercased()
+    }
+
     /// Scheme, user, host and port of `ssh://`, scp-like `git@host:org/repo`, `https://` and `file://` URLs.
     public static func parse(_ url: String) -> Parts? {
         if let scheme = url.range(of: "://") {

@@ -20,6 +20,12 @@ extension InstanceReconciler {
         wake()
     }
 
+    /// A push webhook for the instance's repository and branch: poll the remote now.
+    public func pushReceived() {
+        pushed = true
+        wake()
+    }
+
     /// Releases everything the instance owns: caches, work directory and mirror.
     func release() async {
         renderer?.release()

@@ -42,6 +42,8 @@ public actor InstanceReconciler {
     var lastApplied: String?
     var lastSync: Date?
     var lastRequest: String?
+    /// A push webhook said the branch moved: the next poll asks the remote itself.
+    var pushed = false
     var lastWrittenStatus: FluxInstanceStatus?
     /// The reason of the last outcome written (a `status` log line is written when it changes).
     var reportedReason: String?
@@ -151,8 +153,9 @@ public actor InstanceReconciler {
             do { _ = try await authorize() } catch { return await failed(error) }
         }
         do {
-            let maxAge = schedule.pollMaxAge(requested: s.reconcileRequestedAt != lastRequest,
+            let maxAge = schedule.pollMaxAge(requested: s.reconcileRequestedAt != lastRequest || pushed,
                                              settingsChanged: syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false)
+            pushed = false
             let (mirror, branch, head) = try await fetchHead(maxAge: maxAge)
             return await ReconcileContext.$revision.withValue(head) {
                 await reconcile(head: head, branch: branch, mirror: mirror)

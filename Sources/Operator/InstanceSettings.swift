@@ -46,6 +46,13 @@ public struct InstanceSettings: Sendable, Equatable {
     public var suspend: Bool
     /// The Secret of SOPS keys (`spec.decryption`), nil: off.
     public var decryptionSecretName: String?
+    /// The push webhook that wakes the instance (`spec.receiver`), nil: none.
+    public var receiver: Receiver?
+
+    public struct Receiver: Sendable, Equatable {
+        public var type: ReceiverType
+        public var secretName: String
+    }
     /// `flotilla.dev/reconcile-requested-at`: a new value asks for a sync now.
     public var reconcileRequestedAt: String?
     /// Image automation (nil: scanning disabled).
@@ -91,6 +98,13 @@ public struct InstanceSettings: Sendable, Equatable {
             if store == .secretRef && git.secretRef == nil { throw InvalidSpec("spec.git.generatedKey: SecretRef needs spec.git.secretRef") }
             return store
         }
+        func receiver(_ spec: ReceiverSpec?) throws(InvalidSpec) -> Receiver? {
+            guard let spec else { return nil }
+            guard let type = ReceiverType(rawValue: spec.type) else {
+                throw InvalidSpec("spec.receiver.type: \"\(spec.type)\" is not github, gitlab, gitea, bitbucket or generic")
+            }
+            return Receiver(type: type, secretName: spec.secretRef.name)
+        }
         func decryption(_ spec: DecryptionSpec?) throws(InvalidSpec) -> String? {
             guard let spec else { return nil }
             guard spec.provider == "sops" else { throw InvalidSpec("spec.decryption.provider: \"\(spec.provider)\" is not sops") }
@@ -130,6 +144,7 @@ public struct InstanceSettings: Sendable, Equatable {
             manifestGeneration: spec.manifestGeneration ?? false,
             suspend: spec.suspend ?? false,
             decryptionSecretName: try decryption(spec.decryption),
+            receiver: try receiver(spec.receiver),
             reconcileRequestedAt: instance.metadata.annotations?[Flotilla.reconcileRequestedAt],
             images: spec.registry?.disableScanning == true ? nil : ImageSettings(
                 include: spec.registry?.includeImages ?? [],

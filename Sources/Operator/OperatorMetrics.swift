@@ -28,6 +28,12 @@ public final class OperatorMetrics: Sendable {
         instancesNotReady.record(no)
     }
 
+    /// `flotilla_webhook_deliveries_total{receiver, result}`: accepted, rejected, ignored,
+    /// replay, limited.
+    func webhook(receiver: String, result: String) {
+        Counter(label: "flotilla_webhook_deliveries_total", dimensions: [("receiver", receiver), ("result", result)]).increment()
+    }
+
     func waitingForSlot(_ delta: Int) {
         let now = waiting.add(delta, ordering: .relaxed).newValue
         queueDepth.record(now)

@@ -36,7 +36,9 @@ public final class Supervisor: Service, Sendable {
         var start: AsyncStream<InstanceReconciler>.Continuation?
         var pending: [InstanceReconciler] = []
     }
-    private let state = Mutex(State())
+    let state = Mutex(State())
+    /// Replays and rate limits of the push webhooks (see `receive`).
+    let receiverGuard = ReceiverGuard()
 
     public init(environment: OperatorEnvironment, scope: Scope = Scope()) {
         self.env = environment

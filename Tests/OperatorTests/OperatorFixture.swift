@@ -87,6 +87,22 @@ final class OperatorFixture: Sendable {
         return last
     }
 
+    /// Asks the instance (a `requests.flotilla.dev/<id>` annotation, as the CLI does).
+    func request(_ instance: String, namespace: String, id: String, _ body: String) async throws {
+        _ = try await client.patch(FluxInstance.resourceType, name: instance, namespace: namespace,
+                                   ["metadata": ["annotations": [.init(stringLiteral: Flotilla.requestAnnotationPrefix + id): .string(body)]]])
+    }
+
+    /// The instance's answer to request `id` (nil if none came within 30 s).
+    func answer(_ instance: String, namespace: String, id: String) async throws -> RequestResult? {
+        var found: RequestResult?
+        _ = try await eventually(timeout: .seconds(30)) {
+            found = try await self.instance(instance, namespace: namespace)?.status?.requests?.first { $0.id == id }
+            return found != nil
+        }
+        return found
+    }
+
     func configMap(_ name: String, namespace: String) async throws -> JSONValue? {
         do {
             return try await client.get(.configMaps, name: name, namespace: namespace)

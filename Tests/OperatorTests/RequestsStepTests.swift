@@ -13,17 +13,11 @@ struct RequestsStepTests {
     static let web = AutomationStepTests.deployment("web", image: "nginx:1.0.0", annotations: "    team: a")
 
     func request(_ f: OperatorFixture, _ instance: String, _ id: String, _ body: String) async throws {
-        _ = try await f.client.patch(FluxInstance.resourceType, name: instance, namespace: "team-a",
-                                     ["metadata": ["annotations": [.init(stringLiteral: Flotilla.requestAnnotationPrefix + id): .string(body)]]])
+        try await f.request(instance, namespace: "team-a", id: id, body)
     }
 
     func answer(_ f: OperatorFixture, _ instance: String, _ id: String) async throws -> RequestResult? {
-        var found: RequestResult?
-        _ = try await eventually(timeout: .seconds(30)) {
-            found = try await f.instance(instance, namespace: "team-a")?.status?.requests?.first { $0.id == id }
-            return found != nil
-        }
-        return found
+        try await f.answer(instance, namespace: "team-a", id: id)
     }
 
     @Test("a lock request commits only the lock annotations, answers with the revision, removes the annotation, and the sync applies it")

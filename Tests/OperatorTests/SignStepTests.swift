@@ -15,15 +15,8 @@ struct SignStepTests {
     }
 
     func lock(_ f: OperatorFixture, _ instance: String, id: String) async throws -> RequestResult? {
-        _ = try await f.client.patch(FluxInstance.resourceType, name: instance, namespace: "team-a",
-                                     ["metadata": ["annotations": [.init(stringLiteral: Flotilla.requestAnnotationPrefix + id):
-                                        .string(#"{"action":"policy","workloads":["team-a:deployment/web"],"lock":true}"#)]]])
-        var answer: RequestResult?
-        _ = try await eventually(timeout: .seconds(30)) {
-            answer = try await f.instance(instance, namespace: "team-a")?.status?.requests?.first { $0.id == id }
-            return answer != nil
-        }
-        return answer
+        try await f.request(instance, namespace: "team-a", id: id, #"{"action":"policy","workloads":["team-a:deployment/web"],"lock":true}"#)
+        return try await f.answer(instance, namespace: "team-a", id: id)
     }
 
     @Test("a GPG key with a passphrase signs the request's commit; git verify-commit accepts it; the instance's own verification applies it")

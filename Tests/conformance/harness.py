@@ -593,7 +593,8 @@ class Operator:
 
     def http(self, path: str) -> tuple[int, str]:
         """GET a path of the operator's metrics and health endpoint (its port is in the log)."""
-        found = re.findall(r"address=127\.0\.0\.1:(\d+)", self.log.read_text())
+        found = [m for line in self.log.read_text().splitlines() if "serving /metrics" in line
+                 for m in re.findall(r"address=127\.0\.0\.1:(\d+)", line)]
         assert found, f"no metrics address in the log:\n{self.log.read_text()[-2000:]}"
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{found[-1]}{path}", timeout=5) as response:

@@ -61,7 +61,7 @@ def test_defaults_harden_the_pod() -> None:
     kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
     assert kinds == ["ClusterRole/flotilla", "ClusterRole/flotilla-namespaces", "ClusterRoleBinding/flotilla", "ClusterRoleBinding/flotilla-namespaces",
                      "Deployment/flotilla", "Role/flotilla-leader-election",
-                     "RoleBinding/flotilla-leader-election", "Service/flotilla-metrics", "ServiceAccount/flotilla"]
+                     "RoleBinding/flotilla-leader-election", "Service/flotilla-hooks", "Service/flotilla-metrics", "ServiceAccount/flotilla"]
     [deployment] = [d for d in docs if d["kind"] == "Deployment"]
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -154,6 +154,25 @@ def test_platform_credentials_values() -> None:
         render({"registryPlatformCredentials": {"providers": ["digitalocean"]}})
 
 
+def test_receiver_values() -> None:
+    """The webhook port reaches the flag, the container and its own Service; the Ingress, when
+    asked for, routes /hooks/ only."""
+    docs = render({})
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert "--receiver-address=:9292" in container["args"]
+    assert {"name": "http-hooks", "containerPort": 9292, "protocol": "TCP"} in container["ports"]
+    hooks = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"].endswith("-hooks"))
+    assert hooks["spec"]["ports"][0]["targetPort"] == "http-hooks"
+    assert not [d for d in docs if d["kind"] == "Ingress"]
+    ingress = next(d for d in render({"receiver": {"ingress": {"enabled": True, "host": "hooks.example.com", "className": "nginx"}}}) if d["kind"] == "Ingress")
+    rule = ingress["spec"]["rules"][0]
+    assert rule["host"] == "hooks.example.com" and ingress["spec"]["ingressClassName"] == "nginx"
+    assert [p["path"] for p in rule["http"]["paths"]] == ["/hooks/"]
+    off = next(d for d in render({"receiver": {"enabled": False}}) if d["kind"] == "Deployment")
+    assert not [a for a in off["spec"]["template"]["spec"]["containers"][0]["args"] if a.startswith("--receiver-address")]
+
+
 def sa_kubeconfig(emulator: Emulator, kubectl: Kubectl, path: Path, account: str) -> Path:
     """A kubeconfig for the chart's ServiceAccount, with a token minted by TokenRequest."""
     token = kubectl.run("create", "token", account, "-n", RELEASE_NS).stdout.strip()
@@ -173,7 +192,7 @@ class Shard:
     def __init__(self, deployment: dict, kubeconfig: Path, workdir: Path, overrides: dict[str, str] | None = None):
         args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         workdir.mkdir(parents=True, exist_ok=True)
-        local = {"--work-dir": str(workdir / "work"), "--metrics-address": "127.0.0.1:0", **(overrides or {})}
+        local = {"--work-dir": str(workdir / "work"), "--metrics-address": "127.0.0.1:0", "--receiver-address": "127.0.0.1:0", **(overrides or {})}
         self.args = [str(flotilla_bin())] + [next((f"{k}={v}" for k, v in local.items() if a.startswith(k + "=")), a) for a in args]
         self.args += ["--kubeconfig", str(kubeconfig)]
         self.log = workdir / "operator.log"

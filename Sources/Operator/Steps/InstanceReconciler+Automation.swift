@@ -217,11 +217,7 @@ extension InstanceReconciler {
     func registryCredentials(_ images: InstanceSettings.ImageSettings) async throws -> [String: RegistryCredentials] {
         guard let name = images.dockerConfigSecret else { return [:] }
         let ref = settings.ref
-        let secret: Secret
-        do { secret = try await env.client.get(Secret.self, name: name, namespace: ref.namespace) } catch {
-            if error.isNotFound { throw InvalidSpec("Secret \(ref.namespace)/\(name) (spec.registry.dockerConfigSecretRef) not found") }
-            throw error
-        }
+        let secret = try await namedSecret(name, field: "spec.registry.dockerConfigSecretRef")
         guard let credentials = DockerConfig.credentials(in: secret) else {
             throw InvalidSpec("Secret \(ref.namespace)/\(name) has no valid .dockerconfigjson")
         }

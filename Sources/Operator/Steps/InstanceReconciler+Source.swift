@@ -89,12 +89,7 @@ extension InstanceReconciler {
     /// The Secret `spec.git.secretRef` names (nil when none is named).
     func userSecret() async throws -> Secret? {
         guard let name = settings.source.secretName else { return nil }
-        do {
-            return try await env.client.get(Secret.self, name: name, namespace: settings.ref.namespace)
-        } catch {
-            if error.isNotFound { throw InvalidSpec("Secret \(settings.ref.namespace)/\(name) (spec.git.secretRef) not found") }
-            throw error
-        }
+        return try await namedSecret(name, field: "spec.git.secretRef")
     }
 
     static func credentialFields(_ secret: Secret) -> [String: String] {

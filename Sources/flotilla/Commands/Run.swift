@@ -109,6 +109,9 @@ struct OperatorOptions: ParsableArguments {
     @Option(name: .customLong("generator-tool-path"), help: "A path outside /usr that sandboxed commands may read, for tools (repeatable).")
     var generatorToolPaths: [String] = []
 
+    @Option(help: "Address (HOST:PORT, or :PORT) serving push webhooks at POST /hooks/<namespace>/<secret>; empty to turn off.")
+    var receiverAddress = ""
+
     @Option(help: "Cloud registries whose logins come from the operator pod's platform identity, comma-separated: aws (ECR), gcp (GCR, Artifact Registry), azure (ACR); empty for none.")
     var registryPlatformCredentials = ""
 
@@ -118,6 +121,9 @@ struct OperatorOptions: ParsableArguments {
     func validate() throws {
         _ = try platformCredentialPolicy()
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if !receiverAddress.isEmpty && OperatorHTTP.parse(receiverAddress) == nil {
+            throw ValidationError("--receiver-address: \"\(receiverAddress)\" is not HOST:PORT or :PORT")
+        }
         if !metricsAddress.isEmpty && OperatorHTTP.parse(metricsAddress) == nil {
             throw ValidationError("--metrics-address: \"\(metricsAddress)\" is not HOST:PORT or :PORT")
         }
@@ -187,6 +193,9 @@ func operatorServices(client: KubeClient, options: OperatorOptions, logger: Logg
     var services: [any Service] = []
     if let (host, port) = address, let registry {
         services.append(OperatorHTTP(host: host, port: port, registry: registry, ready: { supervisor.isReady }, logger: logger))
+    }
+    if let (host, port) = OperatorHTTP.parse(options.receiverAddress) {
+        services.append(ReceiverHTTP(host: host, port: port, supervisor: supervisor, logger: logger))
     }
     if options.leaderElect {
         let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"

@@ -18,20 +18,12 @@ extension InstanceReconciler {
 
     func decryptor() async throws -> SopsDecryptor? {
         guard let name = settings.decryptionSecretName else { return nil }
-        let namespace = settings.ref.namespace
-        let secret: Secret
-        do {
-            secret = try await env.client.get(Secret.self, name: name, namespace: namespace)
-        } catch {
-            if error.isNotFound { throw InvalidSpec("Secret \(namespace)/\(name) (spec.decryption.secretRef) not found") }
-            throw error
-        }
-        let keys = Set((secret.data ?? [:]).keys).union((secret.stringData ?? [:]).keys).sorted()
-        let text = { (key: String) in secret.value(key).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-        let age = keys.filter { $0.hasSuffix(".agekey") }.map(text).joined(separator: "\n")
-        let pgp = keys.filter { $0.hasSuffix(".asc") }.map(text)
+        let fields = Self.fields(of: try await namedSecret(name, field: "spec.decryption.secretRef"))
+        let text = { (key: String) in String(decoding: fields[key] ?? [], as: UTF8.self) }
+        let age = fields.keys.sorted().filter { $0.hasSuffix(".agekey") }.map(text).joined(separator: "\n")
+        let pgp = fields.keys.sorted().filter { $0.hasSuffix(".asc") }.map(text)
         if age.isEmpty && pgp.isEmpty {
-            throw InvalidSpec("Secret \(namespace)/\(name) (spec.decryption.secretRef) has no key: give age identities (keys ending in .agekey) or armored PGP private keys (.asc)")
+            throw InvalidSpec("Secret \(settings.ref.namespace)/\(name) (spec.decryption.secretRef) has no key: give age identities (keys ending in .agekey) or armored PGP private keys (.asc)")
         }
         return SopsDecryptor(ageIdentities: age, pgpKeys: pgp, scratch: workDirectory + "/decrypt")
     }

@@ -78,16 +78,7 @@ extension InstanceReconciler {
     /// The signing key of `spec.git.signingKeySecretRef` (nil: commits are not signed).
     func signingKey() async throws -> SigningKey? {
         guard let name = settings.source.signingSecretName else { return nil }
-        let namespace = settings.ref.namespace
-        let secret: Secret
-        do {
-            secret = try await env.client.get(Secret.self, name: name, namespace: namespace)
-        } catch {
-            if error.isNotFound { throw InvalidSpec("Secret \(namespace)/\(name) (spec.git.signingKeySecretRef) not found") }
-            throw error
-        }
-        var fields: [String: [UInt8]] = [:]
-        for key in ["git.asc", "passphrase", "identity"] { fields[key] = secret.value(key) }
-        return try SigningKey.from(fields: fields, secret: "\(namespace)/\(name)")
+        let secret = try await namedSecret(name, field: "spec.git.signingKeySecretRef")
+        return try SigningKey.from(fields: Self.fields(of: secret), secret: "\(settings.ref.namespace)/\(name)")
     }
 }

@@ -45,19 +45,9 @@ extension InstanceReconciler {
 
     /// The trusted keys of the verify Secret (read as the operator, in the instance's namespace).
     func trustedKeys(_ name: String) async throws -> TrustedKeys {
-        let namespace = settings.ref.namespace
-        let secret: Secret
-        do {
-            secret = try await env.client.get(Secret.self, name: name, namespace: namespace)
-        } catch {
-            if error.isNotFound { throw InvalidSpec("Secret \(namespace)/\(name) (spec.git.verify.secretRef) not found") }
-            throw error
-        }
-        var fields: [String: [UInt8]] = [:]
-        for key in Set((secret.data ?? [:]).keys).union((secret.stringData ?? [:]).keys) { fields[key] = secret.value(key) }
-        let keys = TrustedKeys(fields: fields)
+        let keys = TrustedKeys(fields: Self.fields(of: try await namedSecret(name, field: "spec.git.verify.secretRef")))
         if keys.isEmpty {
-            throw InvalidSpec("Secret \(namespace)/\(name) (spec.git.verify.secretRef) has no trusted key: give armored GPG public keys (keys ending in .asc) or an allowed_signers file")
+            throw InvalidSpec("Secret \(settings.ref.namespace)/\(name) (spec.git.verify.secretRef) has no trusted key: give armored GPG public keys (keys ending in .asc) or an allowed_signers file")
         }
         return keys
     }

@@ -1,0 +1,43 @@
+import Hummingbird
+import Logging
+import NIOCore
+import Operator
+import ServiceLifecycle
+
+/// The push webhook endpoint, on a port of its own (`--receiver-address`): `POST
+/// /hooks/<namespace>/<secret>`. Bodies over 1 MiB are refused before anything is verified;
+/// everything else is the supervisor's (`Supervisor.receive`).
+struct ReceiverHTTP: Service {
+    let host: String
+    let port: Int
+    let supervisor: Supervisor
+    let logger: Logger
+    static let maxBody = 1 << 20
+
+    func run() async throws {
+        let router = Router()
+        router.post("hooks/:namespace/:name") { [supervisor] request, context -> Response in
+            let namespace = context.parameters.get("namespace") ?? "", name = context.parameters.get("name") ?? ""
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: Self.maxBody) } catch {
+                return Self.answer(413, "the body is larger than \(Self.maxBody) bytes")
+            }
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let answer = await supervisor.receive(namespace: namespace, receiver: name,
+                                                  delivery: WebhookDelivery(headers: headers, body: Array(buffer: body)))
+            return Self.answer(answer.status, answer.message)
+        }
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "flotilla"),
+                              onServerRunning: { [logger, host] channel in
+                                  logger.notice("serving push webhooks on /hooks", metadata: ["address": "\(host):\(channel.localAddress?.port ?? 0)"])
+                              }, logger: quiet)
+        try await app.run()
+    }
+
+    static func answer(_ status: Int, _ message: String) -> Response {
+        Response(status: .init(code: status), headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
+    }
+}
