@@ -30,6 +30,8 @@ public struct FluxInstanceSpec: Codable, Sendable, Hashable {
     public var suspend: Bool?
     /// SOPS decryption (Flux v1's `--sops`).
     public var decryption: DecryptionSpec?
+    /// Where the instance's events are sent (Slack, Teams, Discord, generic JSON).
+    public var notifications: [NotificationSpec]?
     /// A push webhook that wakes the instance (`POST /hooks/<namespace>/<secret>` on the receiver port).
     public var receiver: ReceiverSpec?
     /// Registry scanning settings (image automation).
@@ -68,6 +70,19 @@ public struct GitSpec: Codable, Sendable, Hashable {
     public var ciSkipMessage: String?
 
     public init(url: String) { self.url = url }
+}
+
+/// A notification provider: its type, the Secret with its `address` (and `token` for generic),
+/// and the events it gets (all when unset).
+public struct NotificationSpec: Codable, Sendable, Hashable {
+    public var type: String
+    public var secretRef: SecretReference
+    public var events: [String]?
+    public init(type: String, secretRef: SecretReference, events: [String]? = nil) {
+        self.type = type
+        self.secretRef = secretRef
+        self.events = events
+    }
 }
 
 /// A push webhook: the git host's format and the Secret holding its token (data key `token`).

@@ -199,6 +199,23 @@ spec:
                 description: 'Honour .flux.yaml files (Flux v1: --manifest-generation); their commands run in a sandbox, and only in namespaces the install allows.'
                 type: boolean
                 default: false
+              notifications:
+                type: array
+                description: 'Providers the instance tells about its events, each from a Secret with the address (data key address) and, for generic, an HMAC key (token).'
+                items:
+                  type: object
+                  required: [type, secretRef]
+                  properties:
+                    type: {type: string, enum: [slack, msteams, discord, generic], description: 'slack (incoming webhook), msteams, discord, or generic (JSON signed with X-Signature: sha256=HMAC).'}
+                    secretRef:
+                      type: object
+                      required: [name]
+                      properties:
+                        name: {type: string, minLength: 1, description: 'The Secret''s name.'}
+                    events:
+                      type: array
+                      description: 'The events to send (all when unset).'
+                      items: {type: string, enum: [SyncFailed, Recovered, Applied, PruneHeld, ImageUpdated, RequestAnswered]}
               receiver:
                 type: object
                 description: 'A push webhook that wakes the instance at once: POST /hooks/NAMESPACE/SECRET on the operator''s receiver port. The delivery is verified with the token in the Secret (data key token) and wakes only instances of this namespace that name the same Secret, for the pushed repository and branch.'

@@ -53,3 +53,29 @@ public func cloudIdentityServer(_ mode: String, _ arguments: [String: String] = 
                                arguments: [LocalRegistry.hackPath("cloud-identity-server.py"), mode, "\(port)"] + arguments.map { "\($0.key)=\($0.value)" },
                                port: port, what: "cloud-identity-server.py \(mode)")
 }
+
+/// hack/testing/webhook-sink.py: records the requests it gets; `mode` ok, fail or hang.
+public final class WebhookSink: Sendable {
+    public let server: LoopbackProcess
+    public let log: String
+    public var url: String { server.url + "/hook" }
+
+    public init(mode: String = "ok") throws {
+        log = tempDir("sink") + "/requests.jsonl"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let port = try freePort()
+        server = try LoopbackProcess(executable: "/usr/bin/python3", arguments: [LocalRegistry.hackPath("webhook-sink.py"), "\(port)", log, mode],
+                                     port: port, what: "webhook-sink.py")
+    }
+
+    /// Every request so far: headers (as sent) and body.
+    public func requests() -> [(headers: [String: String], body: String)] {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return ((o["headers"] as? [String: String]) ?? [:], (o["body"] as? String) ?? "")
+        }
+    }
+
+    public func stop() { server.stop() }
+}

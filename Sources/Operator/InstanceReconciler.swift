@@ -44,6 +44,8 @@ public actor InstanceReconciler {
     var lastRequest: String?
     /// A push webhook said the branch moved: the next poll asks the remote itself.
     var pushed = false
+    /// The last revision an `Applied` notification was sent for.
+    var lastNotifiedApply: String?
     var lastWrittenStatus: FluxInstanceStatus?
     /// The reason of the last outcome written (a `status` log line is written when it changes).
     var reportedReason: String?
@@ -189,6 +191,7 @@ public actor InstanceReconciler {
             let outcome = try await sync(head: head, branch: branch, mirror: mirror)
             lastRequest = s.reconcileRequestedAt
             failures = outcome.ready ? 0 : failures + 1
+            if outcome.ready { await notifyApplied(head) }
             if outcome.ready, await automateIfDue(mirror: mirror, head: head, branch: branch) {
                 wakePending = true
             }

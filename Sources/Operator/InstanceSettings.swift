@@ -48,6 +48,14 @@ public struct InstanceSettings: Sendable, Equatable {
     public var decryptionSecretName: String?
     /// The push webhook that wakes the instance (`spec.receiver`), nil: none.
     public var receiver: Receiver?
+    /// Where the instance's events go (`spec.notifications`).
+    public var notifications: [NotificationTarget] = []
+
+    public struct NotificationTarget: Sendable, Equatable {
+        public var provider: NotificationProvider
+        public var secretName: String
+        public var events: Set<NotificationKind>
+    }
 
     public struct Receiver: Sendable, Equatable {
         public var type: ReceiverType
@@ -98,6 +106,24 @@ public struct InstanceSettings: Sendable, Equatable {
             if store == .secretRef && git.secretRef == nil { throw InvalidSpec("spec.git.generatedKey: SecretRef needs spec.git.secretRef") }
             return store
         }
+        func notifications(_ specs: [NotificationSpec]) throws(InvalidSpec) -> [NotificationTarget] {
+            var out: [NotificationTarget] = []
+            for (i, spec) in specs.enumerated() {
+                guard let provider = NotificationProvider(rawValue: spec.type) else {
+                    throw InvalidSpec("spec.notifications[\(i)].type: \"\(spec.type)\" is not slack, msteams, discord or generic")
+                }
+                var events = Set(NotificationKind.allCases)
+                if let names = spec.events {
+                    events = []
+                    for name in names {
+                        guard let kind = NotificationKind(rawValue: name) else { throw InvalidSpec("spec.notifications[\(i)].events: \"\(name)\" is not an event") }
+                        events.insert(kind)
+                    }
+                }
+                out.append(NotificationTarget(provider: provider, secretName: spec.secretRef.name, events: events))
+            }
+            return out
+        }
         func receiver(_ spec: ReceiverSpec?) throws(InvalidSpec) -> Receiver? {
             guard let spec else { return nil }
             guard let type = ReceiverType(rawValue: spec.type) else {
@@ -145,6 +171,7 @@ public struct InstanceSettings: Sendable, Equatable {
             suspend: spec.suspend ?? false,
             decryptionSecretName: try decryption(spec.decryption),
             receiver: try receiver(spec.receiver),
+            notifications: try notifications(spec.notifications ?? []),
             reconcileRequestedAt: instance.metadata.annotations?[Flotilla.reconcileRequestedAt],
             images: spec.registry?.disableScanning == true ? nil : ImageSettings(
                 include: spec.registry?.includeImages ?? [],

@@ -24,6 +24,8 @@ public struct OperatorEnvironment: Sendable {
     /// Registry logins from the operator pod's platform identity (ECR, Google, ACR), as the
     /// install allows (`--registry-platform-credentials`, `--registry-platform-namespaces`).
     public var platformCredentials = PlatformCredentials(policy: PlatformCredentialPolicy())
+    /// Sends the instances' notifications (run by the supervisor).
+    public var notifications = NotificationDispatcher()
     /// The administrator's tenancy decisions (flags and chart values).
     public var tenancy: TenancyPolicy
     public var logger: Logger

@@ -88,6 +88,7 @@ public final class Supervisor: Service, Sendable {
             for informer in informers { group.addTask { try? await informer.run() } }
             group.addTask { try? await controller.run() }
             group.addTask { [env] in await Self.trimMemory(every: .seconds(30), metrics: env.metrics) }
+            group.addTask { [env] in await env.notifications.run() }
             // Shutdown (graceful or cancellation) ends the stream of reconcilers to start.
             await withGracefulShutdownHandler {
                 await withTaskCancellationHandler {

@@ -34,8 +34,9 @@ extension InstanceReconciler {
                     status.lastCommit = commit
                     pushed = true
                     logger.notice("automation pushed", metadata: ["commit": "\(commit.prefix(7))", "changes": "\(report.changes.count)"])
-                    await env.events.record(await instanceObject(), type: .normal, reason: "ImagesUpdated",
-                                            message: "Commit \(commit.prefix(7)): " + report.changes.map { "\($0.workload) \($0.container) → \($0.to)" }.joined(separator: ", "))
+                    let summary = "Commit \(commit.prefix(7)): " + report.changes.map { "\($0.workload) \($0.container) → \($0.to)" }.joined(separator: ", ")
+                    await env.events.record(await instanceObject(), type: .normal, reason: "ImagesUpdated", message: summary)
+                    await notify(.imageUpdated, revision: commit, message: summary)
                 }
             }
             status.error = errors.isEmpty ? nil : String(errors.joined(separator: "; ").prefix(2000))

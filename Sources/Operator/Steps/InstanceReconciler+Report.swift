@@ -58,6 +58,9 @@ extension InstanceReconciler {
             try await StatusWriter(client: env.client).write(status, of: settings.ref)
             lastWrittenStatus = status
             lastStatusInputs = inputs
+            if !reconciling, let kind = Notification.transition(from: previous.flatMap(Self.outcome(of:)), to: outcome) {
+                await notify(kind, revision: head ?? lastApplied, message: outcome.message)
+            }
             // A line when the outcome's reason changes (a sync starting is not an outcome).
             if !reconciling && reportedReason != outcome.reason {
                 reportedReason = outcome.reason

@@ -109,6 +109,9 @@ struct OperatorOptions: ParsableArguments {
     @Option(name: .customLong("generator-tool-path"), help: "A path outside /usr that sandboxed commands may read, for tools (repeatable).")
     var generatorToolPaths: [String] = []
 
+    @Flag(help: "Let notifications go to loopback, link-local and private addresses (off: a tenant's notification cannot reach the pod's network neighbours).")
+    var notificationsPrivateNetworks = false
+
     @Option(help: "Address (HOST:PORT, or :PORT) serving push webhooks at POST /hooks/<namespace>/<secret>; empty to turn off.")
     var receiverAddress = ""
 
@@ -189,6 +192,7 @@ func operatorServices(client: KubeClient, options: OperatorOptions, logger: Logg
         logger.notice("platform registry credentials", metadata: ["providers": "\(policy.providers.sorted().map(\.rawValue).joined(separator: ","))",
                                                                   "namespaces": "\(policy.namespaces.sorted().joined(separator: ","))"])
     }
+    environment.notifications = NotificationDispatcher(allowPrivateNetworks: options.notificationsPrivateNetworks, logger: logger)
     let supervisor = Supervisor(environment: environment, scope: Scope(namespaces: options.namespaces, labelSelector: options.selector))
     var services: [any Service] = []
     if let (host, port) = address, let registry {

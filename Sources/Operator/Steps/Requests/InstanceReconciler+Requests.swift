@@ -31,6 +31,8 @@ extension InstanceReconciler {
         for id in settings.requests.keys.sorted() where !answered.contains(id) {
             let result = await answer(id: id, raw: settings.requests[id]!)
             requestResults.append(result)
+            await notify(.requestAnswered, revision: result.revision,
+                         message: "\(result.action) by \(result.user ?? "unknown"): \(result.state)\(result.message.isEmpty ? "" : " (\(result.message))")")
             requestResults.removeFirst(max(0, requestResults.count - Self.maxRequestResults))
             changed = true
         }

@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Primitives
+import Synchronization
+
+/// Sends notifications off the reconcilers' path: `enqueue` returns at once, a sync never waits.
+/// Deliveries are deduplicated (the same event to the same address within a minute is sent once),
+/// bounded (at most `perAddress` waiting per address and `capacity` in all: the oldest waiting
+/// delivery of the address is dropped first, so a dead endpoint holds a fixed amount of memory),
+/// sent four at a time with a 5 s deadline, and retried with backoff (1 s doubling, four attempts);
+/// the last failure is handed to the delivery's `failed` (an Event on the FluxInstance).
+/// Addresses on loopback, link-local and private networks are refused unless the install allows
+/// them (a tenant's notification must not reach the pod's metadata server or the cluster's
+/// insides).
+public final class NotificationDispatcher: Sendable {
+    public struct Delivery: Sendable {
+        public var address: String
+        public var provider: NotificationProvider
+        public var notification: Notification
+        public var token: String?
+        /// Called once with the reason when every attempt failed or the address was refused.
+        public var failed: @Sendable (String) async -> Void
+        var attempts = 0
+        var notBefore = ContinuousClock.now
+    }
+
+    struct State {
+        var waiting: [Delivery] = []
+        var recent: [String: ContinuousClock.Instant] = [:]
+        var dropped = 0
+        var sent = 0
+    }
+
+    let capacity: Int
+    let perAddress: Int
+    let allowPrivateNetworks: Bool
+    let logger: Logger
+    private let state = Mutex(State())
+    private let signal: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
+    static let retry = Backoff(base: .seconds(1), max: .seconds(30))
+    static let maxAttempts = 4
+
+    public init(allowPrivateNetworks: Bool = false, capacity: Int = 1000, perAddress: Int = 50, logger: Logger = Logger(label: "flotilla")) {
+        self.allowPrivateNetworks = allowPrivateNetworks
+        self.capacity = capacity
+        self.perAddress = perAddress
+        self.logger = logger
+        signal = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Deliveries waiting, sent, and dropped by the bounds (for tests and metrics).
+    public var counts: (waiting: Int, sent: Int, dropped: Int) { state.withLock { ($0.waiting.count, $0.sent, $0.dropped) } }
+
+    public func enqueue(_ delivery: Delivery) {
+        let now = ContinuousClock.now
+        let key = delivery.address + "|" + delivery.notification.dedupeKey
+        let added = state.withLock { s -> Bool in
+            if let at = s.recent[key], now - at < .seconds(60) { return false }
+            s.recent[key] = now
+            if s.recent.count > 4 * capacity { s.recent = s.recent.filter { now - $0.value < .seconds(60) } }
+            if s.waiting.filter({ $0.address == delivery.address }).count >= perAddress, let oldest = s.waiting.firstIndex(where: { $0.address == delivery.address }) {
+                s.waiting.remove(at: oldest)
+                s.dropped += 1
+            } else if s.waiting.count >= capacity {
+                s.waiting.removeFirst()
+                s.dropped += 1
+            }
+            s.waiting.append(delivery)
+            return true
+        }
+        if added { signal.continuation.yield() }
+    }
+
+    /// Sends until cancelled (the supervisor runs it as a child task).
+    public func run() async {
+        let slots = Gate(permits: 4)
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let (due, next) = state.withLock { s -> ([Delivery], ContinuousClock.Instant?) in
+                    let now = ContinuousClock.now
+                    let due = s.waiting.filter { $0.notBefore <= now }
+                    s.waiting.removeAll { $0.notBefore <= now }
+                    return (due, s.waiting.map(\.notBefore).min())
+                }
+                for delivery in due {
+                    await slots.acquire()
+                    group.addTask {
+                        defer { slots.release() }
+                        await self.attempt(delivery)
+                    }
+                }
+                if !due.isEmpty { continue }
+                // Wait for a new delivery, or for the next retry to be due.
+                await withTaskGroup(of: Void.self) { wait in
+                    wait.addTask { [signal] in for await _ in signal.stream { return } }
+                    if let next { wait.addTask { try? await Task.sleep(until: next) } }
+                    await wait.next()
+                    wait.cancelAll()
+                }
+            }
+        }
+    }
+
+    func attempt(_ delivery: Delivery) async {
+        var delivery = delivery
+        delivery.attempts += 1
+        let error: String?
+        if let refusal = await AddressPolicy.refusal(delivery.address, allowPrivate: allowPrivateNetworks) {
+            await delivery.failed(refusal)
+            return
+        }
+        error = await send(delivery)
+        guard let error else {
+            state.withLock { $0.sent += 1 }
+            return
+        }
+        if delivery.attempts >= Self.maxAttempts {
+            logger.warning("notification not delivered", metadata: ["instance": "\(delivery.notification.instance)", "provider": "\(delivery.provider.rawValue)",
+                                                                     "attempts": "\(delivery.attempts)", "error": "\(error)"])
+            await delivery.failed("\(delivery.provider.rawValue) notification not delivered after \(delivery.attempts) attempts: \(error)")
+            return
+        }
+        delivery.notBefore = ContinuousClock.now + Self.retry.delay(attempt: delivery.attempts - 1)
+        state.withLock { $0.waiting.append(delivery) }
+        signal.continuation.yield()
+    }
+
+    /// One POST; nil when the endpoint answered 2xx.
+    func send(_ delivery: Delivery) async -> String? {
+        let (body, headers) = delivery.provider.request(delivery.notification, token: delivery.token)
+        var request = HTTPClientRequest(url: delivery.address)
+        request.method = .POST
+        request.headers.add(name: "User-Agent", value: "flotilla")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(body)
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return (200..<300).contains(Int(response.status.code)) ? nil : "HTTP \(response.status.code)"
+        } catch {
+            return "\(AddressPolicy.host(delivery.address) ?? "the address") did not answer: \(error)"
+        }
+    }
+}
