@@ -32,6 +32,8 @@ public struct FluxInstanceSpec: Codable, Sendable, Hashable {
     public var decryption: DecryptionSpec?
     /// Where the instance's events are sent (Slack, Teams, Discord, generic JSON).
     public var notifications: [NotificationSpec]?
+    /// The status of each applied revision on its git host.
+    public var commitStatus: CommitStatusSpec?
     /// A push webhook that wakes the instance (`POST /hooks/<namespace>/<secret>` on the receiver port).
     public var receiver: ReceiverSpec?
     /// Registry scanning settings (image automation).
@@ -70,6 +72,18 @@ public struct GitSpec: Codable, Sendable, Hashable {
     public var ciSkipMessage: String?
 
     public init(url: String) { self.url = url }
+}
+
+/// Commit status on the git host: the provider, the Secret with its API `token`, the API address
+/// (the provider's public one when unset) and a link shown with the status.
+public struct CommitStatusSpec: Codable, Sendable, Hashable {
+    public var provider: String
+    public var secretRef: SecretReference
+    public var address: String?
+    public var link: String?
+    public init(provider: String, secretRef: SecretReference, address: String? = nil, link: String? = nil) {
+        (self.provider, self.secretRef, self.address, self.link) = (provider, secretRef, address, link)
+    }
 }
 
 /// A notification provider: its type, the Secret with its `address` (and `token` for generic),

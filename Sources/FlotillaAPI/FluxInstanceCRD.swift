@@ -199,6 +199,20 @@ spec:
                 description: 'Honour .flux.yaml files (Flux v1: --manifest-generation); their commands run in a sandbox, and only in namespaces the install allows.'
                 type: boolean
                 default: false
+              commitStatus:
+                type: object
+                description: 'Report each applied revision on its git host: pending while it syncs, then success or failure, with flotilla/NAMESPACE/NAME as the context.'
+                required: [provider, secretRef]
+                properties:
+                  provider: {type: string, enum: [github, gitlab, gitea, bitbucket], description: 'The git host: github, gitlab, gitea or bitbucket (Cloud).'}
+                  secretRef:
+                    type: object
+                    description: 'A Secret with the API token (data key token).'
+                    required: [name]
+                    properties:
+                      name: {type: string, minLength: 1, description: 'The Secret''s name.'}
+                  address: {type: string, description: 'The API base URL (default: the provider''s, from the git URL''s host).'}
+                  link: {type: string, description: 'A URL shown with the status (a dashboard).'}
               notifications:
                 type: array
                 description: 'Providers the instance tells about its events, each from a Secret with the address (data key address) and, for generic, an HMAC key (token).'

@@ -44,8 +44,9 @@ public actor InstanceReconciler {
     var lastRequest: String?
     /// A push webhook said the branch moved: the next poll asks the remote itself.
     var pushed = false
-    /// The last revision an `Applied` notification was sent for.
+    /// The last revision an `Applied` notification was sent for, and the last commit status.
     var lastNotifiedApply: String?
+    var lastCommitStatus: (sha: String, state: CommitState)?
     var lastWrittenStatus: FluxInstanceStatus?
     /// The reason of the last outcome written (a `status` log line is written when it changes).
     var reportedReason: String?
@@ -188,7 +189,9 @@ public actor InstanceReconciler {
             }
             claimsMoved = false
             try await verify(head: head, mirror: mirror)
+            if head != lastApplied { await reportCommitStatus(head: head, outcome: nil) }
             let outcome = try await sync(head: head, branch: branch, mirror: mirror)
+            await reportCommitStatus(head: head, outcome: outcome)
             lastRequest = s.reconcileRequestedAt
             failures = outcome.ready ? 0 : failures + 1
             if outcome.ready { await notifyApplied(head) }

@@ -50,6 +50,15 @@ public struct InstanceSettings: Sendable, Equatable {
     public var receiver: Receiver?
     /// Where the instance's events go (`spec.notifications`).
     public var notifications: [NotificationTarget] = []
+    /// Commit status on the git host (`spec.commitStatus`), nil: none.
+    public var commitStatus: CommitStatusTarget?
+
+    public struct CommitStatusTarget: Sendable, Equatable {
+        public var provider: CommitStatusProvider
+        public var secretName: String
+        public var address: String?
+        public var link: String?
+    }
 
     public struct NotificationTarget: Sendable, Equatable {
         public var provider: NotificationProvider
@@ -105,6 +114,13 @@ public struct InstanceSettings: Sendable, Equatable {
             }
             if store == .secretRef && git.secretRef == nil { throw InvalidSpec("spec.git.generatedKey: SecretRef needs spec.git.secretRef") }
             return store
+        }
+        func commitStatus(_ spec: CommitStatusSpec?) throws(InvalidSpec) -> CommitStatusTarget? {
+            guard let spec else { return nil }
+            guard let provider = CommitStatusProvider(rawValue: spec.provider) else {
+                throw InvalidSpec("spec.commitStatus.provider: \"\(spec.provider)\" is not github, gitlab, gitea or bitbucket")
+            }
+            return CommitStatusTarget(provider: provider, secretName: spec.secretRef.name, address: spec.address, link: spec.link)
         }
         func notifications(_ specs: [NotificationSpec]) throws(InvalidSpec) -> [NotificationTarget] {
             var out: [NotificationTarget] = []
@@ -172,6 +188,7 @@ public struct InstanceSettings: Sendable, Equatable {
             decryptionSecretName: try decryption(spec.decryption),
             receiver: try receiver(spec.receiver),
             notifications: try notifications(spec.notifications ?? []),
+            commitStatus: try commitStatus(spec.commitStatus),
             reconcileRequestedAt: instance.metadata.annotations?[Flotilla.reconcileRequestedAt],
             images: spec.registry?.disableScanning == true ? nil : ImageSettings(
                 include: spec.registry?.includeImages ?? [],

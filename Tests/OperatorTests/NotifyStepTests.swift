@@ -100,13 +100,13 @@ struct NotifyStepTests {
         let d = NotificationDispatcher(allowPrivateNetworks: true, capacity: 100, perAddress: 5)
         for i in 0..<20 {
             d.enqueue(.init(address: "http://127.0.0.1:1/x", provider: .generic,
-                            notification: Notification(instance: InstanceRef(namespace: "a", name: "b"), kind: .applied, revision: "\(i)", message: "m", time: Date())) { _ in })
+                            notification: Notification(instance: InstanceRef(namespace: "a", name: "b"), kind: .applied, revision: "\(i)", message: "m", time: Date()), token: nil) { _ in })
         }
         #expect(d.counts.waiting == 5 && d.counts.dropped == 15, "a dead endpoint holds at most perAddress deliveries")
         let n = Notification(instance: InstanceRef(namespace: "a", name: "b"), kind: .applied, revision: "r", message: "m", time: Date())
         let e = NotificationDispatcher(allowPrivateNetworks: true)
-        e.enqueue(.init(address: "http://h/x", provider: .slack, notification: n) { _ in })
-        e.enqueue(.init(address: "http://h/x", provider: .slack, notification: n) { _ in })
+        e.enqueue(.init(address: "http://h/x", provider: .slack, notification: n, token: nil) { _ in })
+        e.enqueue(.init(address: "http://h/x", provider: .slack, notification: n, token: nil) { _ in })
         #expect(e.counts.waiting == 1, "deduplicated")
     }
 }

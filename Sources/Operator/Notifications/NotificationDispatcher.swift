@@ -18,13 +18,29 @@ import Synchronization
 public final class NotificationDispatcher: Sendable {
     public struct Delivery: Sendable {
         public var address: String
-        public var provider: NotificationProvider
-        public var notification: Notification
-        public var token: String?
+        public var headers: [String: String]
+        public var body: [UInt8]
+        /// Deliveries with the same key to the same address within a minute are one.
+        public var dedupeKey: String
+        /// What is delivered, for logs and messages (`slack notification`, `GitHub commit status`).
+        public var what: String
         /// Called once with the reason when every attempt failed or the address was refused.
         public var failed: @Sendable (String) async -> Void
         var attempts = 0
         var notBefore = ContinuousClock.now
+
+        public init(address: String, headers: [String: String], body: [UInt8], dedupeKey: String, what: String,
+                    failed: @escaping @Sendable (String) async -> Void) {
+            (self.address, self.headers, self.body, self.dedupeKey, self.what, self.failed) = (address, headers, body, dedupeKey, what, failed)
+        }
+
+        /// A notification to a provider.
+        public init(address: String, provider: NotificationProvider, notification: Notification, token: String?,
+                    failed: @escaping @Sendable (String) async -> Void) {
+            let (body, headers) = provider.request(notification, token: token)
+            self.init(address: address, headers: headers, body: body, dedupeKey: notification.dedupeKey,
+                      what: "\(provider.rawValue) notification", failed: failed)
+        }
     }
 
     struct State {
@@ -56,7 +72,7 @@ public final class NotificationDispatcher: Sendable {
 
     public func enqueue(_ delivery: Delivery) {
         let now = ContinuousClock.now
-        let key = delivery.address + "|" + delivery.notification.dedupeKey
+        let key = delivery.address + "|" + delivery.dedupeKey
         let added = state.withLock { s -> Bool in
             if let at = s.recent[key], now - at < .seconds(60) { return false }
             s.recent[key] = now
@@ -109,7 +125,7 @@ public final class NotificationDispatcher: Sendable {
         delivery.attempts += 1
         let error: String?
         if let refusal = await AddressPolicy.refusal(delivery.address, allowPrivate: allowPrivateNetworks) {
-            await delivery.failed(refusal)
+            await delivery.failed("\(delivery.what): \(refusal)")
             return
         }
         error = await send(delivery)
@@ -118,9 +134,8 @@ public final class NotificationDispatcher: Sendable {
             return
         }
         if delivery.attempts >= Self.maxAttempts {
-            logger.warning("notification not delivered", metadata: ["instance": "\(delivery.notification.instance)", "provider": "\(delivery.provider.rawValue)",
-                                                                     "attempts": "\(delivery.attempts)", "error": "\(error)"])
-            await delivery.failed("\(delivery.provider.rawValue) notification not delivered after \(delivery.attempts) attempts: \(error)")
+            logger.warning("delivery failed", metadata: ["what": "\(delivery.what)", "attempts": "\(delivery.attempts)", "error": "\(error)"])
+            await delivery.failed("\(delivery.what) not delivered after \(delivery.attempts) attempts: \(error)")
             return
         }
         delivery.notBefore = ContinuousClock.now + Self.retry.delay(attempt: delivery.attempts - 1)
@@ -130,12 +145,11 @@ public final class NotificationDispatcher: Sendable {
 
     /// One POST; nil when the endpoint answered 2xx.
     func send(_ delivery: Delivery) async -> String? {
-        let (body, headers) = delivery.provider.request(delivery.notification, token: delivery.token)
         var request = HTTPClientRequest(url: delivery.address)
         request.method = .POST
         request.headers.add(name: "User-Agent", value: "flotilla")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(body)
+        for (name, value) in delivery.headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(delivery.body)
         do {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
             _ = try? await response.body.collect(upTo: 64 * 1024)
