@@ -19,7 +19,7 @@ from harness import Emulator, Kubectl, git, git_repo, wait_until
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """Overrides the suite's API-only emulator: here `flotilla dev` runs everything."""
     workdir = tmp_path_factory.mktemp("dev")
-    running = Emulator(workdir, ["--demo-dir", str(workdir / "demo")], api_only=False).start()
+    running = Emulator(workdir, ["--demo-dir", str(workdir / "demo"), "--receiver-port", "0"], api_only=False).start()
     yield running
     running.stop()
 

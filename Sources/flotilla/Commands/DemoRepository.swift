@@ -89,9 +89,38 @@ enum DemoRepository {
         var description: String { message }
     }
 
-    /// Installs the CRD, the teams' namespaces and their FluxInstances (polling every 2 s, so a
-    /// pushed commit shows within seconds).
-    static func install(client: KubeClient, repositoryURL url: String) async throws {
+    /// The demo's webhook token (made once, kept beside the repository).
+    static func webhookToken(in dir: String) throws -> String {
+        let file = dir + "/webhook-token"
+        if let token = try? String(contentsOfFile: file, encoding: .utf8), !token.isEmpty { return token }
+        let token = (0..<20).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        _ = FileManager.default.createFile(atPath: file, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+        return token
+    }
+
+    /// A post-receive hook in the bare repository: every push posts a signed delivery (the generic
+    /// receiver's `X-Signature: sha256=<HMAC>`) to each team's receiver, as a git host would.
+    static func installHook(bare: String, receiver: String, token: String) throws {
+        let teams = ["a", "b"].map { """
+            curl -s -o /dev/null -X POST -H "X-Signature: sha256=$sig" -H "X-Delivery: $id-\($0)" \
+              -H 'Content-Type: application/json' --data "$body" '\(receiver)/hooks/team-\($0)/webhook' || true
+            """ }.joined(separator: "\n")
+        let hook = """
+            #!/bin/sh
+            # Written by `flotilla dev`: tells the demo instances about each push (see docs/webhooks.md).
+            body='{"event":"push"}'
+            sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac \(quote(token)) | sed 's/^.* //')
+            id=$(date +%s%N)
+            \(teams)
+
+            """
+        let path = bare + "/hooks/post-receive"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(hook.utf8), attributes: [.posixPermissions: 0o755])
+    }
+
+    /// Installs the CRD, the teams' namespaces, their webhook Secrets and FluxInstances (a push
+    /// wakes them through the receiver; they also poll every minute).
+    static func install(client: KubeClient, repositoryURL url: String, webhookToken: String) async throws {
         let crd = try YAML.decode(FluxInstanceCRD.yaml)
         _ = try await client.apply(crd, as: .customResourceDefinitions, fieldManager: "flotilla-dev", force: true)
         for _ in 0..<100 {
@@ -102,13 +131,33 @@ enum DemoRepository {
             let namespace = "team-\(team)"
             _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]],
                                        as: .namespaces, fieldManager: "flotilla-dev", force: true)
+            _ = try await client.apply(["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "webhook", "namespace": .string(namespace)],
+                                        "stringData": ["token": .string(webhookToken)]], as: .secrets, fieldManager: "flotilla-dev", force: true)
             let instance: JSONValue = [
                 "apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
                 "metadata": ["name": "apps", "namespace": .string(namespace)],
-                "spec": ["git": ["url": .string(url), "paths": [.string("teams/\(team)")], "pollInterval": "2s"],
-                         "sync": ["interval": "1m", "garbageCollection": ["enabled": true]]],
+                "spec": ["git": ["url": .string(url), "paths": [.string("teams/\(team)")], "pollInterval": "1m"],
+                         "sync": ["interval": "1m", "garbageCollection": ["enabled": true]],
+                         "receiver": ["type": "generic", "secretRef": ["name": "webhook"]]],
             ]
             _ = try await client.apply(instance, as: FluxInstance.resourceType, fieldManager: "flotilla-dev", force: true)
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now (bound to port 0, then released).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw DemoRepository.DemoError(message: "socket() failed") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw DemoRepository.DemoError(message: "no free port on 127.0.0.1") }
+    return Int(UInt16(bigEndian: addr.sin_port))
 }

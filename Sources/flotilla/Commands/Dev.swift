@@ -29,6 +29,9 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .long, help: "Where to create the demo repository (bare repository and a clone to commit in).")
     var demoDir: String = ".state/demo"
 
+    @Option(name: .long, help: "Port of the push webhook receiver (127.0.0.1); 0 picks a free port.")
+    var receiverPort = 9292
+
     @Option(name: .long, help: "How many changes the watch cache keeps before a watch from an older resourceVersion gets 410 Gone.")
     var watchWindow = 10_000
 
@@ -121,16 +124,20 @@ struct DevSession: Service {
             let demo = URL(fileURLWithPath: dev.demoDir).standardizedFileURL.path
             Dev.progress("creating the demo repository in \(demo)…")
             let url = try await DemoRepository.create(at: demo)
+            let receiver = "http://127.0.0.1:\(dev.receiverPort == 0 ? try freeLoopbackPort() : dev.receiverPort)"
+            let token = try DemoRepository.webhookToken(in: demo)
+            try DemoRepository.installHook(bare: demo + "/repo.git", receiver: receiver, token: token)
             Dev.progress("installing the FluxInstance CRD and two FluxInstances…")
-            try await DemoRepository.install(client: client, repositoryURL: url)
+            try await DemoRepository.install(client: client, repositoryURL: url, webhookToken: token)
             var options = try OperatorOptions.parse([])
             options.workDir = demo + "/work-dir"
             options.metricsAddress = ""
+            options.receiverAddress = String(receiver.dropFirst("http://".count))
             options.logLevel = dev.logLevel
             let services = await operatorServices(client: client, options: options, logger: logger)
             dev.say("""
                 KUBECONFIG=\(kubeconfig)
-                Demo repository: \(url) (commit in \(demo)/checkout, then `git push`)
+                Demo repository: \(url) (commit in \(demo)/checkout, then `git push`: its hook posts to \(receiver)/hooks/…)
                 Try: KUBECONFIG=\(kubeconfig) kubectl get fluxinstances -A
 
                 """)
