@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import FlotillaAPI
 import Foundation
 import GitSource
@@ -28,6 +29,8 @@ struct OperatorBench: AsyncParsableCommand {
     @Option(help: "The flotilla binary that serves the API emulator.") var flotilla = ".build/release/flotilla"
     @Option(help: "Soak: minutes of steady work after the storm (a commit to the shared repository every --soak-commit-seconds; RSS sampled each minute, every commit's lag to every instance).") var soakMinutes = 0
     @Option(help: "Soak: seconds between commits.") var soakCommitSeconds = 60
+
+    static let webhookToken = "bench-webhook-token"
 
     func run() async throws {
         let work = tempDir("opbench")
@@ -76,7 +79,9 @@ struct OperatorBench: AsyncParsableCommand {
             let url = ns == "latency" ? single.url : instanceURLs[(Int(ns.dropFirst("fleet-".count)) ?? 0) % instanceURLs.count]
             let instance: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance", "metadata": ["name": "apps", "namespace": .string(ns)],
                                        "spec": ["git": ["url": .string(url), "paths": ["apps"], "pollInterval": .string(ns == "latency" ? "1h" : pollInterval)],
-                                                "sync": ["interval": "1h"]]]
+                                                "sync": ["interval": "1h"], "receiver": ["type": "generic", "secretRef": ["name": "webhook"]]]]
+            _ = try await client.apply(["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "webhook", "namespace": .string(ns)],
+                                        "stringData": ["token": .string(Self.webhookToken)]], as: .secrets, fieldManager: "bench", force: true)
             _ = try await client.apply(instance, as: FluxInstance.resourceType, fieldManager: "bench", force: true)
         }
 
@@ -137,6 +142,24 @@ struct OperatorBench: AsyncParsableCommand {
             latencies.append(ContinuousClock.now - t)
         }
 
+        // Push webhook: a commit, then a signed delivery to the latency instance's receiver (as the
+        // HTTP endpoint hands it to the supervisor); until the status says it is applied. The
+        // other instances poll every pollInterval meanwhile.
+        var pushLatencies: [Duration] = []
+        for round in 1...latencyRounds {
+            let revision = try single.commit(["apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: latency\ndata:\n  push: \"\(round)\"\n"], message: "push \(round)")
+            let t = ContinuousClock.now
+            let body = Array(#"{"push":\#(round)}"#.utf8)
+            let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(Self.webhookToken.utf8))).map { String(format: "%02x", $0) }.joined()
+            let answer = await supervisor.receive(namespace: "latency", receiver: "webhook",
+                                                  delivery: WebhookDelivery(headers: ["X-Signature": "sha256=" + mac, "X-Delivery": "bench-\(round)"], body: body))
+            guard answer.status == 202 else { throw ValidationError("the webhook was refused: \(answer.status) \(answer.message)") }
+            while try await client.get(FluxInstance.resourceType, name: "apps", namespace: "latency")["status"]?["lastAppliedRevision"]?.stringValue != revision {
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            pushLatencies.append(ContinuousClock.now - t)
+        }
+
         // Storm: one commit reaches every instance; each is asked to reconcile at once.
         var changed: [String: String?] = [:]
         for i in 0..<max(1, manifests / 10) { changed["apps/cm-\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-\(i)\ndata:\n  value: \"storm\"\n" }
@@ -166,6 +189,8 @@ struct OperatorBench: AsyncParsableCommand {
         print("| reconcile passes during the idle minute (polls, all instances) | \(idlePasses) (\(idleReused) answered from another instance's recent poll of the same remote) |")
         print("| idle CPU over \(idleSeconds) s (share of one core) | \(String(format: "%.2f %%", idleCPU * 100)) |")
         print("| commit-to-applied after a reconcile request, p50 / p99 of \(latencyRounds) | \(ms(sorted[sorted.count / 2])) / \(ms(sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])) |")
+        let pushed = pushLatencies.sorted()
+        print("| push-to-applied through a webhook (generic receiver), p50 / p99 of \(latencyRounds) | \(ms(pushed[pushed.count / 2])) / \(ms(pushed[min(pushed.count - 1, Int(Double(pushed.count) * 0.99))])) |")
         print("| storm: one commit to every instance (\(writes) objects changed), all applied | \(ms(storm)) (\(String(format: "%.0f", Double(writes) / storm.seconds)) writes/s, \(ms(stormCPU)) CPU) |")
         if let soak { print(soak) }
         running.cancel()
