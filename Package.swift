@@ -68,6 +68,7 @@ let package = Package(
                 "ImageAutomation",
                 "KubeModel",
                 "Manifests",
+                "Primitives",
             ],
             swiftSettings: swiftSettings
         ),
@@ -209,6 +210,7 @@ let package = Package(
                 "KubeRuntime",
                 "Manifests",
                 "Operator",
+                "Primitives",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import Primitives
 import Foundation
 
 /// Debian's `docker-registry` (distribution 2.8) on 127.0.0.1, for tests: without auth, with
@@ -187,17 +188,6 @@ public final class RegistryFaultProxy: @unchecked Sendable {
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now (bound to port 0, then released).
 public func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw FixtureError("socket() failed") }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw FixtureError("cannot find a free port") }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    guard let port = freeLoopbackPort() else { throw FixtureError("no free port on 127.0.0.1") }
+    return port
 }

@@ -7,6 +7,7 @@ import KubeModel
 import Logging
 import Manifests
 import Operator
+import Primitives
 import ServiceLifecycle
 import UnixSignals
 
@@ -124,7 +125,7 @@ struct DevSession: Service {
             let demo = URL(fileURLWithPath: dev.demoDir).standardizedFileURL.path
             Dev.progress("creating the demo repository in \(demo)…")
             let url = try await DemoRepository.create(at: demo)
-            let receiver = "http://127.0.0.1:\(dev.receiverPort == 0 ? try freeLoopbackPort() : dev.receiverPort)"
+            let receiver = "http://127.0.0.1:\(dev.receiverPort == 0 ? try Dev.freePort() : dev.receiverPort)"
             let token = try DemoRepository.webhookToken(in: demo)
             try DemoRepository.installHook(bare: demo + "/repo.git", receiver: receiver, token: token)
             Dev.progress("installing the FluxInstance CRD and two FluxInstances…")
@@ -146,6 +147,13 @@ struct DevSession: Service {
         }
         try await client.shutdown()
         try outcome.get()
+    }
+}
+
+extension Dev {
+    static func freePort() throws -> Int {
+        guard let port = freeLoopbackPort() else { throw ValidationError("no free port on 127.0.0.1 for the webhook receiver") }
+        return port
     }
 }
 
