@@ -46,11 +46,17 @@ struct OperatorHTTP: Service {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+        try await Self.serve(router, host: host, port: port, logger: logger, announce: "serving /metrics, /healthz and /readyz")
+    }
+
+    /// Runs `router` on HOST:PORT until graceful shutdown or cancellation; `announce` is logged
+    /// with the bound address once listening (Hummingbird's own lines only from warnings up).
+    static func serve(_ router: Router<BasicRequestContext>, host: String, port: Int, logger: Logger, announce: Logger.Message) async throws {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
         let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "flotilla"),
-                              onServerRunning: { [logger, host] channel in
-                                  logger.notice("serving /metrics, /healthz and /readyz", metadata: ["address": "\(host):\(channel.localAddress?.port ?? 0)"])
+                              onServerRunning: { channel in
+                                  logger.notice(announce, metadata: ["address": "\(host):\(channel.localAddress?.port ?? 0)"])
                               }, logger: quiet)
         try await app.run()
     }

@@ -28,13 +28,7 @@ struct ReceiverHTTP: Service {
                                                   delivery: WebhookDelivery(headers: headers, body: Array(buffer: body)))
             return Self.answer(answer.status, answer.message)
         }
-        var quiet = logger
-        quiet.logLevel = max(logger.logLevel, .warning)
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "flotilla"),
-                              onServerRunning: { [logger, host] channel in
-                                  logger.notice("serving push webhooks on /hooks", metadata: ["address": "\(host):\(channel.localAddress?.port ?? 0)"])
-                              }, logger: quiet)
-        try await app.run()
+        try await OperatorHTTP.serve(router, host: host, port: port, logger: logger, announce: "serving push webhooks on /hooks")
     }
 
     static func answer(_ status: Int, _ message: String) -> Response {
