@@ -140,6 +140,9 @@ public struct RegistrySpec: Codable, Sendable, Hashable {
     public var pollInterval: String?
     public var dockerConfigSecretRef: SecretReference?
     public var insecureHosts: [String]?
+    /// A registry webhook (dockerhub, harbor, quay, generic) that makes automation scan a pushed
+    /// image at once.
+    public var receiver: ReceiverSpec?
     public init() {}
 }
 

@@ -295,6 +295,17 @@ spec:
                     description: A kubernetes.io/dockerconfigjson Secret in the instance's namespace.
                     properties:
                       name: {type: string, minLength: 1, description: 'The Secret''s name.'}
+                  receiver:
+                    type: object
+                    description: 'A registry webhook that makes image automation scan a pushed image at once: POST /hooks/NAMESPACE/SECRET on the receiver port, checked with the Secret''s token (dockerhub and quay: ?token=TOKEN in the URL; harbor: the Authorization header; generic: X-Signature sha256=HMAC).'
+                    required: [type, secretRef]
+                    properties:
+                      type: {type: string, enum: [dockerhub, harbor, quay, generic], description: 'The registry that sends the hook.'}
+                      secretRef:
+                        type: object
+                        required: [name]
+                        properties:
+                          name: {type: string, minLength: 1, description: 'The Secret''s name.'}
                   insecureHosts:
                     type: array
                     description: 'Registry hosts reached over TLS without verification, or plain HTTP when they do not speak TLS (e.g. a local registry) (Flux v1: --registry-insecure-host).'

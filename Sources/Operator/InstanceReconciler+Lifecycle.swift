@@ -26,6 +26,13 @@ extension InstanceReconciler {
         wake()
     }
 
+    /// A registry webhook: run automation now, asking the registry itself for these images.
+    public func imagesPushed(_ images: Set<String>) {
+        rescan.formUnion(images)
+        lastAutomation = nil
+        wake()
+    }
+
     /// Releases everything the instance owns: caches, work directory and mirror.
     func release() async {
         renderer?.release()

@@ -47,6 +47,8 @@ public actor InstanceReconciler {
     /// The last revision an `Applied` notification was sent for, and the last commit status.
     var lastNotifiedApply: String?
     var lastCommitStatus: (sha: String, state: CommitState)?
+    /// Images a registry webhook said were pushed: the next automation run scans them afresh.
+    var rescan: Set<String> = []
     var lastWrittenStatus: FluxInstanceStatus?
     /// The reason of the last outcome written (a `status` log line is written when it changes).
     var reportedReason: String?

@@ -88,6 +88,13 @@ public struct InstanceSettings: Sendable, Equatable {
         public var interval: Duration
         public var dockerConfigSecret: String?
         public var insecureHosts: [String]
+        /// The registry webhook that triggers a scan at once (`spec.registry.receiver`).
+        public var receiver: RegistryReceiver? = nil
+    }
+
+    public struct RegistryReceiver: Sendable, Equatable {
+        public var type: RegistryHookType
+        public var secretName: String
     }
 
     /// The ServiceAccount the operator creates when `serviceAccountName` is empty.
@@ -139,6 +146,13 @@ public struct InstanceSettings: Sendable, Equatable {
                 out.append(NotificationTarget(provider: provider, secretName: spec.secretRef.name, events: events))
             }
             return out
+        }
+        func registryReceiver(_ spec: ReceiverSpec?) throws(InvalidSpec) -> RegistryReceiver? {
+            guard let spec else { return nil }
+            guard let type = RegistryHookType(rawValue: spec.type) else {
+                throw InvalidSpec("spec.registry.receiver.type: \"\(spec.type)\" is not dockerhub, harbor, quay or generic")
+            }
+            return RegistryReceiver(type: type, secretName: spec.secretRef.name)
         }
         func receiver(_ spec: ReceiverSpec?) throws(InvalidSpec) -> Receiver? {
             guard let spec else { return nil }
@@ -197,7 +211,7 @@ public struct InstanceSettings: Sendable, Equatable {
                 pollInterval: try duration(spec.registry?.pollInterval, "5m", "registry.pollInterval"),
                 interval: try duration(spec.automation?.interval, "5m", "automation.interval"),
                 dockerConfigSecret: spec.registry?.dockerConfigSecretRef?.name,
-                insecureHosts: spec.registry?.insecureHosts ?? []),
+                insecureHosts: spec.registry?.insecureHosts ?? [], receiver: try registryReceiver(spec.registry?.receiver)),
             requests: (instance.metadata.annotations ?? [:]).reduce(into: [:]) { out, a in
                 if a.key.hasPrefix(Flotilla.requestAnnotationPrefix) { out[String(a.key.dropFirst(Flotilla.requestAnnotationPrefix.count))] = a.value }
             })

@@ -77,3 +77,25 @@ struct WebhookDeliveryTests {
         #expect(g.admit("ns/hook", delivery: "a", now: t0 + .seconds(5)) == .admitted, "only the last ids are remembered")
     }
 }
+
+/// Registry webhooks, each checked the way its registry can be.
+@Suite("Registry webhook deliveries")
+struct RegistryDeliveryTests {
+    @Test("Docker Hub and Quay carry the token in the URL, Harbor in Authorization, generic signs; each names the pushed image")
+    func registries() {
+        let hub = WebhookDelivery(headers: [:], body: Array(#"{"push_data":{"tag":"1.1"},"repository":{"repo_name":"team/app"}}"#.utf8), query: ["token": "t0k"])
+        #expect(hub.registryVerdict(.dockerhub, token: "t0k").images == ["docker.io/team/app"])
+        #expect(hub.registryVerdict(.dockerhub, token: "other").rejected?.status == 401)
+        let harbor = #"{"type":"PUSH_ARTIFACT","event_data":{"resources":[{"resource_url":"harbor.example/library/app:1.0"}]}}"#
+        #expect(WebhookDelivery(headers: ["Authorization": "t0k"], body: Array(harbor.utf8)).registryVerdict(.harbor, token: "t0k").images == ["harbor.example/library/app"])
+        #expect(WebhookDelivery(headers: [:], body: Array(harbor.utf8)).registryVerdict(.harbor, token: "t0k").rejected?.status == 401)
+        let deleted = WebhookDelivery(headers: ["Authorization": "t0k"], body: Array(#"{"type":"DELETE_ARTIFACT"}"#.utf8))
+        #expect(deleted.registryVerdict(.harbor, token: "t0k").images == [], "not a push: nothing to scan")
+        let quay = WebhookDelivery(headers: [:], body: Array(#"{"docker_url":"quay.io/org/app","updated_tags":["2"]}"#.utf8), query: ["token": "t0k"])
+        #expect(quay.registryVerdict(.quay, token: "t0k").images == ["quay.io/org/app"])
+        let body = #"{"image":"ghcr.io/org/app"}"#
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: Array("t0k".utf8))).map { String(format: "%02x", $0) }.joined()
+        #expect(WebhookDelivery(headers: ["X-Signature": "sha256=" + mac], body: Array(body.utf8)).registryVerdict(.generic, token: "t0k").images == ["ghcr.io/org/app"])
+        #expect(WebhookDelivery(headers: ["X-Signature": "sha256=00"], body: Array(body.utf8)).registryVerdict(.generic, token: "t0k").rejected?.status == 401)
+    }
+}

@@ -31,10 +31,13 @@ public struct WebhookDelivery: Sendable {
     /// Header names in lower case.
     public var headers: [String: String]
     public var body: [UInt8]
+    /// The URL's query parameters (registries that sign nothing put the token there).
+    public var query: [String: String]
 
-    public init(headers: [String: String], body: [UInt8]) {
+    public init(headers: [String: String], body: [UInt8], query: [String: String] = [:]) {
         self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
         self.body = body
+        self.query = query
     }
 
     public func verdict(_ type: ReceiverType, token: String) -> Verdict {

@@ -18,6 +18,7 @@ extension InstanceReconciler {
         }
         guard schedule.automationDue(now: Date()) else { return false }
         lastAutomation = Date()
+        defer { rescan = [] }  // scanned afresh by this run
         var status = ImagesStatus()
         status.lastScanTime = StatusBuilder.timestamp()
         status.lastCommit = imagesStatus?.lastCommit
@@ -128,7 +129,8 @@ extension InstanceReconciler {
                     scan = known
                 } else {
                     do {
-                        scan = try await cache.tags(ref, credentials: creds, settings: hostSettings, maxAge: images.pollInterval)
+                        scan = try await cache.tags(ref, credentials: creds, settings: hostSettings,
+                                                    maxAge: rescan.contains(ref.name) ? .zero : images.pollInterval)
                         scans[ref.name] = scan
                         out.repositories += 1
                     } catch {

@@ -24,8 +24,10 @@ struct ReceiverHTTP: Service {
             }
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
+            var query: [String: String] = [:]
+            for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
             let answer = await supervisor.receive(namespace: namespace, receiver: name,
-                                                  delivery: WebhookDelivery(headers: headers, body: Array(buffer: body)))
+                                                  delivery: WebhookDelivery(headers: headers, body: Array(buffer: body), query: query))
             return Self.answer(answer.status, answer.message)
         }
         try await OperatorHTTP.serve(router, host: host, port: port, logger: logger, announce: "serving push webhooks on /hooks")
