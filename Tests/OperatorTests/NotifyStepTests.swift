@@ -84,6 +84,26 @@ struct NotifyStepTests {
         }
     }
 
+    @Test("a hung endpoint costs each attempt its deadline, then an Event; the dispatcher keeps sending to a live one meanwhile")
+    func hungEndpoint() async throws {
+        let hung = try WebhookSink(mode: "hang"), live = try WebhookSink()
+        defer { hung.stop(); live.stop() }
+        let d = NotificationDispatcher(allowPrivateNetworks: true, timeout: .milliseconds(300))
+        let running = Task { await d.run() }
+        defer { running.cancel() }
+        let failures = AsyncStream.makeStream(of: String.self)
+        let n = { (i: Int) in Notification(instance: InstanceRef(namespace: "a", name: "b"), kind: .applied, revision: "\(i)", message: "m", time: Date()) }
+        d.enqueue(.init(address: hung.url, provider: .generic, notification: n(0), token: nil) { failures.continuation.yield($0) })
+        let started = ContinuousClock.now
+        d.enqueue(.init(address: live.url, provider: .slack, notification: n(1), token: nil) { _ in })
+        #expect(try await eventually(timeout: .seconds(5)) { live.requests().count == 1 }, "the live endpoint is not held up by the hung one")
+        #expect(ContinuousClock.now - started < .seconds(3))
+        var it = failures.stream.makeAsyncIterator()
+        let reason = await it.next()
+        #expect(reason?.contains("not delivered after 4 attempts") == true, "\(reason ?? "")")
+        #expect(hung.requests().count == 4, "each attempt reached it and timed out")
+    }
+
     @Test("decisions: failures, held prunes and recoveries from status changes; private addresses; a bounded queue for a dead endpoint")
     func decisions() {
         let failed = Outcome.failure(ConditionReason.parseFailed, "a.yaml:1: bad", .stalled)

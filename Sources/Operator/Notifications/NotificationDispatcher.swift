@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import Primitives
@@ -53,14 +54,18 @@ public final class NotificationDispatcher: Sendable {
     let capacity: Int
     let perAddress: Int
     let allowPrivateNetworks: Bool
+    /// The deadline of one attempt.
+    let timeout: Duration
     let logger: Logger
     private let state = Mutex(State())
     private let signal: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
     static let retry = Backoff(base: .seconds(1), max: .seconds(30))
     static let maxAttempts = 4
 
-    public init(allowPrivateNetworks: Bool = false, capacity: Int = 1000, perAddress: Int = 50, logger: Logger = Logger(label: "flotilla")) {
+    public init(allowPrivateNetworks: Bool = false, capacity: Int = 1000, perAddress: Int = 50, timeout: Duration = .seconds(5),
+                logger: Logger = Logger(label: "flotilla")) {
         self.allowPrivateNetworks = allowPrivateNetworks
+        self.timeout = timeout
         self.capacity = capacity
         self.perAddress = perAddress
         self.logger = logger
@@ -80,9 +85,11 @@ public final class NotificationDispatcher: Sendable {
             if s.waiting.filter({ $0.address == delivery.address }).count >= perAddress, let oldest = s.waiting.firstIndex(where: { $0.address == delivery.address }) {
                 s.waiting.remove(at: oldest)
                 s.dropped += 1
+                Self.counted(delivery.what, "dropped")
             } else if s.waiting.count >= capacity {
                 s.waiting.removeFirst()
                 s.dropped += 1
+                Self.counted(delivery.what, "dropped")
             }
             s.waiting.append(delivery)
             return true
@@ -125,14 +132,17 @@ public final class NotificationDispatcher: Sendable {
         delivery.attempts += 1
         let error: String?
         if let refusal = await AddressPolicy.refusal(delivery.address, allowPrivate: allowPrivateNetworks) {
+            Self.counted(delivery.what, "refused")
             await delivery.failed("\(delivery.what): \(refusal)")
             return
         }
         error = await send(delivery)
         guard let error else {
             state.withLock { $0.sent += 1 }
+            Self.counted(delivery.what, "sent")
             return
         }
+        Self.counted(delivery.what, "error")
         if delivery.attempts >= Self.maxAttempts {
             logger.warning("delivery failed", metadata: ["what": "\(delivery.what)", "attempts": "\(delivery.attempts)", "error": "\(error)"])
             await delivery.failed("\(delivery.what) not delivered after \(delivery.attempts) attempts: \(error)")
@@ -143,6 +153,12 @@ public final class NotificationDispatcher: Sendable {
         signal.continuation.yield()
     }
 
+    /// `flotilla_deliveries_total{what, result}`: sent, error (an attempt that failed), dropped
+    /// (by the bounds), refused (the address rules).
+    static func counted(_ what: String, _ result: String) {
+        Counter(label: "flotilla_deliveries_total", dimensions: [("what", what), ("result", result)]).increment()
+    }
+
     /// One POST; nil when the endpoint answered 2xx.
     func send(_ delivery: Delivery) async -> String? {
         var request = HTTPClientRequest(url: delivery.address)
@@ -151,7 +167,7 @@ public final class NotificationDispatcher: Sendable {
         for (name, value) in delivery.headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(delivery.body)
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             return (200..<300).contains(Int(response.status.code)) ? nil : "HTTP \(response.status.code)"
         } catch {
