@@ -6,8 +6,6 @@ import Foundation
 public struct CommitSignature: Sendable, Hashable {
     public var id: String
     public var summary: String
-    /// The committer, as the commit names it (who pushed it is not known to git).
-    public var committer: String
     /// The armored signature (`-----BEGIN PGP SIGNATURE-----` or `-----BEGIN SSH SIGNATURE-----`),
     /// nil for an unsigned commit.
     public var signature: String?
@@ -58,7 +56,6 @@ extension GitMirror {
         try check(git_commit_lookup(&commit, repo.pointer, &oid), "read commit \(oid.hex.prefix(7))")
         defer { git_commit_free(commit) }
         let summary = git_commit_summary(commit).map { String(cString: $0) } ?? ""
-        let committer = git_commit_committer(commit).map { "\(String(cString: $0.pointee.name)) <\(String(cString: $0.pointee.email))>" } ?? ""
         var signature = git_buf()
         var signed = git_buf()
         defer {
@@ -67,10 +64,10 @@ extension GitMirror {
         }
         let rc = git_commit_extract_signature(&signature, &signed, repo.pointer, &oid, nil)
         if rc == GIT_ENOTFOUND.rawValue {
-            return CommitSignature(id: oid.hex, summary: summary, committer: committer, signature: nil, signedData: [])
+            return CommitSignature(id: oid.hex, summary: summary, signature: nil, signedData: [])
         }
         try check(rc, "read the signature of \(oid.hex.prefix(7))")
-        return CommitSignature(id: oid.hex, summary: summary, committer: committer,
+        return CommitSignature(id: oid.hex, summary: summary,
                                signature: String(decoding: UnsafeRawBufferPointer(start: signature.ptr, count: signature.size), as: UTF8.self),
                                signedData: Array(UnsafeRawBufferPointer(start: signed.ptr, count: signed.size)))
     }

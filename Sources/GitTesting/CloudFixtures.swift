@@ -68,12 +68,12 @@ public final class WebhookSink: Sendable {
                                      port: port, what: "webhook-sink.py")
     }
 
-    /// Every request so far: headers (as sent) and body.
-    public func requests() -> [(headers: [String: String], body: String)] {
+    /// Every request so far: path, headers (as sent) and body.
+    public func requests() -> [(path: String, headers: [String: String], body: String)] {
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-            return ((o["headers"] as? [String: String]) ?? [:], (o["body"] as? String) ?? "")
+            return ((o["path"] as? String) ?? "", (o["headers"] as? [String: String]) ?? [:], (o["body"] as? String) ?? "")
         }
     }
 

@@ -29,7 +29,7 @@ struct CredentialHTTP: Sendable {
         for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
         if let body { request.body = .bytes(body) }
         do {
-            let response = try await client.execute(request, timeout: .seconds(timeout.components.seconds))
+            let response = try await client.execute(request, timeout: TimeAmount(timeout))
             let body = try await response.body.collect(upTo: 1024 * 1024)
             return Response(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {

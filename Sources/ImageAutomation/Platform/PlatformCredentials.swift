@@ -62,7 +62,7 @@ public final class PlatformCredentials: Sendable {
         do {
             let login = try await flights.run(key) { [self] in
                 loginCount.add(1, ordering: .relaxed)
-                do { return try await self.login(registry) } catch { throw error }
+                return try await self.login(registry)
             }.value
             cache.withLock { $0[key] = .login(login, refreshAfter: Self.refreshAfter(login.expires, now: Date())) }
             return login.credentials

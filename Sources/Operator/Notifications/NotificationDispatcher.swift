@@ -167,7 +167,7 @@ public final class NotificationDispatcher: Sendable {
         for (name, value) in delivery.headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(delivery.body)
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)))
+            let response = try await HTTPClient.shared.execute(request, timeout: TimeAmount(timeout))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             return (200..<300).contains(Int(response.status.code)) ? nil : "HTTP \(response.status.code)"
         } catch {

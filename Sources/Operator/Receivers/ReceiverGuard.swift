@@ -3,8 +3,8 @@ import Synchronization
 
 /// Per receiver: deliveries already seen (a provider's retry or a replay is answered without
 /// waking anyone; the last 1,024 ids each) and a token bucket (10 deliveries a second, bursts of
-/// 20), so one noisy or hostile sender cannot keep instances polling. Memory is bounded by the
-/// number of receivers, which instances name.
+/// 20), so one noisy or hostile sender cannot keep instances polling. An entry is made only for
+/// a delivery that passed its receiver's check, so memory is bounded by the receivers tenants made.
 final class ReceiverGuard: Sendable {
     struct Receiver {
         var seen: Set<String> = []
@@ -41,10 +41,5 @@ final class ReceiverGuard: Sendable {
             }
             return .admitted
         }
-    }
-
-    /// Drops receivers no instance names any more.
-    func retain(_ names: Set<String>) {
-        receivers.withLock { $0 = $0.filter { names.contains($0.key) } }
     }
 }
