@@ -60,11 +60,13 @@ public final class PlatformCredentials: Sendable {
             break
         }
         do {
+            // Cached inside the flight, so a call arriving as the flight ends finds the login.
             let login = try await flights.run(key) { [self] in
                 loginCount.add(1, ordering: .relaxed)
-                return try await self.login(registry)
+                let login = try await self.login(registry)
+                cache.withLock { $0[key] = .login(login, refreshAfter: Self.refreshAfter(login.expires, now: Date())) }
+                return login
             }.value
-            cache.withLock { $0[key] = .login(login, refreshAfter: Self.refreshAfter(login.expires, now: Date())) }
             return login.credentials
         } catch {
             let failure = error as? RegistryError ?? CredentialHTTP.failure("\(error)")

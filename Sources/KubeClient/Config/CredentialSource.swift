@@ -60,15 +60,20 @@ actor CredentialSource {
     private func execCredential(_ exec: KubeConfig.ExecConfig) async throws(KubeError) -> String {
         if let cached = execToken, cached.expires.map({ $0.timeIntervalSinceNow > 10 }) ?? true { return cached.token }
         do {
-            let fresh = try await execFlight.run(exec.command) { try Self.runPlugin(exec) }.value
-            execToken = (fresh.token, fresh.expires)
-            return fresh.token
+            // Kept inside the flight, so a request arriving as the flight ends finds the token.
+            return try await execFlight.run(exec.command) { [self] in
+                let fresh = try Self.runPlugin(exec)
+                await keep(fresh)
+                return fresh
+            }.value.token
         } catch let e as KubeError {
             throw e
         } catch {
             throw KubeError.transport("exec credential plugin \(exec.command): \(error)")
         }
     }
+
+    private func keep(_ fresh: ExecToken) { execToken = (fresh.token, fresh.expires) }
 
     /// Runs a `client.authentication.k8s.io/v1` exec plugin and reads its ExecCredential.
     struct ExecToken: Sendable {

@@ -42,18 +42,22 @@ public actor RESTMapper {
     /// Forgets one group/version (e.g. after a CRD for it was created).
     public func invalidate(apiVersion: String) { cache[apiVersion] = nil }
 
+    private func store(_ apiVersion: String, _ entry: Entry) { cache[apiVersion] = entry }
+
     private func noMatch(_ apiVersion: String, _ kind: String) -> KubeError {
         KubeError(code: 404, reason: "NotFound", message: "no matches for kind \"\(kind)\" in version \"\(apiVersion)\"")
     }
 
     private func refresh(_ apiVersion: String, client: KubeClient) async throws(KubeError) -> Entry {
         do {
-            let entry = try await discovery.run(apiVersion) { [self] in
+            // The flight stores its answer before it ends, so a miss arriving between the end of the
+            // flight and this caller's resumption finds the cache filled instead of asking again.
+            return try await discovery.run(apiVersion) { [self] in
                 countRequest()
-                return try await Self.fetch(apiVersion, client: client)
+                let entry = try await Self.fetch(apiVersion, client: client)
+                await store(apiVersion, entry)
+                return entry
             }.value
-            cache[apiVersion] = entry
-            return entry
         } catch {
             if let e = error as? KubeError {
                 if e.isNotFound {
