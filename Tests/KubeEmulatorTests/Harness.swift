@@ -8,8 +8,12 @@ import Testing
 struct Harness {
     let server: KubeAPIServer
 
-    init(watchWindow: Int = 10_000, eventTTL: Duration = .seconds(3600)) {
+    init(watchWindow: Int = 10_000, eventTTL: Duration = .seconds(3600), workloadStartDelay: Duration? = nil) {
         var configuration = EmulatorConfiguration.withDefaultUsers()
+        if let workloadStartDelay {
+            configuration.workloadControllers = true
+            configuration.workloadStartDelay = workloadStartDelay
+        }
         configuration.watchWindow = watchWindow
         configuration.eventTTL = eventTTL
         configuration.namespaceDeletionDelay = .zero

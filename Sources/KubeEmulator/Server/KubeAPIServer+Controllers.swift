@@ -20,7 +20,9 @@ extension KubeAPIServer {
 
     /// One pass of every controller; cheap when nothing is being deleted.
     public func reconcileOnce() {
+        let workloads = configuration.workloadControllers
         state.withLock { s in
+            if workloads { runWorkloads(&s, now: .now) }
             guard s.deletionsPending else { return }
             s.deletionsPending = false
             var progress = true

@@ -21,6 +21,12 @@ public struct EmulatorConfiguration: Sendable {
     public var bookmarkInterval: Duration = .seconds(60)
     /// The audience API requests must carry in ServiceAccount tokens.
     public var apiAudience = "https://kubernetes.default.svc.cluster.local"
+    /// Minimal workload controllers: Deployments get ReplicaSets, ReplicaSets get Pods, Pods turn
+    /// Ready, Jobs complete, claims bind, StatefulSets and DaemonSets report their replicas ready
+    /// (off by default: a test of the API alone wants objects to stay as written).
+    public var workloadControllers = false
+    /// How long a Pod takes to turn Ready (and a Job to complete, a claim to bind).
+    public var workloadStartDelay: Duration = .seconds(1)
     /// The CA bundle clients verify the server with (published in each namespace's kube-root-ca.crt).
     public var caBundlePEM: String = ""
 

@@ -55,6 +55,8 @@ struct State: Sendable {
     /// Events expire a TTL after their last write (like their etcd lease): storageKey → key → last write.
     var eventWrites: [String: [String: ContinuousClock.Instant]] = [:]
     static let eventStorageKeys: Set<String> = ["events", "events.events.k8s.io"]
+    /// The emulated workload controllers' memory (see `WorkloadState`).
+    var workloads = WorkloadState()
 
     init(watchWindow: Int) { self.watchWindow = watchWindow }
 
@@ -79,6 +81,7 @@ struct State: Sendable {
             objects[storageKey, default: [:]][State.key(namespace, name)] = object
         }
         if type == "DELETED" || object["metadata"]?["deletionTimestamp"] != nil { deletionsPending = true }
+        if KubeAPIServer.workloadKeys.contains(storageKey) { workloads.dirty = true }
         if State.eventStorageKeys.contains(storageKey) {
             eventWrites[storageKey, default: [:]][State.key(namespace, name)] = type == "DELETED" ? nil : .now
         }
