@@ -27,6 +27,21 @@ public enum Flotilla {
     /// On a Namespace, written by whoever administers it: the namespaces (comma-separated, or `*`)
     /// whose instances may sync into it with the identity the operator manages.
     public static let allowInstancesFromAnnotation = "flotilla.dev/allow-instances-from"
+    /// On an object (in git or in the cluster): `disabled` reports the object's drift and never
+    /// corrects it, whatever `spec.sync.driftCorrection` says.
+    public static let driftCorrectionAnnotation = "flotilla.dev/drift-correction"
+}
+
+/// Reasons of the `Healthy` condition (and of the health Events).
+public enum HealthReason {
+    /// Every applied object is current (rolled out, complete, bound, established, ready).
+    public static let healthy = "Healthy"
+    /// Some object is still getting there, within `spec.sync.healthTimeout`.
+    public static let progressing = "Progressing"
+    /// Some object failed, or was not current within `spec.sync.healthTimeout`.
+    public static let healthCheckFailed = "HealthCheckFailed"
+    /// Objects that differ from git were found (Event reason).
+    public static let driftDetected = "DriftDetected"
 }
 
 /// Reasons of the `Ready` (and `Stalled`) condition, documented for people in
@@ -67,6 +82,9 @@ public enum ConditionReason {
     public static let pruneHeld = "PruneHeld"
     /// The sync took longer than `spec.sync.timeout`.
     public static let syncTimeout = "SyncTimeout"
+    /// With `spec.sync.wait`: an applied object failed, or was not healthy within
+    /// `spec.sync.healthTimeout`.
+    public static let healthCheckFailed = "HealthCheckFailed"
     /// Anything else.
     public static let reconcileFailed = "ReconcileFailed"
     /// `allowedNamespaces` names a namespace the instance was not granted (`*` outside the

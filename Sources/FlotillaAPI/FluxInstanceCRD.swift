@@ -38,6 +38,9 @@ spec:
     - name: Behind
       type: integer
       jsonPath: .status.behind
+    - name: Health
+      type: string
+      jsonPath: .status.health.state
     - name: URL
       type: string
       jsonPath: .spec.git.url
@@ -176,6 +179,20 @@ spec:
                         default: 50
                         minimum: 0
                         maximum: 100
+                  wait:
+                    type: boolean
+                    default: false
+                    description: 'Ready only once what a revision applied is healthy (Deployments, StatefulSets and DaemonSets rolled out, Jobs complete, claims bound, CRDs established, objects with a Ready condition ready); until then Reconciling, then HealthCheckFailed after healthTimeout. Health is assessed and reported in the Healthy condition either way.'
+                  healthTimeout:
+                    description: 'How long what a revision applied may take to become healthy before health is Degraded.'
+                    type: string
+                    default: 5m
+                    pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'
+                  driftCorrection:
+                    type: string
+                    default: revert
+                    enum: [revert, revertIncludingAddedFields, report]
+                    description: 'What a resync does with objects that differ from git although git did not change: revert puts git''s values back (fields added by others stay), revertIncludingAddedFields also removes fields added with kubectl (edit, patch, label, annotate, scale, apply), report only reports them. The annotation flotilla.dev/drift-correction: disabled on an object reports its drift without correcting it.'
                   deletionPolicy:
                     type: string
                     default: Orphan
@@ -363,6 +380,41 @@ spec:
               pendingDeletions:
                 type: array
                 items: {type: string}
+              health:
+                type: object
+                description: The health of what the applied revision applied (kstatus rules).
+                properties:
+                  state: {type: string, enum: [Healthy, Progressing, Degraded]}
+                  revision: {type: string}
+                  total: {type: integer, description: Objects assessed.}
+                  since: {type: string, format: date-time, description: When the revision was first applied (the health timeout counts from here).}
+                  lastCheckTime: {type: string, format: date-time}
+                  objects:
+                    type: array
+                    description: The objects that are not healthy, worst first (at most 20).
+                    items:
+                      type: object
+                      properties:
+                        object: {type: string}
+                        status: {type: string, enum: [InProgress, Failed, Unknown]}
+                        reason: {type: string}
+                        message: {type: string}
+              drift:
+                type: object
+                description: Objects the last sync found differing from git although git had not changed.
+                properties:
+                  count: {type: integer}
+                  corrected: {type: integer, description: How many of them the sync put back.}
+                  detectedAt: {type: string, format: date-time}
+                  objects:
+                    type: array
+                    description: At most 20 of them.
+                    items:
+                      type: object
+                      properties:
+                        object: {type: string}
+                        drift: {type: string}
+                        corrected: {type: boolean}
               images:
                 type: object
                 description: What the last image automation run saw.

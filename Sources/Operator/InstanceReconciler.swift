@@ -55,6 +55,13 @@ public actor InstanceReconciler {
     var failures = 0
     var stopped = false
     var claimsMoved = false
+    /// The health of the applied revision (see `HealthWatch`), the state last reported (an
+    /// Event when it changes), the drift the last sync found, and the last sync's own outcome
+    /// (what `spec.sync.wait` holds back until healthy).
+    var healthWatch: HealthWatch?
+    var reportedHealth: HealthSummary.State?
+    var driftReport: DriftReport?
+    var lastSyncOutcome: Outcome?
     /// The last sync's result (for the status counts).
     var lastCounts: SyncResult? { didSet { syncsCompleted += 1 } }
     var syncsCompleted = 0
@@ -97,6 +104,11 @@ public actor InstanceReconciler {
         self.reportedReason = status.flatMap(Self.outcome(of:))?.reason
         self.requestResults = status?.requests ?? []
         self.verification = status?.verification
+        self.reportedHealth = status?.health.flatMap { HealthSummary.State(rawValue: $0.state) }
+        self.driftReport = status?.drift
+        // A revision still rolling out when the operator stopped is synced again at once, so
+        // that its health is watched to the end.
+        if status?.health?.state == HealthSummary.State.progressing.rawValue { self.lastSync = nil }
     }
 
     /// New settings from the supervisor (spec or annotations changed): applied at once.
@@ -185,22 +197,31 @@ public actor InstanceReconciler {
                 if await automateIfDue(mirror: mirror, head: head, branch: branch) {
                     wakePending = true  // sync the automation's commit at once
                 }
+                await checkHealthIfDue()
                 let behind = try await behind(mirror: mirror, head: head)
-                await writeStatus(lastWrittenStatus.flatMap(Self.outcome(of:)) ?? .synced(head), head: head, behind: behind)
+                // The outcome last written stands until the next sync, unless it is the health
+                // gate's (waiting, or not healthy): that is decided again from the sync's own.
+                let written = lastWrittenStatus.flatMap(Self.outcome(of:))
+                let gatedBefore = written.map { [ConditionReason.progressing, ConditionReason.healthCheckFailed].contains($0.reason) } ?? false
+                let shown = gated((gatedBefore ? lastSyncOutcome : nil) ?? written ?? .synced(head))
+                if settings.wait && !shown.reconciling, let applied = lastApplied { await reportCommitStatus(head: applied, outcome: shown.outcome) }
+                await writeStatus(shown.outcome, head: head, behind: behind, reconciling: shown.reconciling)
                 return nextDelay()
             }
             claimsMoved = false
             try await verify(head: head, mirror: mirror)
             if head != lastApplied { await reportCommitStatus(head: head, outcome: nil) }
             let outcome = try await sync(head: head, branch: branch, mirror: mirror)
-            await reportCommitStatus(head: head, outcome: outcome)
+            lastSyncOutcome = outcome
+            let shown = gated(outcome)
+            await reportCommitStatus(head: head, outcome: shown.reconciling ? nil : shown.outcome)
             lastRequest = s.reconcileRequestedAt
             failures = outcome.ready ? 0 : failures + 1
             if outcome.ready { await notifyApplied(head) }
             if outcome.ready, await automateIfDue(mirror: mirror, head: head, branch: branch) {
                 wakePending = true
             }
-            await writeStatus(outcome, head: head, behind: try await behind(mirror: mirror, head: head))
+            await writeStatus(shown.outcome, head: head, behind: try await behind(mirror: mirror, head: head), reconciling: shown.reconciling)
             return outcome.ready ? nextDelay() : min(nextDelay(), backoff())
         } catch {
             return await failed(error)

@@ -85,7 +85,10 @@ extension InstanceReconciler {
                          lastSync: lastSync, lastAutomation: lastAutomation, failures: failures)
     }
 
-    func nextDelay() -> Duration { schedule.nextDelay(now: Date()) }
+    func nextDelay() -> Duration {
+        let scheduled = schedule.nextDelay(now: Date())
+        return healthDelay.map { min($0, scheduled) } ?? scheduled
+    }
 
     func backoff() -> Duration { schedule.backoff }
 }

@@ -37,6 +37,10 @@ public struct InstanceSettings: Sendable, Equatable {
     public var syncTimeout: Duration
     public var garbageCollection: GarbageCollectionOptions
     public var deletionPolicy: SyncSpec.DeletionPolicy
+    /// `spec.sync.wait`: Ready only once what was applied is healthy.
+    public var wait = false
+    public var healthTimeout: Duration = .seconds(300)
+    public var driftCorrection = DriftCorrection.revert
     /// nil: the operator manages a ServiceAccount for the instance.
     public var serviceAccountName: String?
     public var allowedNamespaces: [String]
@@ -174,9 +178,10 @@ public struct InstanceSettings: Sendable, Equatable {
         guard (0...100).contains(collection.maxDeletePercent) else {
             throw InvalidSpec("spec.sync.garbageCollection.maxDeletePercent must be between 0 and 100")
         }
+        let drift = try DriftCorrection(spec.sync?.driftCorrection)
         let allowed = spec.allowedNamespaces.flatMap { $0.isEmpty ? nil : $0 } ?? [namespace]
         let suffix = (git.ciSkip ?? false) ? (git.ciSkipMessage ?? "[ci skip]") : nil
-        return InstanceSettings(
+        var settings = InstanceSettings(
             ref: ref,
             generation: instance.metadata.generation ?? 0,
             source: Source(url: git.url, branch: git.branch.flatMap { $0.isEmpty ? nil : $0 },
@@ -215,6 +220,10 @@ public struct InstanceSettings: Sendable, Equatable {
             requests: (instance.metadata.annotations ?? [:]).reduce(into: [:]) { out, a in
                 if a.key.hasPrefix(Flotilla.requestAnnotationPrefix) { out[String(a.key.dropFirst(Flotilla.requestAnnotationPrefix.count))] = a.value }
             })
+        settings.wait = spec.sync?.wait ?? false
+        settings.healthTimeout = try duration(spec.sync?.healthTimeout, "5m", "sync.healthTimeout")
+        settings.driftCorrection = drift
+        return settings
     }
 
     /// Sync options for this instance (branch is the one actually synced, for the GC set name).
@@ -223,7 +232,18 @@ public struct InstanceSettings: Sendable, Equatable {
                             defaultNamespace: defaultNamespace, allowedNamespaces: allowedNamespaces)
         o.clusterScoped = clusterScoped
         o.garbageCollection = garbageCollection
+        o.driftCorrection = driftCorrection
         return o
+    }
+}
+
+extension DriftCorrection {
+    init(_ text: String?) throws(InvalidSpec) {
+        guard let text, !text.isEmpty else { self = .revert; return }
+        guard let mode = DriftCorrection(rawValue: text) else {
+            throw InvalidSpec("spec.sync.driftCorrection: \"\(text)\" is not revert, revertIncludingAddedFields or report")
+        }
+        self = mode
     }
 }
 

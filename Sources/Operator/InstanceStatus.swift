@@ -102,4 +102,26 @@ enum StatusBuilder {
         if outcome.stalled { out.append(make("Stalled", true, outcome.reason, outcome.message)) }
         return out
     }
+
+    /// `Healthy`: True when everything applied is healthy, Unknown while something progresses,
+    /// False when something failed or timed out. Without a watch (after a restart) it is
+    /// rebuilt from the last written report; before any sync there is none.
+    static func healthCondition(_ summary: HealthSummary?, report: HealthReport?, generation: Int64, previous: [Condition], now: String) -> [Condition] {
+        let state = summary?.state ?? report.flatMap { HealthSummary.State(rawValue: $0.state) }
+        guard let state else { return [] }
+        let (status, reason): (String, String) = switch state {
+        case .healthy: ("True", HealthReason.healthy)
+        case .progressing: ("Unknown", HealthReason.progressing)
+        case .degraded: ("False", HealthReason.healthCheckFailed)
+        }
+        let message: String
+        if let summary {
+            message = state == .healthy ? "All \(summary.total) applied object(s) are healthy" : InstanceReconciler.describe(summary)
+        } else {
+            message = previous.first { $0.type == "Healthy" }?.message ?? ""
+        }
+        let old = previous.first { $0.type == "Healthy" }
+        let since = old?.status == status ? (old?.lastTransitionTime ?? now) : now
+        return [Condition(type: "Healthy", status: status, reason: reason, message: message, lastTransitionTime: since, observedGeneration: generation)]
+    }
 }

@@ -53,6 +53,9 @@ public final class OperatorMetrics: Sendable {
         let pruned: Counter
         let fetchDuration: Metrics.Timer
         let gitErrors: Counter
+        let drifted: Gauge
+        let driftCorrections: Counter
+        let unhealthyObjects: Gauge
 
         init(_ ref: InstanceRef) {
             let d = [("namespace", ref.namespace), ("name", ref.name)]
@@ -63,6 +66,20 @@ public final class OperatorMetrics: Sendable {
             pruned = Counter(label: "flotilla_objects_pruned_total", dimensions: d)
             fetchDuration = Metrics.Timer(label: "flotilla_git_fetch_duration_seconds", dimensions: d, preferredDisplayUnit: .seconds)
             gitErrors = Counter(label: "flotilla_git_errors_total", dimensions: d)
+            drifted = Gauge(label: "flotilla_drifted_objects", dimensions: d)
+            driftCorrections = Counter(label: "flotilla_drift_corrections_total", dimensions: d)
+            unhealthyObjects = Gauge(label: "flotilla_unhealthy_objects", dimensions: d)
+        }
+
+        /// Objects the last sync found drifted, and how many it put back.
+        func drift(found: Int, corrected: Int) {
+            drifted.record(found)
+            driftCorrections.increment(by: corrected)
+        }
+
+        /// Applied objects not healthy now.
+        func unhealthy(_ count: Int) {
+            unhealthyObjects.record(count)
         }
 
         func synced(_ result: SyncResult, duration: Duration) {
@@ -88,7 +105,8 @@ public final class OperatorMetrics: Sendable {
         /// Removes the series (the instance is gone from this operator).
         func destroy() {
             for timer in [syncDuration, fetchDuration] { timer.destroy() }
-            for counter in [syncsSucceeded, syncsFailed, applied, pruned, gitErrors] { counter.destroy() }
+            for counter in [syncsSucceeded, syncsFailed, applied, pruned, gitErrors, driftCorrections] { counter.destroy() }
+            for gauge in [drifted, unhealthyObjects] { gauge.destroy() }
         }
     }
 }

@@ -11,16 +11,23 @@ public struct Change: Sendable, Equatable, CustomStringConvertible {
         case wouldDelete = "would-delete"
         /// Held by the blast-radius guard until approved.
         case held
+        /// Differs from git, reported and left alone (`driftCorrection: report`, or the object's
+        /// `flotilla.dev/drift-correction: disabled`).
+        case drifted
     }
     public var id: ResourceID
     public var action: Action
     /// Why (for skipped, failed, held, and deletions that were not made): names the object's file.
     public var reason: String?
+    /// How the live object differed from git although git had not changed (drift), whether
+    /// corrected (`configured`) or not (`drifted`): `spec.replicas changed`, `fields added by kubectl-patch`.
+    public var drift: String?
 
-    public init(id: ResourceID, action: Action, reason: String? = nil) {
+    public init(id: ResourceID, action: Action, reason: String? = nil, drift: String? = nil) {
         self.id = id
         self.action = action
         self.reason = reason
+        self.drift = drift
     }
 
     public var description: String { "\(id) \(action.rawValue)" + (reason.map { ": \($0)" } ?? "") }
@@ -33,6 +40,19 @@ public struct SyncResult: Sendable {
     /// Deletions the guard holds (ids), with why.
     public var pendingDeletions: [ResourceID]
     public var pruneHeldReason: String?
+    /// The health of the applied objects as the sync saw them: those not current, and how many
+    /// were assessed.
+    public var unhealthy: [ResourceID: ObjectHealth] = [:]
+    public var assessed = 0
+
+    public init(revision: String, changes: [Change], pendingDeletions: [ResourceID], pruneHeldReason: String?,
+                unhealthy: [ResourceID: ObjectHealth] = [:], assessed: Int = 0) {
+        (self.revision, self.changes, self.pendingDeletions, self.pruneHeldReason) = (revision, changes, pendingDeletions, pruneHeldReason)
+        (self.unhealthy, self.assessed) = (unhealthy, assessed)
+    }
+
+    /// Objects found differing from git (corrected or not).
+    public var drifted: [Change] { changes.filter { $0.drift != nil } }
 
     public func count(_ action: Change.Action) -> Int { changes.reduce(0) { $0 + ($1.action == action ? 1 : 0) } }
     public func changes(_ action: Change.Action) -> [Change] { changes.filter { $0.action == action } }

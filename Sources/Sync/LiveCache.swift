@@ -102,8 +102,12 @@ public final class LiveCache: Sendable {
             var objects: Objects = [:]
             objects.reserveCapacity(list.items.count)
             for var item in list.items {
-                // Never compared, and often the largest part of an object.
-                item["metadata"]?["managedFields"] = nil
+                // Often the largest part of an object: only the entries of hand edits are kept
+                // (fields added by hand are drift; see `AddedFields`), usually none.
+                if let entries = item["metadata"]?["managedFields"]?.arrayValue {
+                    let handEdits = entries.filter { AddedFields.isHandEdit(manager: $0["manager"]?.stringValue ?? "") }
+                    item["metadata"]?["managedFields"] = handEdits.isEmpty ? nil : .array(handEdits)
+                }
                 objects[(item["metadata"]?["namespace"]?.stringValue ?? "") + "/" + (item["metadata"]?["name"]?.stringValue ?? "")] = item
             }
             return objects

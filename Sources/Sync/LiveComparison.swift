@@ -24,6 +24,8 @@ public enum LiveComparison {
 
     /// Whether `live` has every field of `desired` with an equal value. Nulls in `desired` are
     /// "unset" and match anything; keyed lists match items by key, other lists by position.
+    /// (The hot path of every resync: no paths are built and no keys sorted; `difference` names
+    /// the field once something differs.)
     public static func contains(_ live: JSONValue, _ desired: JSONValue, fieldPath: [String]) -> Bool {
         switch desired {
         case .null:
@@ -55,6 +57,66 @@ public enum LiveComparison {
             }
         default:
             return desired.semanticallyEquals(live) || Quantity.equal(desired, live)
+        }
+    }
+
+    /// Where a desired object first differs from the live one (`spec.replicas`,
+    /// `spec.template.spec.containers[name=app].image`), nil when the live object has it all.
+    public static func difference(desired: JSONValue, live: JSONValue) -> String? {
+        var wanted = desired
+        wanted["status"] = nil
+        if desired["kind"]?.stringValue == "Secret", desired["apiVersion"]?.stringValue == "v1" { wanted = secretWithData(wanted) }
+        return firstDifference(live, wanted, fieldPath: [])?.joined(separator: ".")
+    }
+
+    /// The path of the first field of `desired` that `live` lacks or has another value for.
+    static func firstDifference(_ live: JSONValue, _ desired: JSONValue, fieldPath: [String]) -> [String]? {
+        switch desired {
+        case .null:
+            return nil
+        case .object(let want):
+            guard case .object(let have) = live else { return fieldPath }
+            for (key, value) in want.sorted(by: { $0.key < $1.key }) {
+                if value.isNull { continue }
+                guard let actual = have[key] else {
+                    // The server drops empty lists and maps (`args: []`).
+                    if value.arrayValue?.isEmpty == true || value.objectValue?.isEmpty == true { continue }
+                    return fieldPath + [key]
+                }
+                if let path = firstDifference(actual, value, fieldPath: fieldPath + [key]) { return path }
+            }
+            return nil
+        case .array(let want):
+            guard case .array(let have) = live else { return fieldPath }
+            switch FieldTypes.builtin.listType(fieldPath) {
+            case .map(let keys):
+                for item in want {
+                    let key = FieldTypes.builtin.keyObject(item, keys: keys)
+                    guard let match = have.first(where: { FieldTypes.builtin.keyObject($0, keys: keys) == key }) else { return fieldPath }
+                    if let path = firstDifference(match, item, fieldPath: fieldPath) {
+                        // Name the item by its key: containers[name=app].image.
+                        let label = keys.map { "\($0)=\(item[$0]?.stringValue ?? item[$0].map { "\($0)" } ?? "")" }.joined(separator: ",")
+                        var named = path
+                        if named.count >= fieldPath.count, let last = fieldPath.last {
+                            named[fieldPath.count - 1] = "\(last)[\(label)]"
+                        }
+                        return named
+                    }
+                }
+                return nil
+            case .set:
+                return want.allSatisfy { item in have.contains { $0.semanticallyEquals(item) } } ? nil : fieldPath
+            case .atomic:
+                guard want.count == have.count else { return fieldPath }
+                for (i, (h, w)) in zip(have, want).enumerated() where firstDifference(h, w, fieldPath: fieldPath) != nil {
+                    var named = fieldPath
+                    if let last = named.last { named[named.count - 1] = "\(last)[\(i)]" }
+                    return named
+                }
+                return nil
+            }
+        default:
+            return desired.semanticallyEquals(live) || Quantity.equal(desired, live) ? nil : fieldPath
         }
     }
 

@@ -63,6 +63,8 @@ public struct SyncOptions: Sendable {
     /// Before applying a new revision, ask the API server (SelfSubjectAccessReview, as the
     /// client's identity) whether every object may be written; refuse the revision otherwise.
     public var preflightAccessCheck = false
+    /// What a resync does with objects that differ from git (`spec.sync.driftCorrection`).
+    public var driftCorrection = DriftCorrection.revert
 
     public init(instance: InstanceRef, setName: String, defaultNamespace: String? = nil, allowedNamespaces: [String]? = nil) {
         self.instance = instance

@@ -9,6 +9,8 @@ extension Syncer {
         var object: DesiredObject
         var change: Change
         var uid: String?
+        /// The applied object's health, from the live object or the apply's answer.
+        var health: ObjectHealth? = nil
     }
 
     /// CRDs and Namespaces first (then waits for the CRDs to be Established), then everything
@@ -42,7 +44,7 @@ extension Syncer {
         let scope = type.namespaced && !options.allowsAllNamespaces ? d.id.namespace : nil
         guard case .found(let object) = await live.lookup(type, scope: scope, objectNamespace: d.id.namespace, name: d.id.name),
               object["metadata"]?["resourceVersion"]?.stringValue == seen.resourceVersion else { return nil }
-        return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: object["metadata"]?["uid"]?.stringValue)
+        return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: object["metadata"]?["uid"]?.stringValue, health: .of(object))
     }
 
     func applyByRank(_ objects: [(Int, DesiredObject)]) async -> [(Int, Applied)] {
@@ -79,23 +81,71 @@ extension Syncer {
                 return Applied(object: d, change: Change(id: d.id, action: .conflict,
                                                          reason: "\(location): the live object belongs to another FluxInstance (\(Flotilla.instanceLabel)=\(owner))"))
             }
-            if LiveComparison.isUpToDate(desired: d.object, live: live, checksum: d.checksum) {
+            let added = options.driftCorrection == .revertIncludingAddedFields || options.driftCorrection == .report ? AddedFields.managers(of: live) : []
+            let upToDate = LiveComparison.isUpToDate(desired: d.object, live: live, checksum: d.checksum)
+            if upToDate && added.isEmpty {
                 if let rv = live["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = (rv, d.checksum) }
-                return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: uid)
+                return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: uid, health: .of(live))
             }
+            // Git has not changed since this object was applied (same checksum), yet it differs:
+            // drift. (A new checksum is a change in git, applied as such.)
+            let gitUnchanged = live["metadata"]?["annotations"]?[FluxAnnotations.syncChecksum]?.stringValue == d.checksum
+            var drift: String? = nil
+            if gitUnchanged || !added.isEmpty {
+                let changed = !gitUnchanged || upToDate ? nil : "\(LiveComparison.difference(desired: d.object, live: live) ?? "a field") changed"
+                let extra = added.isEmpty || options.driftCorrection == .revert ? nil : "fields added by \(added.joined(separator: ", "))"
+                drift = [changed, extra].compactMap { $0 }.joined(separator: "; ")
+                if drift?.isEmpty == true { drift = nil }
+            }
+            if let drift {
+                // A change in git is applied whatever the mode; drift alone may be left.
+                if gitUnchanged && (options.driftCorrection == .report || AddedFields.correctionDisabled(desired: d.object, live: live)) {
+                    verified[d.id] = nil
+                    let why = options.driftCorrection == .report ? "driftCorrection is report" : "annotated \(Flotilla.driftCorrectionAnnotation): disabled"
+                    return Applied(object: d, change: Change(id: d.id, action: .drifted, reason: "\(location): not corrected (\(why))", drift: drift),
+                                   uid: uid, health: .of(live))
+                }
+                if !added.isEmpty, options.driftCorrection == .revertIncludingAddedFields {
+                    if let failure = await takeOverAddedFields(d, type: type, live: live) { return failure }
+                }
+            }
+            return await write(d, type: type, live: live, drift: drift)
         }
+        return await write(d, type: type, live: nil, drift: nil)
+    }
+
+    /// Server-side applies the object (forcing ownership of git's fields).
+    func write(_ d: DesiredObject, type: ResourceType, live: JSONValue?, drift: String?) async -> Applied {
+        let location = d.manifest.location
         verified[d.id] = nil
         do {
             let response = try await client.apply(d.object, as: type, fieldManager: options.fieldManager, force: true)
             CrashPoint.pass("apply")
             logger.debug("applied", metadata: ["object": "\(d.id)", "created": "\(live == nil)"])
             if let rv = response["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = (rv, d.checksum) }
-            return Applied(object: d, change: Change(id: d.id, action: live == nil ? .created : .configured),
-                           uid: response["metadata"]?["uid"]?.stringValue)
+            return Applied(object: d, change: Change(id: d.id, action: live == nil ? .created : .configured, drift: drift),
+                           uid: response["metadata"]?["uid"]?.stringValue, health: .of(response))
         } catch {
             logger.warning("apply failed", metadata: ["object": "\(d.id)", "file": "\(location)", "error": "\(error.message)"])
-            return Applied(object: d, change: Change(id: d.id, action: .failed, reason: "\(location): \(error.message)"),
+            return Applied(object: d, change: Change(id: d.id, action: .failed, reason: "\(location): \(error.message)", drift: drift),
                            uid: live?["metadata"]?["uid"]?.stringValue)
+        }
+    }
+
+    /// Folds the hand-edit managers' fields into this instance's (one patch of managedFields,
+    /// conditional on the resourceVersion read), so that the apply that follows removes them.
+    func takeOverAddedFields(_ d: DesiredObject, type: ResourceType, live listed: JSONValue) async -> Applied? {
+        do {
+            // The live cache keeps only the hand edits' entries: read them all.
+            let live = try await client.get(type, name: d.id.name, namespace: d.id.namespace)
+            guard let managed = AddedFields.takenOver(live, by: options.fieldManager) else { return nil }
+            let patch: JSONValue = ["metadata": ["managedFields": managed, "resourceVersion": live["metadata"]?["resourceVersion"] ?? .null]]
+            _ = try await client.patch(type, name: d.id.name, namespace: d.id.namespace, patch)
+            return nil
+        } catch {
+            logger.warning("added fields not removed", metadata: ["object": "\(d.id)", "error": "\(error.message)"])
+            return Applied(object: d, change: Change(id: d.id, action: .failed, reason: "\(d.manifest.location): cannot take over the fields added by hand: \(error.message)"),
+                           uid: listed["metadata"]?["uid"]?.stringValue)
         }
     }
 

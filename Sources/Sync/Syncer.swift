@@ -166,10 +166,15 @@ public actor Syncer {
         }
         self.inventory = inventory
         verified = verified.filter { wanted.contains($0.key.description) }
-        let result = SyncResult(revision: rendered.revision, changes: changes, pendingDeletions: pending, pruneHeldReason: heldReason)
+        let assessed = applied.filter { $0.health != nil }
+        let unhealthy = Dictionary(assessed.compactMap { a in a.health.flatMap { $0.status == .current ? nil : (a.object.id, $0) } },
+                                   uniquingKeysWith: { a, _ in a })
+        let result = SyncResult(revision: rendered.revision, changes: changes, pendingDeletions: pending, pruneHeldReason: heldReason,
+                                unhealthy: unhealthy, assessed: assessed.count)
         logger.info("synced", metadata: ["revision": "\(rendered.revision.prefix(7))", "created": "\(result.count(.created))",
                                          "configured": "\(result.count(.configured))", "unchanged": "\(result.count(.unchanged))",
-                                         "failed": "\(result.count(.failed))", "conflicts": "\(result.count(.conflict))", "deleted": "\(result.count(.deleted))", "held": "\(pending.count)"])
+                                         "failed": "\(result.count(.failed))", "conflicts": "\(result.count(.conflict))", "deleted": "\(result.count(.deleted))", "held": "\(pending.count)",
+                                         "drifted": "\(result.drifted.count)", "unhealthy": "\(unhealthy.count)"])
         return result
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import GitSource
 import GitTesting
 import KubeClient
+import KubeEmulator
 import KubeModel
 import KubeTesting
 import Logging
@@ -84,8 +85,9 @@ final class SyncFixture: Sendable {
     }
 }
 
-func withSyncFixture(_ files: [String: String], _ body: (SyncFixture) async throws -> Void) async throws {
-    try await withTestCluster { cluster in
+func withSyncFixture(_ files: [String: String], emulator: (inout EmulatorConfiguration) -> Void = { _ in },
+                     _ body: (SyncFixture) async throws -> Void) async throws {
+    try await withTestCluster(emulator) { cluster in
         let fixture = try await SyncFixture(cluster: cluster, files: files)
         do {
             try await body(fixture)

@@ -25,15 +25,19 @@ extension InstanceReconciler {
     func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil, reconciling: Bool = false) async {
         let inputs = StatusInputs(outcome: outcome, reconciling: reconciling, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
                                   syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, verification: verification,
-                                  images: imagesStatus, requests: requestResults)
+                                  images: imagesStatus, requests: requestResults, health: healthWatch, drift: driftReport)
         if inputs == lastStatusInputs { return }
         if !reconciling { env.metrics.setReady(settings.ref, outcome.ready) }
         let previous = lastWrittenStatus
         var status = previous ?? FluxInstanceStatus()
         let now = StatusBuilder.timestamp()
         status.observedGeneration = settings.generation
+        status.health = healthReport(now: Date())
+        status.drift = driftReport
         status.conditions = StatusBuilder.conditions(outcome, reconciling: reconciling, generation: settings.generation,
                                                      previous: previous?.conditions ?? [], now: now)
+            + StatusBuilder.healthCondition(healthWatch?.summary(now: Date()), report: status.health, generation: settings.generation,
+                                            previous: previous?.conditions ?? [], now: now)
         if let head { status.headRevision = head }
         status.lastAppliedRevision = lastApplied
         status.shortRevision = lastApplied.map { String($0.prefix(7)) }
@@ -109,4 +113,6 @@ struct StatusInputs: Equatable {
     var verification: VerificationStatus?
     var images: ImagesStatus?
     var requests: [RequestResult]
+    var health: HealthWatch?
+    var drift: DriftReport?
 }

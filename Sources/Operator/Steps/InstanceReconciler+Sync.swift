@@ -71,6 +71,7 @@ extension InstanceReconciler {
                 }
             }
             lastCounts = result
+            await observe(result)
             return .result(result)
         }
     }

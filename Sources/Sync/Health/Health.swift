@@ -69,7 +69,12 @@ public struct HealthSummary: Sendable, Equatable {
 
     /// Sums up `objects`; `timedOut` turns objects still in progress into a degraded state.
     public init(_ objects: [ResourceID: ObjectHealth], timedOut: Bool = false) {
-        total = objects.count
+        self.init(unhealthy: objects.filter { $0.value.status != .current }, total: objects.count, timedOut: timedOut)
+    }
+
+    /// Sums up `total` objects of which only `unhealthy` are not current.
+    public init(unhealthy objects: [ResourceID: ObjectHealth], total: Int, timedOut: Bool = false) {
+        self.total = total
         unhealthy = objects.filter { $0.value.status != .current }
             .map { (id: $0.key, health: $0.value) }
             .sorted { ($1.health.status, $0.id) < ($0.health.status, $1.id) }
