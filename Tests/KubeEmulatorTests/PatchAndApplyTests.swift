@@ -139,3 +139,20 @@ struct PatchAndApplyTests {
         #expect(order == ["m2", "m3", "m1", "editor"], "Apply before Update; a re-applied m1 one second later goes after m3")
     }
 }
+
+@Suite("Server-side apply: dropped maps")
+struct DroppedMapTests {
+    @Test("a map the manager stops applying goes entirely (not left as {}), unless another manager owns something in it")
+    func droppedMapGoes() async {
+        let h = Harness()
+        await h.namespace("a")
+        let path = "/api/v1/namespaces/a/configmaps/c"
+        #expect(await h.apply(path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {x: y}, annotations: {p: q}}\ndata: {k: v}\n", manager: "one").status == 201)
+        _ = await h.call("PATCH", path + "?fieldManager=two", ["metadata": ["annotations": ["r": "s"]]], contentType: "application/merge-patch+json")
+        let after = await h.apply(path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: v}\n", manager: "one").body
+        #expect(after["metadata"]?["labels"] == nil, "labels removed, not left empty: \(after["metadata"]?["labels"] ?? .null)")
+        #expect(after["metadata"]?["annotations"] == ["r": "s"], "another manager's annotation keeps the map")
+        let none = await h.apply(path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", manager: "one").body
+        #expect(none["data"] == nil)
+    }
+}

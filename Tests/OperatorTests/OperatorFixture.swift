@@ -2,6 +2,7 @@ import FlotillaAPI
 import Foundation
 import GitTesting
 import KubeClient
+import KubeEmulator
 import KubeModel
 import KubeTesting
 import Logging
@@ -114,8 +115,9 @@ final class OperatorFixture: Sendable {
 }
 
 func withOperator(namespaces: [String], concurrency: Int = 4, tenancy: TenancyPolicy = TenancyPolicy(generators: .bubblewrap(Bubblewrap())),
-                  configure: (inout OperatorEnvironment) -> Void = { _ in }, _ body: (OperatorFixture) async throws -> Void) async throws {
-    try await withTestCluster { cluster in
+                  configure: (inout OperatorEnvironment) -> Void = { _ in }, emulator: (inout EmulatorConfiguration) -> Void = { _ in },
+                  _ body: (OperatorFixture) async throws -> Void) async throws {
+    try await withTestCluster(emulator) { cluster in
         let fixture = try await OperatorFixture(cluster: cluster, namespaces: namespaces, concurrency: concurrency, tenancy: tenancy, configure: configure)
         do {
             try await body(fixture)

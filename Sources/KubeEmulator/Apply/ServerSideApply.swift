@@ -51,12 +51,31 @@ struct ServerSideApply {
             let ownedBelow = others.contains { o in o.paths.contains { $0.count > path.count && Array($0.prefix(path.count)) == path } }
             if !ownedBelow { FieldSet.remove(path, from: &merged) }
         }
+        // Maps the manager no longer sets anything in, left empty, go too (structured-merge-diff
+        // makes named fields members before pruning, and adds back only what others own).
+        let kept = [newSet] + others
+        for path in dropped.sorted(by: { $0.count > $1.count }) {
+            for length in stride(from: path.count - 1, through: 1, by: -1) {
+                let parent = Array(path.prefix(length))
+                guard parent.allSatisfy({ $0.hasPrefix("f:") }), Self.value(at: parent, in: merged)?.objectValue?.isEmpty == true,
+                      !kept.contains(where: { set in set.paths.contains { $0.count >= parent.count && Array($0.prefix(parent.count)) == parent } })
+                else { break }
+                FieldSet.remove(parent, from: &merged)
+            }
+        }
 
         let entry = ManagedEntry(manager: manager, operation: "Apply", apiVersion: apiVersion, time: now, subresource: subresource, fields: newSet)
         if let mine { entries[mine] = entry } else { entries.append(entry) }
         ManagedFields.prune(&entries, object: merged)
         ManagedFields.store(entries, in: &merged)
         return .success(merged)
+    }
+
+    /// The value at a path of named fields (`f:` elements only).
+    static func value(at path: [String], in object: JSONValue) -> JSONValue? {
+        var node: JSONValue? = object
+        for element in path { node = node?[String(element.dropFirst(2))] }
+        return node
     }
 
     /// Merges applied values into live ones: maps field by field, keyed lists item by item, sets by

@@ -33,9 +33,10 @@ struct HealthWatch: Sendable, Equatable {
     }
 
     /// When to look again: 1 s after the sync, doubling to 10 s, and at the deadline at the
-    /// latest (so a timeout shows when it happens); nil once settled.
-    func nextCheck(now: Date) -> Date? {
-        guard !summary(now: now).settled else { return nil }
+    /// latest (so a timeout is seen, reported and written when it happens); nil once the last
+    /// look found it settled.
+    var nextCheck: Date? {
+        guard !summary(now: checkedAt).settled else { return nil }
         let interval = min(Double(1 << min(checks, 4)), 10)
         return min(checkedAt.addingTimeInterval(interval), deadline)
     }

@@ -20,7 +20,7 @@ extension InstanceReconciler {
     /// Checks the objects that are not healthy yet, when it is time (see `HealthWatch.nextCheck`).
     func checkHealthIfDue() async {
         let now = Date()
-        guard let watch = healthWatch, let at = watch.nextCheck(now: now), at <= now, let syncer else { return }
+        guard let watch = healthWatch, let at = watch.nextCheck, at <= now, let syncer else { return }
         let found = await syncer.health(of: Array(watch.unhealthy.keys))
         healthWatch = watch.checked(found, now: Date())
         await reportHealthChange(now: Date())
@@ -28,7 +28,7 @@ extension InstanceReconciler {
 
     /// How long until the next health check (nil: none pending).
     var healthDelay: Duration? {
-        healthWatch?.nextCheck(now: Date()).map { InstanceSchedule.atLeast50ms($0.timeIntervalSinceNow) }
+        healthWatch?.nextCheck.map { InstanceSchedule.atLeast50ms($0.timeIntervalSinceNow) }
     }
 
     /// The outcome to show: with `spec.sync.wait`, a sync that applied everything is Ready only
