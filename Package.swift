@@ -203,6 +203,7 @@ let package = Package(
             name: "flotilla",
             dependencies: [
                 "FlotillaAPI",
+                "GitSource",
                 "ImageAutomation",
                 "KubeClient",
                 "KubeEmulator",
@@ -211,6 +212,7 @@ let package = Package(
                 "Manifests",
                 "Operator",
                 "Primitives",
+                "Sync",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -253,10 +253,13 @@ public struct SyncCounts: Codable, Sendable, Hashable {
 public struct InstanceIdentity: Codable, Sendable, Hashable {
     public var publicKey: String?
     public var gitHost: String?
+    /// The ServiceAccount (of the instance's namespace) every read and write is made as.
+    public var serviceAccount: String?
 
-    public init(publicKey: String? = nil, gitHost: String? = nil) {
+    public init(publicKey: String? = nil, gitHost: String? = nil, serviceAccount: String? = nil) {
         self.publicKey = publicKey
         self.gitHost = gitHost
+        self.serviceAccount = serviceAccount
     }
 }
 

@@ -370,6 +370,7 @@ spec:
                 properties:
                   publicKey: {type: string}
                   gitHost: {type: string}
+                  serviceAccount: {type: string, description: The ServiceAccount every read and write of the manifests is made as.}
               verification:
                 type: object
                 description: The last revision whose signatures were verified, and who signed its head.

@@ -86,6 +86,11 @@ public struct Secret: KubeObject {
         if let s = stringData?[key] { return Array(s.utf8) }
         return data?[key].flatMap { Data(base64Encoded: $0) }.map(Array.init)
     }
+
+    /// Every decoded value.
+    public var values: [String: [UInt8]] {
+        Set((data ?? [:]).keys).union((stringData ?? [:]).keys).reduce(into: [:]) { out, key in out[key] = value(key) }
+    }
 }
 
 public struct ConfigMap: KubeObject {

@@ -50,7 +50,8 @@ extension InstanceReconciler {
         }
         if !reconciling { status.lastError = outcome.ready ? nil : outcome.message }
         let host = GitURL.parse(settings.source.url)?.host
-        status.identity = InstanceIdentity(publicKey: publicKey, gitHost: host?.isEmpty == false ? host : nil)
+        status.identity = InstanceIdentity(publicKey: publicKey, gitHost: host?.isEmpty == false ? host : nil,
+                                           serviceAccount: syncerIdentity?.name ?? previous?.identity?.serviceAccount)
         status.verification = verification
         status.images = imagesStatus
         status.requests = requestResults.isEmpty ? nil : requestResults

@@ -137,7 +137,7 @@ enum DemoRepository {
                 "apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
                 "metadata": ["name": "apps", "namespace": .string(namespace)],
                 "spec": ["git": ["url": .string(url), "paths": [.string("teams/\(team)")], "pollInterval": "1m"],
-                         "sync": ["interval": "1m", "garbageCollection": ["enabled": true]],
+                         "sync": ["interval": "1m", "garbageCollection": ["enabled": true], "wait": .bool(team == "a"), "healthTimeout": "2m"],
                          "receiver": ["type": "generic", "secretRef": ["name": "webhook"]]],
             ]
             _ = try await client.apply(instance, as: FluxInstance.resourceType, fieldManager: "flotilla-dev", force: true)

@@ -42,9 +42,22 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .long, help: "Log level (trace, debug, info, notice, warning, error).")
     var logLevel: Logger.Level = .notice
 
+    @Option(name: .long, help: "Minimal workload controllers (Deployments roll out, Jobs complete, claims bind): on by default, off with --api-only unless asked.")
+    var workloads: Bool?
+
+    @Option(name: .long, help: "Seconds a Pod takes to turn Ready (and a Job to complete, a claim to bind).")
+    var workloadStartSeconds = 3.0
+
+    @Option(name: .long, help: "Keep an object from ever getting healthy: KIND/NAMESPACE/NAME (e.g. Deployment/demo/podinfo). Repeatable.")
+    var unhealthy: [String] = []
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard eventTTLSeconds > 0 else { throw ValidationError("--event-ttl-seconds must be positive") }
+        guard workloadStartSeconds >= 0 else { throw ValidationError("--workload-start-seconds must not be negative") }
+        for object in unhealthy where object.split(separator: "/").count != 3 {
+            throw ValidationError("--unhealthy \(object): expected KIND/NAMESPACE/NAME, e.g. Deployment/demo/podinfo")
+        }
     }
 
     /// A line on stdout, unbuffered (scripts and tests read it while the process runs).
@@ -66,7 +79,13 @@ struct Dev: AsyncParsableCommand {
         configuration.eventTTL = .seconds(eventTTLSeconds)
         configuration.caBundlePEM = tls.caCertificatePEM
         let path = URL(fileURLWithPath: kubeconfig).standardizedFileURL.path
+        configuration.workloadControllers = workloads ?? !apiOnly
+        configuration.workloadStartDelay = .milliseconds(Int64(workloadStartSeconds * 1000))
         let api = KubeAPIServer(configuration: configuration)
+        for object in unhealthy {
+            let parts = object.split(separator: "/").map(String.init)
+            api.keepUnhealthy(kind: parts[0], namespace: parts[1], name: parts[2])
+        }
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let emulator = EmulatorService(server: EmulatorHTTPServer(api: api, tls: tls, port: port, logger: logger)) { port in
             portSink.yield(port)

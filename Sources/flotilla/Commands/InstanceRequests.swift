@@ -84,7 +84,7 @@ struct InstanceRequester {
     /// Waits until `revision` (nil: the head revision as the instance sees it), or a later commit,
     /// is applied by a sync at or after `since`; prints it with the sync's counts. A failure the
     /// instance reports after `since` ends the wait with its reason.
-    func waitApplied(_ revision: String?, since: Date, timeout: Duration) async throws {
+    func waitApplied(_ revision: String?, since: Date, timeout: Duration, health: Bool = false) async throws {
         let what = revision.map { String($0.prefix(7)) } ?? "its head revision"
         if revision != nil { print("Waiting for revision \(what) to be applied…") }
         let deadline = ContinuousClock.now + timeout
@@ -101,6 +101,7 @@ struct InstanceRequester {
                applied == revision || (applied == status?.headRevision && status?.behind ?? 0 == 0) {
                 let counts = status?.counts
                 print("Revision \(applied.prefix(7)) applied (\(counts?.applied ?? 0) changed, \(counts?.unchanged ?? 0) unchanged, \(counts?.pruned ?? 0) pruned).")
+                if health { try await waitHealthy(applied, deadline: deadline, timeout: timeout) }
                 return
             }
             // A failure after the request (the instance's previous state is given two seconds to change).
@@ -110,6 +111,37 @@ struct InstanceRequester {
             }
         }
         throw CLIError("\(target) did not apply \(what) within \(Self.text(timeout))" + (revision == nil ? "" : "; the commit is in git and will be applied"))
+    }
+}
+
+extension InstanceRequester {
+    /// Waits until the instance reports `revision`'s objects healthy; a degraded revision ends
+    /// the wait with the objects that are not.
+    func waitHealthy(_ revision: String, deadline: ContinuousClock.Instant, timeout: Duration) async throws {
+        print("Waiting for revision \(revision.prefix(7)) to be healthy…")
+        var reported = ""
+        while ContinuousClock.now < deadline {
+            let report: HealthReport?
+            do { report = try await client.get(FluxInstance.self, name: instance, namespace: namespace).status?.health } catch {
+                throw CLIError("cannot read \(target): \(error)")
+            }
+            if let report, report.revision == revision {
+                let objects = (report.objects ?? []).map { "  \($0.object): \($0.status) \($0.reason ?? ""): \($0.message ?? "")" }
+                switch report.state {
+                case "Healthy":
+                    print("Revision \(revision.prefix(7)) is healthy (\(report.total ?? 0) objects).")
+                    return
+                case "Degraded":
+                    throw CLIError("\(target): revision \(revision.prefix(7)) is not healthy:\n" + objects.joined(separator: "\n"))
+                default:
+                    let line = objects.first ?? ""
+                    if line != reported && !line.isEmpty { print("Waiting for" + line) }
+                    reported = line
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        throw CLIError("\(target): revision \(revision.prefix(7)) was not healthy within \(Self.text(timeout))")
     }
 }
 

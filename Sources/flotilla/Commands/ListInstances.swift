@@ -116,29 +116,3 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
-/// Block-style YAML for command output (scalars written as JSON, which YAML reads as the same).
-enum YAMLWriter {
-    static func write(_ value: JSONValue, indent: Int = 0) -> String {
-        let pad = String(repeating: " ", count: indent)
-        switch value {
-        case .object(let o) where !o.isEmpty:
-            return o.keys.sorted().map { k in
-                let v = o[k]!
-                switch v {
-                case .object(let inner) where !inner.isEmpty: return "\(pad)\(k):\n" + write(v, indent: indent + 2)
-                case .array(let items) where !items.isEmpty: return "\(pad)\(k):\n" + write(v, indent: indent)
-                default: return "\(pad)\(k): \(v.jsonString())\n"
-                }
-            }.joined()
-        case .array(let items) where !items.isEmpty:
-            return items.map { item in
-                let body = write(item, indent: indent + 2)
-                if case .object(let o) = item, !o.isEmpty { return pad + "- " + body.dropFirst(indent + 2) }
-                if case .array(let a) = item, !a.isEmpty { return pad + "-\n" + body }
-                return pad + "- " + item.jsonString() + "\n"
-            }.joined()
-        default:
-            return pad + value.jsonString() + "\n"
-        }
-    }
-}

@@ -21,6 +21,7 @@ struct Release: AsyncParsableCommand {
     @Flag(help: "Release locked workloads too.") var force = false
     @Flag(help: "Show the change; commit nothing.") var dryRun = false
     @Flag(help: "Wait until the commit is applied to the cluster.") var watch = false
+    @Flag(help: "With --watch: wait until what the commit applied is healthy (rolled out, complete, bound, ready).") var waitHealth = false
     @Option(name: [.short, .customLong("message")], help: "Why (goes into the commit message).") var message: String?
 
     func validate() throws {
@@ -56,7 +57,7 @@ struct Release: AsyncParsableCommand {
                 print(answer.revision.map { "Commit \($0.prefix(7)) pushed." } ?? Self.capitalised(answer.message))
             }
             if watch, let revision = answer.revision, !dryRun {
-                try await requester.waitApplied(revision, since: started, timeout: try request.limit())
+                try await requester.waitApplied(revision, since: started, timeout: try request.limit(), health: waitHealth)
             }
         }
     }

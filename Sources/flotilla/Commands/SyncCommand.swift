@@ -13,6 +13,7 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
     @Option(name: [.short, .customLong("instance")], help: "The FluxInstance.") var instance: String
     @Option(help: "Give up after this long (e.g. 30s, 2m).") var timeout = "2m"
+    @Flag(help: "Also wait until what the revision applied is healthy (rolled out, complete, bound, ready).") var waitHealth = false
 
     func run() async throws {
         guard let limit = DurationParser.parse(timeout), limit > .zero else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration such as 30s or 2m") }
@@ -30,7 +31,7 @@ struct SyncCommand: AsyncParsableCommand {
                 throw CLIError("cannot ask \(target) to sync: \(error)")
             }
             print("Sync requested for \(target); waiting for the head revision to be applied…")
-            try await requester.waitApplied(nil, since: requestedAt, timeout: limit)
+            try await requester.waitApplied(nil, since: requestedAt, timeout: limit, health: waitHealth)
         }
     }
 }
