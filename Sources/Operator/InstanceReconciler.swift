@@ -192,22 +192,7 @@ public actor InstanceReconciler {
                 newHead: head != lastApplied, requested: s.reconcileRequestedAt != lastRequest,
                 settingsChanged: syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false, claimsMoved: claimsMoved)
             let due = schedule.syncDue(triggers, now: Date())
-            guard due else {
-                failures = 0
-                if await automateIfDue(mirror: mirror, head: head, branch: branch) {
-                    wakePending = true  // sync the automation's commit at once
-                }
-                await checkHealthIfDue()
-                let behind = try await behind(mirror: mirror, head: head)
-                // The outcome last written stands until the next sync, unless it is the health
-                // gate's (waiting, or not healthy): that is decided again from the sync's own.
-                let written = lastWrittenStatus.flatMap(Self.outcome(of:))
-                let gatedBefore = written.map { [ConditionReason.progressing, ConditionReason.healthCheckFailed].contains($0.reason) } ?? false
-                let shown = gated((gatedBefore ? lastSyncOutcome : nil) ?? written ?? .synced(head))
-                if settings.wait && !shown.reconciling, let applied = lastApplied { await reportCommitStatus(head: applied, outcome: shown.outcome) }
-                await writeStatus(shown.outcome, head: head, behind: behind, reconciling: shown.reconciling)
-                return nextDelay()
-            }
+            guard due else { return try await idle(mirror: mirror, head: head, branch: branch) }
             claimsMoved = false
             try await verify(head: head, mirror: mirror)
             if head != lastApplied { await reportCommitStatus(head: head, outcome: nil) }

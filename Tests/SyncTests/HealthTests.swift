@@ -23,6 +23,7 @@ struct HealthTests {
         #expect(ObjectHealth.of(deployment(status: rolling)).message == "updated replicas: 1/3")
         var surplus = rolledOut
         surplus["replicas"] = 4
+        surplus["availableReplicas"] = 4
         #expect(ObjectHealth.of(deployment(status: surplus)).message == "pending termination: 1")
         var unavailable = rolledOut
         unavailable["availableReplicas"] = 2

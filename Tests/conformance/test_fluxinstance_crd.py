@@ -40,12 +40,12 @@ def test_apply_get_and_defaults(kubectl: Kubectl, crd_installed: None, namespace
     assert spec["git"]["pollInterval"] == "5m"
     assert spec["git"]["syncTag"] == "flux-sync"
     assert spec["git"]["readonly"] is False
-    assert spec["sync"] == {"interval": "5m", "timeout": "1m", "deletionPolicy": "Orphan",
-                            "garbageCollection": {"enabled": False, "dryRun": False, "maxDeletePercent": 50}}
+    assert spec["sync"] == {"interval": "5m", "timeout": "1m", "deletionPolicy": "Orphan", "wait": False, "healthTimeout": "5m",
+                            "driftCorrection": "revert", "garbageCollection": {"enabled": False, "dryRun": False, "maxDeletePercent": 50}}
     assert spec["suspend"] is False
     assert "registry" not in spec, "image automation is off unless asked for"
     table = kubectl.run("get", "fli", "-n", namespace).lines
-    assert table[0].split() == ["NAME", "READY", "STATUS", "REVISION", "BEHIND", "AGE"]
+    assert table[0].split() == ["NAME", "READY", "STATUS", "REVISION", "BEHIND", "HEALTH", "AGE"]
     assert table[1].split()[0] == "apps"
     wide = kubectl.run("get", "fluxinstances", "-n", namespace, "-o", "wide").lines
     assert "URL" in wide[0].split()

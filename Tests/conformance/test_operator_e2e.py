@@ -40,10 +40,11 @@ def test_demo_instances_are_ready_and_follow_commits(kubectl: Kubectl, emulator:
         ready(i).get("status") == "True" and i["status"].get("lastAppliedRevision") == head for i in instances(kubectl).values())
         and len(instances(kubectl)) == 2, timeout=30)
     table = kubectl.run("get", "fluxinstances", "-A").lines
-    assert table[0].split() == ["NAMESPACE", "NAME", "READY", "STATUS", "REVISION", "BEHIND", "AGE"]
+    assert table[0].split() == ["NAMESPACE", "NAME", "READY", "STATUS", "REVISION", "BEHIND", "HEALTH", "AGE"]
     for row in table[1:]:
         cells = row.split()
-        assert cells[2:6] == ["True", "Synced", head[:7], "0"], row
+        # team-a waits for its Deployment to roll out (spec.sync.wait): Ready means healthy.
+        assert cells[2:7] == ["True", "Synced", head[:7], "0", "Healthy"], row
     config = checkout / "teams" / "a" / "config.yaml"
     in_git = config.read_text().split("greeting: ", 1)[1].strip()
     assert kubectl.json("get", "configmap", "settings", "-n", "team-a")["data"]["greeting"] == in_git

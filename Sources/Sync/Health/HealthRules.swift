@@ -79,8 +79,9 @@ enum HealthRules {
         let updated = int(status["updatedReplicas"]), replicas = int(status["replicas"])
         let ready = int(status["readyReplicas"]), available = int(status["availableReplicas"])
         if updated < wanted { return ObjectHealth(.inProgress, reason: "Progressing", message: "updated replicas: \(updated)/\(wanted)") }
-        if replicas > updated { return ObjectHealth(.inProgress, reason: "Progressing", message: "pending termination: \(replicas - updated)") }
+        // (kstatus checks old replicas first; the new ones not becoming available says more.)
         if available < updated { return ObjectHealth(.inProgress, reason: "Progressing", message: "available replicas: \(available)/\(updated)") }
+        if replicas > updated { return ObjectHealth(.inProgress, reason: "Progressing", message: "pending termination: \(replicas - updated)") }
         if ready < wanted { return ObjectHealth(.inProgress, reason: "Progressing", message: "ready replicas: \(ready)/\(wanted)") }
         if isFalse(status, "Available") {
             return ObjectHealth(.inProgress, reason: "Progressing", message: message(condition(status, "Available")))

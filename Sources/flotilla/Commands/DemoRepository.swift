@@ -68,7 +68,7 @@ enum DemoRepository {
             try text.write(toFile: full, atomically: true, encoding: .utf8)
         }
         try await git("git init -q --bare -b main \(quote(bare))", in: dir)
-        try await git("git init -q -b main && git add -A && git commit -q -m 'Demo manifests' && git remote add origin \(quote(bare)) && git push -q origin main",
+        try await git("git init -q -b main && git add -A && git commit -q -m 'Demo manifests' && git remote add origin \(quote(bare)) && git push -q -u origin main",
                       in: checkout)
         return url
     }
