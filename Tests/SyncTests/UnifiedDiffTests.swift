@@ -1,30 +1,27 @@
 import Foundation
 import KubeModel
+import Manifests
 import Sync
 import Testing
 
 @Suite("Unified diff and compared objects (pure)")
 struct UnifiedDiffTests {
-    /// GNU diff's hunks for the same texts (its `---`/`+++` lines dropped).
-    func gnuDiff(_ old: String, _ new: String) throws -> [String] {
+    /// GNU diff's hunks for the same texts (its `---`/`+++` lines dropped). Run on a thread of
+    /// its own (`Subprocess`): a blocking wait on the test's pool could starve every other test.
+    func gnuDiff(_ old: String, _ new: String) async throws -> [String] {
         let dir = NSTemporaryDirectory() + "udiff-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try old.write(toFile: dir + "/a", atomically: true, encoding: .utf8)
         try new.write(toFile: dir + "/b", atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/diff")
-        p.arguments = ["-u", dir + "/a", dir + "/b"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let result = try await Subprocess.run(["/usr/bin/diff", "-u", dir + "/a", dir + "/b"], environment: ["PATH": "/usr/bin:/bin"],
+                                              limits: .init(timeout: .seconds(10)))
+        let out = String(decoding: result.stdout, as: UTF8.self)
         return out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropFirst(2).filter { !$0.isEmpty }
     }
 
     @Test("hunks match GNU diff -u: a change in the middle, at both ends, an insertion into nothing, a deletion of everything, far-apart changes")
-    func matchesGNUDiff() throws {
+    func matchesGNUDiff() async throws {
         let base = (1...20).map { "line \($0)" }
         var middle = base; middle[9] = "changed 10"
         var ends = base; ends[0] = "first"; ends.append("twenty-one")
@@ -33,7 +30,8 @@ struct UnifiedDiffTests {
         let cases: [([String], [String])] = [(base, middle), (base, ends), ([], base), (base, []), (base, apart), (base, close)]
         for (old, new) in cases {
             let text = { (lines: [String]) in lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n" }
-            #expect(UnifiedDiff.hunks(old: old, new: new) == (try gnuDiff(text(old), text(new))))
+            let gnu = try await gnuDiff(text(old), text(new))
+            #expect(UnifiedDiff.hunks(old: old, new: new) == gnu)
         }
         #expect(UnifiedDiff.hunks(old: base, new: base).isEmpty)
         #expect(UnifiedDiff.make(old: "a\n", new: "a\n", oldName: "x", newName: "y") == "")

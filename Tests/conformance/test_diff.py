@@ -133,3 +133,45 @@ def test_diff_of_a_branch_and_build(kubectl: Kubectl, emulator: Emulator, operat
     refused = flotilla(emulator, "diff", "-i", "apps", "-n", namespace, context="bob")
     assert refused.returncode == 2
     assert f"you may not read FluxInstance {namespace}/apps" in refused.stderr
+
+
+def test_a_tenant_cannot_reach_further_with_diff(kubectl: Kubectl, emulator: Emulator, operator: Operator, tmp_path: Path) -> None:
+    """alice may use FluxInstances, Secrets and ConfigMaps in her namespace only. diff acts as the
+    instance only if the API server lets her impersonate its ServiceAccount; as herself, only her
+    own rights apply; a working copy reaching into another namespace is refused before any request."""
+    from test_tenancy import grant_tenant
+    namespace, repo = synced_instance(kubectl, tmp_path, "tenant")
+    grant_tenant(kubectl, namespace)
+    theirs = f"theirs-{kubectl.label.replace('.', '-')}"
+    kubectl.run("create", "namespace", theirs)
+
+    refused = flotilla(emulator, "diff", "-i", "apps", "-n", namespace, context="alice")
+    assert refused.returncode == 2
+    assert f"you may not act as ServiceAccount {namespace}/flotilla-apps" in refused.stderr
+    assert 'cannot impersonate resource "serviceaccounts"' in refused.stderr
+
+    work = tmp_path / "reach"
+    shutil.copytree(repo, work)
+    (work / "grab.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: grab, namespace: {theirs}}}\ndata: {{owner: alice}}\n")
+    reach = flotilla(emulator, "diff", "-i", "apps", "-n", namespace, "--dir", str(work), "--as-caller", context="alice")
+    assert reach.returncode == 2
+    assert f"grab.yaml:1: {theirs}:configmap/grab is in namespace {theirs}, which this instance may not use" in reach.stderr
+
+    # As herself, within her namespace: her own rights, a dry run only.
+    (work / "grab.yaml").unlink()
+    (work / "app.yaml").write_text(FILES["app.yaml"].replace("k: one", "k: mine"))
+    own = flotilla(emulator, "diff", "-i", "apps", "-n", namespace, "--dir", str(work), "--as-caller", context="alice")
+    assert own.returncode == 1, own.stderr
+    assert '+  k: "mine"' in own.stdout
+    assert kubectl.json("get", "cm", "app", "-n", namespace)["data"] == {"k": "one"}
+    assert kubectl.run("get", "cm", "grab", "-n", theirs, check=False).returncode != 0
+
+    # The administrator lets her act as the instance (and nothing else): diff works as it.
+    kubectl.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "diff", "namespace": namespace},
+                   "rules": [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"], "resourceNames": ["flotilla-apps"]}]})
+    kubectl.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "diff", "namespace": namespace},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "diff"},
+                   "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]})
+    allowed = flotilla(emulator, "diff", "-i", "apps", "-n", namespace, "--dir", str(work), "-o", "json", context="alice")
+    assert allowed.returncode == 1, allowed.stderr
+    assert json.loads(allowed.stdout)["actingAs"] == f"system:serviceaccount:{namespace}:flotilla-apps"
