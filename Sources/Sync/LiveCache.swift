@@ -104,9 +104,11 @@ public final class LiveCache: Sendable {
             for var item in list.items {
                 // Often the largest part of an object: only the entries of hand edits are kept
                 // (fields added by hand are drift; see `AddedFields`), usually none.
-                if let entries = item["metadata"]?["managedFields"]?.arrayValue {
-                    let handEdits = entries.filter { AddedFields.isHandEdit(manager: $0["manager"]?.stringValue ?? "") }
-                    item["metadata"]?["managedFields"] = handEdits.isEmpty ? nil : .array(handEdits)
+                let handEdit = { (entry: JSONValue) in AddedFields.isHandEdit(manager: entry["manager"]?.stringValue ?? "") }
+                if let entries = item["metadata"]?["managedFields"]?.arrayValue, entries.contains(where: handEdit) {
+                    item["metadata"]?["managedFields"] = .array(entries.filter(handEdit))
+                } else {
+                    item["metadata"]?["managedFields"] = nil
                 }
                 objects[(item["metadata"]?["namespace"]?.stringValue ?? "") + "/" + (item["metadata"]?["name"]?.stringValue ?? "")] = item
             }

@@ -4,12 +4,18 @@ import KubeModel
 /// unless they carry the generic signals: a deletion in progress, an `observedGeneration` behind
 /// `metadata.generation`, `Reconciling=True`, `Stalled=True`, or a `Ready` condition not true.
 enum HealthRules {
+    /// Kinds with rules of their own (any group: the switch below checks it).
+    static let ruled: Set<String> = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "PersistentVolumeClaim", "Pod",
+                                     "Namespace", "Service", "CustomResourceDefinition"]
+
     static func assess(_ object: JSONValue) -> ObjectHealth {
         if object["metadata"]?["deletionTimestamp"]?.stringValue != nil {
             return ObjectHealth(.inProgress, reason: "Terminating", message: "being deleted")
         }
-        let group = (object["apiVersion"]?.stringValue ?? "").split(separator: "/").dropLast().first.map(String.init) ?? ""
         let kind = object["kind"]?.stringValue ?? ""
+        // The common case of every resync: a ConfigMap, a Secret, RBAC… without status is current.
+        if !ruled.contains(kind), object["status"]?.objectValue?.isEmpty ?? true { return .current }
+        let group = (object["apiVersion"]?.stringValue ?? "").split(separator: "/").dropLast().first.map(String.init) ?? ""
         let status = object["status"] ?? .null
         let generation = object["metadata"]?["generation"]?.intValue
         if let generation, let observed = status["observedGeneration"]?.intValue, observed < generation {
