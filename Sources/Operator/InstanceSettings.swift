@@ -26,6 +26,8 @@ public struct InstanceSettings: Sendable, Equatable {
 
     public var ref: InstanceRef
     public var generation: Int64
+    /// The FluxInstance's uid (what its Events point at), when known.
+    public var uid: String?
     public var source: Source
     /// Commit signature verification (nil: off).
     public var verify: VerificationPolicy?
@@ -220,6 +222,7 @@ public struct InstanceSettings: Sendable, Equatable {
             requests: (instance.metadata.annotations ?? [:]).reduce(into: [:]) { out, a in
                 if a.key.hasPrefix(Flotilla.requestAnnotationPrefix) { out[String(a.key.dropFirst(Flotilla.requestAnnotationPrefix.count))] = a.value }
             })
+        settings.uid = instance.metadata.uid
         settings.wait = spec.sync?.wait ?? false
         settings.healthTimeout = try duration(spec.sync?.healthTimeout, "5m", "sync.healthTimeout")
         settings.driftCorrection = drift

@@ -53,9 +53,10 @@ public final class OperatorMetrics: Sendable {
         let pruned: Counter
         let fetchDuration: Metrics.Timer
         let gitErrors: Counter
-        let drifted: Gauge
-        let driftCorrections: Counter
-        let unhealthyObjects: Gauge
+        /// Health and drift series, made on the first non-zero value: most instances are healthy
+        /// and never drift, and a thousand idle series cost megabytes (absent means zero).
+        private let healthSeries = Mutex<(drifted: Gauge?, corrections: Counter?, unhealthy: Gauge?)>((nil, nil, nil))
+        let dimensions: [(String, String)]
 
         init(_ ref: InstanceRef) {
             let d = [("namespace", ref.namespace), ("name", ref.name)]
@@ -66,20 +67,27 @@ public final class OperatorMetrics: Sendable {
             pruned = Counter(label: "flotilla_objects_pruned_total", dimensions: d)
             fetchDuration = Metrics.Timer(label: "flotilla_git_fetch_duration_seconds", dimensions: d, preferredDisplayUnit: .seconds)
             gitErrors = Counter(label: "flotilla_git_errors_total", dimensions: d)
-            drifted = Gauge(label: "flotilla_drifted_objects", dimensions: d)
-            driftCorrections = Counter(label: "flotilla_drift_corrections_total", dimensions: d)
-            unhealthyObjects = Gauge(label: "flotilla_unhealthy_objects", dimensions: d)
+            dimensions = d
         }
 
         /// Objects the last sync found drifted, and how many it put back.
         func drift(found: Int, corrected: Int) {
-            drifted.record(found)
-            driftCorrections.increment(by: corrected)
+            let dimensions = dimensions
+            healthSeries.withLock { s in
+                if found > 0 && s.drifted == nil { s.drifted = Gauge(label: "flotilla_drifted_objects", dimensions: dimensions) }
+                if corrected > 0 && s.corrections == nil { s.corrections = Counter(label: "flotilla_drift_corrections_total", dimensions: dimensions) }
+                s.drifted?.record(found)
+                if corrected > 0 { s.corrections?.increment(by: corrected) }
+            }
         }
 
         /// Applied objects not healthy now.
         func unhealthy(_ count: Int) {
-            unhealthyObjects.record(count)
+            let dimensions = dimensions
+            healthSeries.withLock { s in
+                if count > 0 && s.unhealthy == nil { s.unhealthy = Gauge(label: "flotilla_unhealthy_objects", dimensions: dimensions) }
+                s.unhealthy?.record(count)
+            }
         }
 
         func synced(_ result: SyncResult, duration: Duration) {
@@ -105,8 +113,12 @@ public final class OperatorMetrics: Sendable {
         /// Removes the series (the instance is gone from this operator).
         func destroy() {
             for timer in [syncDuration, fetchDuration] { timer.destroy() }
-            for counter in [syncsSucceeded, syncsFailed, applied, pruned, gitErrors, driftCorrections] { counter.destroy() }
-            for gauge in [drifted, unhealthyObjects] { gauge.destroy() }
+            for counter in [syncsSucceeded, syncsFailed, applied, pruned, gitErrors] { counter.destroy() }
+            healthSeries.withLock { s in
+                s.drifted?.destroy()
+                s.corrections?.destroy()
+                s.unhealthy?.destroy()
+            }
         }
     }
 }

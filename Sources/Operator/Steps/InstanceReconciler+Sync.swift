@@ -80,7 +80,9 @@ extension InstanceReconciler {
     func instanceObject() async -> JSONValue {
         var object: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance",
                                  "metadata": ["name": .string(settings.ref.name), "namespace": .string(settings.ref.namespace)]]
-        if let uid = try? await env.client.get(FluxInstance.resourceType, name: settings.ref.name, namespace: settings.ref.namespace)["metadata"]?["uid"] {
+        if let uid = settings.uid {
+            object["metadata"]?["uid"] = .string(uid)
+        } else if let uid = try? await env.client.get(FluxInstance.resourceType, name: settings.ref.name, namespace: settings.ref.namespace)["metadata"]?["uid"] {
             object["metadata"]?["uid"] = uid
         }
         return object

@@ -60,7 +60,11 @@ extension InstanceReconciler {
         let summary = watch.summary(now: now)
         metrics.unhealthy(summary.unhealthy.count)
         guard summary.state != reportedHealth else { return }
+        // Healthy from the first look is no change (and a thousand instances starting would
+        // otherwise each write an Event).
+        let first = reportedHealth == nil
         reportedHealth = summary.state
+        if first && summary.state == .healthy { return }
         let revision = watch.revision.prefix(12)
         let object = await instanceObject()
         switch summary.state {
