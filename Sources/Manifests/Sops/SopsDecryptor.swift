@@ -21,6 +21,16 @@ public struct SopsDecryptor: Sendable, Equatable {
         self.scratch = scratch
     }
 
+    /// The keys of a decryption Secret's values: age identities under keys ending in `.agekey`,
+    /// armored PGP private keys under `.asc`; nil when it holds neither.
+    public init?(secretValues fields: [String: [UInt8]], scratch: String) {
+        let text = { (key: String) in String(decoding: fields[key] ?? [], as: UTF8.self) }
+        let age = fields.keys.sorted().filter { $0.hasSuffix(".agekey") }.map(text).joined(separator: "\n")
+        let pgp = fields.keys.sorted().filter { $0.hasSuffix(".asc") }.map(text)
+        guard !age.isEmpty || !pgp.isEmpty else { return nil }
+        self.init(ageIdentities: age, pgpKeys: pgp, scratch: scratch)
+    }
+
     /// A name for the keys that reveals nothing of them (a parse cache filled with other keys is
     /// dropped when it changes).
     public var fingerprint: String {

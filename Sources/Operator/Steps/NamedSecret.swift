@@ -18,8 +18,6 @@ extension InstanceReconciler {
 
     /// Every key of a Secret with its bytes (`data` and `stringData`).
     static func fields(of secret: Secret) -> [String: [UInt8]] {
-        var fields: [String: [UInt8]] = [:]
-        for key in Set((secret.data ?? [:]).keys).union((secret.stringData ?? [:]).keys) { fields[key] = secret.value(key) }
-        return fields
+        secret.values
     }
 }

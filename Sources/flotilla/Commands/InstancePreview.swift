@@ -133,11 +133,10 @@ struct InstancePreview {
 
     func decryptor(scratch: String) async throws -> SopsDecryptor? {
         guard let name = settings.decryptionSecretName else { return nil }
-        let fields = try await secret(name, field: "spec.decryption.secretRef")
-        let text = { (key: String) in String(decoding: fields[key] ?? [], as: UTF8.self) }
-        let age = fields.keys.sorted().filter { $0.hasSuffix(".agekey") }.map(text).joined(separator: "\n")
-        let pgp = fields.keys.sorted().filter { $0.hasSuffix(".asc") }.map(text)
-        return SopsDecryptor(ageIdentities: age, pgpKeys: pgp, scratch: scratch)
+        guard let decryptor = SopsDecryptor(secretValues: try await secret(name, field: "spec.decryption.secretRef"), scratch: scratch) else {
+            throw CLIError("Secret \(settings.ref.namespace)/\(name) (spec.decryption.secretRef) has no age identity (.agekey) or PGP key (.asc)")
+        }
+        return decryptor
     }
 }
 

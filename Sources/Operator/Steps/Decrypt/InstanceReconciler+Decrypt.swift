@@ -19,12 +19,9 @@ extension InstanceReconciler {
     func decryptor() async throws -> SopsDecryptor? {
         guard let name = settings.decryptionSecretName else { return nil }
         let fields = Self.fields(of: try await namedSecret(name, field: "spec.decryption.secretRef"))
-        let text = { (key: String) in String(decoding: fields[key] ?? [], as: UTF8.self) }
-        let age = fields.keys.sorted().filter { $0.hasSuffix(".agekey") }.map(text).joined(separator: "\n")
-        let pgp = fields.keys.sorted().filter { $0.hasSuffix(".asc") }.map(text)
-        if age.isEmpty && pgp.isEmpty {
+        guard let decryptor = SopsDecryptor(secretValues: fields, scratch: workDirectory + "/decrypt") else {
             throw InvalidSpec("Secret \(settings.ref.namespace)/\(name) (spec.decryption.secretRef) has no key: give age identities (keys ending in .agekey) or armored PGP private keys (.asc)")
         }
-        return SopsDecryptor(ageIdentities: age, pgpKeys: pgp, scratch: workDirectory + "/decrypt")
+        return decryptor
     }
 }
