@@ -194,48 +194,6 @@ public struct SyncSpec: Codable, Sendable, Hashable {
     public var driftCorrection: String?
 }
 
-/// The health of what the applied revision applied (`status.health`).
-public struct HealthReport: Codable, Sendable, Hashable {
-    /// `Healthy`, `Progressing` or `Degraded` (the HEALTH column).
-    public var state: String
-    public var revision: String?
-    public var total: Int?
-    public var since: String?
-    public var lastCheckTime: String?
-    /// The objects that are not healthy, worst first (at most 20).
-    public var objects: [UnhealthyObject]?
-    public init(state: String) { self.state = state }
-}
-
-public struct UnhealthyObject: Codable, Sendable, Hashable {
-    /// Flux id: `namespace:kind/name`.
-    public var object: String
-    /// `InProgress`, `Failed` or `Unknown`.
-    public var status: String
-    public var reason: String?
-    public var message: String?
-    public init(object: String, status: String, reason: String?, message: String?) {
-        (self.object, self.status, self.reason, self.message) = (object, status, reason, message)
-    }
-}
-
-/// Objects the last sync found differing from git (`status.drift`).
-public struct DriftReport: Codable, Sendable, Hashable {
-    public var count: Int
-    public var corrected: Int?
-    public var detectedAt: String?
-    public var objects: [DriftedObject]?
-    public init(count: Int) { self.count = count }
-}
-
-public struct DriftedObject: Codable, Sendable, Hashable {
-    public var object: String
-    /// What differed: `spec.replicas changed`, `fields added by kubectl-patch`.
-    public var drift: String
-    public var corrected: Bool
-    public init(object: String, drift: String, corrected: Bool) { (self.object, self.drift, self.corrected) = (object, drift, corrected) }
-}
-
 public struct SyncCounts: Codable, Sendable, Hashable {
     public var applied: Int?
     public var unchanged: Int?
@@ -271,30 +229,6 @@ public struct VerificationStatus: Codable, Sendable, Hashable {
     public init(revision: String, signer: String, mode: String) {
         (self.revision, self.signer, self.mode) = (revision, signer, mode)
     }
-}
-
-public struct FluxInstanceStatus: Codable, Sendable, Hashable {
-    public var observedGeneration: Int64?
-    public var conditions: [Condition]?
-    public var headRevision: String?
-    public var lastAppliedRevision: String?
-    /// The first 7 characters of `lastAppliedRevision` (the REVISION column).
-    public var shortRevision: String?
-    public var lastSyncTime: String?
-    public var behind: Int?
-    public var counts: SyncCounts?
-    public var lastError: String?
-    public var identity: InstanceIdentity?
-    /// The last revision whose signatures were verified (with `spec.git.verify`).
-    public var verification: VerificationStatus?
-    public var pendingDeletions: [String]?
-    public var health: HealthReport?
-    public var drift: DriftReport?
-    public var images: ImagesStatus?
-    /// Answers to the last requests of the fluxctl-like verbs (at most ten, newest last).
-    public var requests: [RequestResult]?
-
-    public init() {}
 }
 
 /// A request of the fluxctl-like verbs (`flotilla release`, `automate`, `list-images`, …). The
