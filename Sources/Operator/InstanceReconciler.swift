@@ -62,6 +62,8 @@ public actor InstanceReconciler {
     var reportedHealth: HealthSummary.State?
     var driftReport: DriftReport?
     var lastSyncOutcome: Outcome?
+    /// When the remote was last asked (a pass woken only for a health check does not ask it).
+    var lastPoll: Date?
     /// The last sync's result (for the status counts).
     var lastCounts: SyncResult? { didSet { syncsCompleted += 1 } }
     var syncsCompleted = 0
@@ -173,7 +175,13 @@ public actor InstanceReconciler {
             let maxAge = schedule.pollMaxAge(requested: s.reconcileRequestedAt != lastRequest || pushed,
                                              settingsChanged: syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false)
             pushed = false
+            if healthCheckOnly() {
+                await checkHealthIfDue()
+                await writeIdleStatus(head: nil, behind: nil)
+                return nextDelay()
+            }
             let (mirror, branch, head) = try await fetchHead(maxAge: maxAge)
+            lastPoll = Date()
             return await ReconcileContext.$revision.withValue(head) {
                 await reconcile(head: head, branch: branch, mirror: mirror)
             }

@@ -90,25 +90,24 @@ extension Syncer {
             // Git has not changed since this object was applied (same checksum), yet it differs:
             // drift. (A new checksum is a change in git, applied as such.)
             let gitUnchanged = live["metadata"]?["annotations"]?[FluxAnnotations.syncChecksum]?.stringValue == d.checksum
-            var drift: String? = nil
-            if gitUnchanged || !added.isEmpty {
-                let changed = !gitUnchanged || upToDate ? nil : "\(LiveComparison.difference(desired: d.object, live: live) ?? "a field") changed"
-                let extra = added.isEmpty || options.driftCorrection == .revert ? nil : "fields added by \(added.joined(separator: ", "))"
-                drift = [changed, extra].compactMap { $0 }.joined(separator: "; ")
-                if drift?.isEmpty == true { drift = nil }
+            // What differs although git did not change, and the fields added by hand (in the
+            // modes that look for them).
+            let disabled = AddedFields.correctionDisabled(desired: d.object, live: live)
+            let changed = gitUnchanged && !upToDate ? "\(LiveComparison.difference(desired: d.object, live: live) ?? "a field") changed" : nil
+            let extra = added.isEmpty || options.driftCorrection == .revert ? nil : "fields added by \(added.joined(separator: ", "))"
+            let found = [changed, extra].compactMap { $0 }.joined(separator: "; ")
+            // Drift alone is left in report mode or when the object opts out; a change in git is
+            // applied whatever the mode, and only what the write puts back is reported with it.
+            if gitUnchanged && !found.isEmpty && (options.driftCorrection == .report || disabled) {
+                verified[d.id] = nil
+                let why = options.driftCorrection == .report ? "driftCorrection is report" : "annotated \(Flotilla.driftCorrectionAnnotation): disabled"
+                return Applied(object: d, change: Change(id: d.id, action: .drifted, reason: "\(location): not corrected (\(why))", drift: found),
+                               uid: uid, health: .of(live))
             }
-            if let drift {
-                // A change in git is applied whatever the mode; drift alone may be left.
-                if gitUnchanged && (options.driftCorrection == .report || AddedFields.correctionDisabled(desired: d.object, live: live)) {
-                    verified[d.id] = nil
-                    let why = options.driftCorrection == .report ? "driftCorrection is report" : "annotated \(Flotilla.driftCorrectionAnnotation): disabled"
-                    return Applied(object: d, change: Change(id: d.id, action: .drifted, reason: "\(location): not corrected (\(why))", drift: drift),
-                                   uid: uid, health: .of(live))
-                }
-                if !added.isEmpty, options.driftCorrection == .revertIncludingAddedFields {
-                    if let failure = await takeOverAddedFields(d, type: type, live: live) { return failure }
-                }
-            }
+            let removesAdded = extra != nil && options.driftCorrection == .revertIncludingAddedFields && !disabled
+            if removesAdded, let failure = await takeOverAddedFields(d, type: type, live: live) { return failure }
+            let corrected = [changed, removesAdded ? extra : nil].compactMap { $0 }.joined(separator: "; ")
+            let drift: String? = corrected.isEmpty ? nil : corrected
             return await write(d, type: type, live: live, drift: drift)
         }
         return await write(d, type: type, live: nil, drift: nil)

@@ -84,8 +84,9 @@ struct HealthStepTests {
                 return condition(reports, "Healthy") == "False/HealthCheckFailed"
             })
             #expect(condition(reports, "Ready") == "True/Synced", "without wait, Ready says applied")
-            let events = try await f.client.list(.events, namespace: "team-a").items
-            #expect(events.contains { $0["reason"] == "HealthCheckFailed" && $0["type"] == "Warning" })
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await f.client.list(.events, namespace: "team-a").items.contains { $0["reason"] == "HealthCheckFailed" && $0["type"] == "Warning" }
+            }, "the Event is recorded (the recorder writes it off the pass)")
             // Let it go and push a fix: the next revision is watched from the start and gets healthy.
             f.cluster.api.keepUnhealthy(kind: "Deployment", namespace: "team-a", name: "web", false)
             let fixed = try up.commit(["web.yaml": Self.deployment("web", image: "nginx:1.26")], message: "fix")

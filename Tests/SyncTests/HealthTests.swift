@@ -64,7 +64,10 @@ struct HealthTests {
         #expect(ObjectHealth.of(daemons).message == "available: 2/3")
         let pod: JSONValue = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "p"],
                               "status": ["phase": "Pending", "containerStatuses": [["name": "c", "state": ["waiting": ["reason": "ImagePullBackOff", "message": "no such host"]]]]]]
-        #expect(ObjectHealth.of(pod) == ObjectHealth(.failed, reason: "ImagePullBackOff", message: "no such host"))
+        #expect(ObjectHealth.of(pod) == ObjectHealth(.inProgress, reason: "ImagePullBackOff", message: "no such host"), "a pull may still work (kstatus)")
+        var crashing = pod
+        crashing["status"]?["containerStatuses"] = [["name": "c", "state": ["waiting": ["reason": "CrashLoopBackOff", "message": "back-off"]]]]
+        #expect(ObjectHealth.of(crashing).status == .failed)
         let lb: JSONValue = ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "s"], "spec": ["type": "LoadBalancer"], "status": ["loadBalancer": .emptyObject]]
         #expect(ObjectHealth.of(lb).status == .inProgress)
     }

@@ -41,7 +41,8 @@ struct UnifiedDiffTests {
     func secretsMasked() {
         let live: JSONValue = ["apiVersion": "v1", "kind": "Secret",
                                "metadata": ["name": "creds", "namespace": "a", "resourceVersion": "12", "uid": "u", "managedFields": [["manager": "flotilla"]],
-                                            "annotations": ["fluxcd.io/sync-checksum": "abc"]],
+                                            "annotations": ["fluxcd.io/sync-checksum": "abc",
+                                                            "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"aHVudGVyMg==\"}}"]],
                                "data": ["user": "YWRtaW4=", "password": "aHVudGVyMg=="]]
         var merged = live
         merged["data"]?["password"] = "Y29ycmVjdA=="
@@ -49,7 +50,7 @@ struct UnifiedDiffTests {
         let diff = ComparedObject.diff(live: live, merged: merged)
         #expect(diff.contains("-  password: \"*** (before)\"\n+  password: \"*** (after)\""))
         #expect(diff.contains("   user: \"***\""))
-        for secret in ["aHVudGVyMg", "Y29ycmVjdA", "YWRtaW4", "resourceVersion", "managedFields", "sync-checksum", "uid"] {
+        for secret in ["aHVudGVyMg", "Y29ycmVjdA", "YWRtaW4", "resourceVersion", "managedFields", "sync-checksum", "uid", "last-applied"] {
             #expect(!diff.contains(secret), "\(secret) left out")
         }
         #expect(diff.hasPrefix("diff -u -N live/v1.Secret.a.creds merged/v1.Secret.a.creds\n--- live/v1.Secret.a.creds\n+++ merged/v1.Secret.a.creds\n"))

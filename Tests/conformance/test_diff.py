@@ -128,6 +128,10 @@ def test_diff_of_a_branch_and_build(kubectl: Kubectl, emulator: Emulator, operat
     assert "# Source: app.yaml" in built.stdout
     as_json = json.loads(flotilla(emulator, "build", "-i", "apps", "-n", namespace, "-o", "json").stdout)
     assert sorted(i["metadata"]["name"] for i in as_json["items"]) == ["app", "creds", "gone", "keep"]
+    creds = next(i for i in as_json["items"] if i["metadata"]["name"] == "creds")
+    assert creds["stringData"] == {"password": "***", "user": "***"}, "a CI log is no place for a Secret"
+    shown = json.loads(flotilla(emulator, "build", "-i", "apps", "-n", namespace, "-o", "json", "--show-secrets").stdout)
+    assert next(i for i in shown["items"] if i["metadata"]["name"] == "creds")["stringData"]["password"] == "hunter2"
 
     # bob may not read the FluxInstance: exit 2 with the server's reason.
     refused = flotilla(emulator, "diff", "-i", "apps", "-n", namespace, context="bob")
@@ -175,3 +179,11 @@ def test_a_tenant_cannot_reach_further_with_diff(kubectl: Kubectl, emulator: Emu
     allowed = flotilla(emulator, "diff", "-i", "apps", "-n", namespace, "--dir", str(work), "-o", "json", context="alice")
     assert allowed.returncode == 1, allowed.stderr
     assert json.loads(allowed.stdout)["actingAs"] == f"system:serviceaccount:{namespace}:flotilla-apps"
+
+    # Whoever may write the status cannot steer the dry run to another identity: the spec decides.
+    kubectl.run("patch", "fluxinstance", "apps", "-n", namespace, "--subresource=status", "--type=merge",
+                "-p", '{"status": {"identity": {"serviceAccount": "powerful"}}}')
+    steered = flotilla(emulator, "diff", "-i", "apps", "-n", namespace, "--dir", str(work), "-o", "json", context="alice")
+    assert steered.returncode == 1, steered.stderr
+    assert json.loads(steered.stdout)["actingAs"] == f"system:serviceaccount:{namespace}:flotilla-apps"
+    assert "reports that it syncs as powerful" in steered.stderr

@@ -139,7 +139,10 @@ extension KubeAPIServer {
         let deadline = Duration.seconds(d["spec"]?["progressDeadlineSeconds"]?.intValue ?? 600)
         let started = s.workloads.since(d, now: now)
         let progressing: JSONValue
-        if complete {
+        let previous = d["status"]?["conditions"]?.arrayValue?.first { $0["type"] == "Progressing" }
+        // Once a generation has rolled out, losing a Pod later is not a stalled rollout.
+        let rolledOut = previous?["reason"] == "NewReplicaSetAvailable" && d["status"]?["observedGeneration"] == d["metadata"]?["generation"]
+        if complete || rolledOut {
             progressing = Self.condition("Progressing", true, "NewReplicaSetAvailable", "ReplicaSet \"\(name)\" has successfully progressed.", since: stamp)
         } else if now - started >= deadline {
             progressing = Self.condition("Progressing", false, "ProgressDeadlineExceeded", "ReplicaSet \"\(name)\" has timed out progressing.", since: stamp)

@@ -11,14 +11,28 @@ extension InstanceReconciler {
             wakePending = true  // sync the automation's commit at once
         }
         await checkHealthIfDue()
-        let behind = try await behind(mirror: mirror, head: head)
+        await writeIdleStatus(head: head, behind: try await behind(mirror: mirror, head: head))
+        return nextDelay()
+    }
+
+    /// A pass woken only to look at health again, the poll not due yet: the remote is not asked.
+    func healthCheckOnly() -> Bool {
+        let now = Date(), s = settings
+        guard let at = healthWatch?.nextCheck, at <= now, let polled = lastPoll, now.timeIntervalSince(polled) < s.pollInterval.seconds,
+              s.reconcileRequestedAt == lastRequest, !pushed, s.requests.isEmpty, !claimsMoved,
+              syncerKey.map({ $0 == SyncOptionsKey(branch: $0.branch, settings: s) }) ?? false else { return false }
+        return !schedule.intervalPassed(now: now) && !schedule.automationDue(now: now)
+    }
+
+    /// The status of a pass that synced nothing.
+    func writeIdleStatus(head: String?, behind: Int?) async {
         // The outcome last written stands until the next sync, unless it is the health
         // gate's (waiting, or not healthy): that is decided again from the sync's own.
         let written = lastWrittenStatus.flatMap(Self.outcome(of:))
         let gatedBefore = written.map { [ConditionReason.progressing, ConditionReason.healthCheckFailed].contains($0.reason) } ?? false
-        let shown = gated((gatedBefore ? lastSyncOutcome : nil) ?? written ?? .synced(head))
-        if settings.wait && !shown.reconciling, let applied = lastApplied { await reportCommitStatus(head: applied, outcome: shown.outcome) }
+        let shown = gated((gatedBefore ? lastSyncOutcome : nil) ?? written ?? .synced(head ?? lastApplied ?? ""))
+        // The health gate's answer settles the commit status it left pending.
+        if settings.wait && gatedBefore && !shown.reconciling, let applied = lastApplied { await reportCommitStatus(head: applied, outcome: shown.outcome) }
         await writeStatus(shown.outcome, head: head, behind: behind, reconciling: shown.reconciling)
-        return nextDelay()
     }
 }

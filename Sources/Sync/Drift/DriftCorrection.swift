@@ -26,7 +26,7 @@ public enum AddedFields {
         let entries = live["metadata"]?["managedFields"]?.arrayValue ?? []
         let names = entries.compactMap { entry -> String? in
             guard let manager = entry["manager"]?.stringValue, isHandEdit(manager: manager),
-                  entry["subresource"]?.stringValue ?? "" == "", !(entry["fieldsV1"]?.objectValue ?? [:]).isEmpty else { return nil }
+                  handEditScope(entry), !(entry["fieldsV1"]?.objectValue ?? [:]).isEmpty else { return nil }
             return manager
         }
         return Array(Set(names)).sorted()
@@ -42,7 +42,7 @@ public enum AddedFields {
         var fields = entries[mine]["fieldsV1"] ?? .emptyObject
         var kept: [JSONValue] = []
         for (i, entry) in entries.enumerated() where i != mine {
-            if let m = entry["manager"]?.stringValue, isHandEdit(manager: m), (entry["subresource"]?.stringValue ?? "") == "" {
+            if let m = entry["manager"]?.stringValue, isHandEdit(manager: m), handEditScope(entry) {
                 fields = union(fields, entry["fieldsV1"] ?? .emptyObject)
             } else {
                 kept.append(entry)
@@ -51,6 +51,12 @@ public enum AddedFields {
         var merged = entries[mine]
         merged["fieldsV1"] = fields
         return .array([merged] + kept)
+    }
+
+    /// Hand edits of the object itself or of its replicas (`kubectl scale` writes `scale`), not
+    /// of its status.
+    static func handEditScope(_ entry: JSONValue) -> Bool {
+        ["", "scale"].contains(entry["subresource"]?.stringValue ?? "")
     }
 
     /// The union of two `FieldsV1` sets (nested objects whose leaves are `{}`).

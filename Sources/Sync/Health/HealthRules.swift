@@ -163,7 +163,8 @@ enum HealthRules {
         default:
             for c in status["containerStatuses"]?.arrayValue ?? [] {
                 if let waiting = c["state"]?["waiting"], let reason = waiting["reason"]?.stringValue, reason != "ContainerCreating" {
-                    let failed = ["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError"].contains(reason)
+                    // As kstatus: only a crash loop fails; a pull may still succeed.
+                    let failed = reason == "CrashLoopBackOff"
                     return ObjectHealth(failed ? .failed : .inProgress, reason: reason, message: waiting["message"]?.stringValue ?? "")
                 }
             }

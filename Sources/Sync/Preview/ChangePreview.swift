@@ -30,12 +30,16 @@ public struct ChangePreview: Sendable {
 
     public func preview(_ desired: [DesiredObject], inventory: Inventory?) async -> [Entry] {
         let namespacesCreated = Set(desired.filter { $0.kind == "Namespace" && $0.id.group.isEmpty }.map(\.id.name))
-        var entries = await concurrentMap(desired, limit: 4) { d in await self.entry(d, namespacesCreated: namespacesCreated) }
+        let kindsCreated = Set(Planner.customResourceTypes(in: desired.map(\.manifest)).keys.map { "\($0.group)/\($0.kind)" })
+        var entries = await concurrentMap(desired, limit: 4) { d in
+            await self.entry(d, comesWithRevision: d.id.namespace.map(namespacesCreated.contains) ?? false || kindsCreated.contains("\(d.id.group)/\(d.kind)"))
+        }
         entries += await deletions(desired, inventory: inventory)
         return entries
     }
 
-    func entry(_ d: DesiredObject, namespacesCreated: Set<String>) async -> Entry {
+    /// `comesWithRevision`: its namespace or its CRD is created by the same revision.
+    func entry(_ d: DesiredObject, comesWithRevision: Bool) async -> Entry {
         let location = d.manifest.location
         func refused(_ e: KubeError, _ doing: String) -> Entry {
             Entry(id: d.id, action: e.code == 403 ? .forbidden : .failed, diff: "", message: "\(location): \(doing): \(e.message)")
@@ -67,7 +71,6 @@ public struct ChangePreview: Sendable {
         } catch {
             // Its namespace or its CRD comes with the same revision: the server cannot dry-run it
             // yet; it would be created as written.
-            let comesWithRevision = d.id.namespace.map(namespacesCreated.contains) ?? false || d.type?.group != "" && error.isNotFound
             guard live == nil, error.isNotFound, comesWithRevision else { return refused(error, "the API server refuses it") }
             merged = d.object
         }

@@ -2,8 +2,8 @@ import FlotillaAPI
 import KubeModel
 
 /// An object as `flotilla diff` shows it, like `kubectl diff`: what the server sets
-/// (managedFields, status, resourceVersion, uid, generation, creationTimestamp) and Flotilla's
-/// checksum annotation left out, Secret values masked. Pure.
+/// (managedFields, status, resourceVersion, uid, generation, creationTimestamp), Flotilla's
+/// checksum annotation and kubectl's last-applied copy left out, Secret values masked. Pure.
 public enum ComparedObject {
     static let serverSet = ["managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink"]
 
@@ -13,6 +13,8 @@ public enum ComparedObject {
         for key in serverSet { out["metadata"]?[key] = nil }
         if var annotations = out["metadata"]?["annotations"]?.objectValue {
             annotations[FluxAnnotations.syncChecksum] = nil
+            // kubectl's copy of what it last applied: a Secret's values in clear (base64).
+            annotations["kubectl.kubernetes.io/last-applied-configuration"] = nil
             out["metadata"]?["annotations"] = annotations.isEmpty ? nil : .object(annotations)
         }
         return out

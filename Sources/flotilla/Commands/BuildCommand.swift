@@ -12,14 +12,19 @@ struct BuildCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ClientOptions
     @OptionGroup var source: PreviewOptions
+    @Flag(help: "Print Secrets' values (decrypted SOPS files included) instead of ***.") var showSecrets = false
 
     func run() async throws {
         let (client, namespace) = try options.client()
         try await using(client) { client in
             let preview = try await InstancePreview.load(client: client, namespace: namespace, name: source.instance)
-            let desired: [DesiredObject] = try await withScratch { work in
+            var desired: [DesiredObject] = try await withScratch { work in
                 let (_, branch, rendered) = try await preview.render(source, work: work)
                 return try await preview.plan(rendered, options: preview.syncOptions(branch: branch), client: client)
+            }
+            // A CI log is no place for a Secret, decrypted or not.
+            if !showSecrets {
+                for i in desired.indices { desired[i].object = ComparedObject.masked(live: nil, merged: desired[i].object).1 ?? desired[i].object }
             }
             switch options.output {
             case .json:

@@ -18,6 +18,8 @@ struct DiffCommand: AsyncParsableCommand {
     @OptionGroup var source: PreviewOptions
     @Flag(help: "Dry-run as yourself instead of as the instance's ServiceAccount (which needs the right to impersonate it).")
     var asCaller = false
+    @Option(help: "Dry-run as this ServiceAccount of the instance's namespace (default: spec.serviceAccountName, else flotilla-<name>).")
+    var serviceAccount: String?
 
     func run() async throws {
         do {
@@ -37,7 +39,10 @@ struct DiffCommand: AsyncParsableCommand {
         let preview: InstancePreview
         (preview, revision, entries) = try await using(client) { client in
             let preview = try await InstancePreview.load(client: client, namespace: namespace, name: source.instance)
-            let account = preview.serviceAccount
+            let account = serviceAccount ?? preview.serviceAccount
+            if serviceAccount == nil, !asCaller, let other = preview.reportedOtherServiceAccount {
+                FileHandle.standardError.write(Data("note: \(preview.target) reports that it syncs as \(other), not \(account); pass --service-account \(other) to dry-run as it\n".utf8))
+            }
             let actor = asCaller ? client : client.impersonating(.serviceAccount(namespace: preview.settings.ref.namespace, name: account))
             if !asCaller { try await Self.checkImpersonation(actor, account: "\(preview.settings.ref.namespace)/\(account)") }
             return try await withScratch { work in
@@ -56,7 +61,7 @@ struct DiffCommand: AsyncParsableCommand {
             for action in ChangePreview.Entry.Action.allCases { summary[action.rawValue] = .int(Int64(count(action))) }
             let report: JSONValue = [
                 "instance": .string("\(preview.settings.ref)"), "revision": .string(revision),
-                "actingAs": .string(asCaller ? "caller" : "system:serviceaccount:\(preview.settings.ref.namespace):\(preview.serviceAccount)"),
+                "actingAs": .string(asCaller ? "caller" : "system:serviceaccount:\(preview.settings.ref.namespace):\(serviceAccount ?? preview.serviceAccount)"),
                 "garbageCollection": .bool(preview.settings.garbageCollection.enabled),
                 "objects": .array(entries.filter { $0.action != .unchanged }.map { e in
                     var o: [String: JSONValue] = ["object": .string("\(e.id)"), "action": .string(e.action.rawValue)]
@@ -95,6 +100,8 @@ struct DiffCommand: AsyncParsableCommand {
         do {
             _ = try await actor.create(reviews, ["apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"])
         } catch {
+            // SelfSubjectReview came with Kubernetes 1.28: before it, the first real request says.
+            if error.isNotFound { return }
             guard error.code == 403 else { throw CLIError("cannot reach the API server: \(error.message)") }
             throw CLIError("you may not act as ServiceAccount \(account), which the instance syncs as: \(error.message)\n"
                            + "Ask for `impersonate` on it (see docs/cli.md), or pass --as-caller to dry-run with your own rights.")

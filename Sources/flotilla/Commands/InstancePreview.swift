@@ -103,9 +103,17 @@ struct InstancePreview {
         }
     }
 
-    /// The ServiceAccount the instance acts as (as its status says, else as its spec implies).
+    /// The ServiceAccount the instance acts as, as its spec says. (The status names the one the
+    /// operator used, but whoever may write the status subresource can write it: it only informs.)
     var serviceAccount: String {
-        object.status?.identity?.serviceAccount ?? settings.serviceAccountName ?? settings.managedServiceAccountName
+        settings.serviceAccountName ?? settings.managedServiceAccountName
+    }
+
+    /// The ServiceAccount the status reports, when it is not the one the spec implies (an
+    /// install-wide default ServiceAccount, or a status written by someone else).
+    var reportedOtherServiceAccount: String? {
+        guard let reported = object.status?.identity?.serviceAccount, reported != serviceAccount else { return nil }
+        return reported
     }
 
     func secret(_ name: String, field: String) async throws -> [String: [UInt8]] {

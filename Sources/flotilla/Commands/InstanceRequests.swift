@@ -101,7 +101,7 @@ struct InstanceRequester {
                applied == revision || (applied == status?.headRevision && status?.behind ?? 0 == 0) {
                 let counts = status?.counts
                 print("Revision \(applied.prefix(7)) applied (\(counts?.applied ?? 0) changed, \(counts?.unchanged ?? 0) unchanged, \(counts?.pruned ?? 0) pruned).")
-                if health { try await waitHealthy(applied, deadline: deadline, timeout: timeout) }
+                if health { try await waitHealthy(applied, since: sinceSecond, deadline: deadline, timeout: timeout) }
                 return
             }
             // A failure after the request (the instance's previous state is given two seconds to change).
@@ -117,7 +117,7 @@ struct InstanceRequester {
 extension InstanceRequester {
     /// Waits until the instance reports `revision`'s objects healthy; a degraded revision ends
     /// the wait with the objects that are not.
-    func waitHealthy(_ revision: String, deadline: ContinuousClock.Instant, timeout: Duration) async throws {
+    func waitHealthy(_ revision: String, since: Date, deadline: ContinuousClock.Instant, timeout: Duration) async throws {
         print("Waiting for revision \(revision.prefix(7)) to be healthy…")
         var reported = ""
         while ContinuousClock.now < deadline {
@@ -125,7 +125,8 @@ extension InstanceRequester {
             do { report = try await client.get(FluxInstance.self, name: instance, namespace: namespace).status?.health } catch {
                 throw CLIError("cannot read \(target): \(error)")
             }
-            if let report, report.revision == revision {
+            // A report from a check made after the request (not one left from before it).
+            if let report, report.revision == revision, let checked = report.lastCheckTime.flatMap({ ISO8601DateFormatter().date(from: $0) }), checked >= since {
                 let objects = (report.objects ?? []).map { "  \($0.object): \($0.status) \($0.reason ?? ""): \($0.message ?? "")" }
                 switch report.state {
                 case "Healthy":

@@ -16,10 +16,13 @@ struct HealthWatch: Sendable, Equatable {
     var checks = 0
     var checkedAt: Date
 
-    /// After a sync of `revision` (keeping `since` when the previous watch was of the same one).
+    /// After a sync of `revision`. The clock keeps running only while the same revision is still
+    /// getting healthy; a revision that was healthy (or already judged) starts a new one when
+    /// something of it stops being healthy (a restart, a drift put back, a scale-up).
     init(after result: SyncResult, previous: HealthWatch?, timeout: Duration, now: Date) {
         revision = result.revision
-        since = previous?.revision == result.revision ? previous!.since : now
+        let stillProgressing = previous.map { $0.revision == result.revision && $0.summary(now: $0.checkedAt).state == .progressing } ?? false
+        since = stillProgressing ? previous!.since : now
         self.timeout = timeout
         unhealthy = result.unhealthy
         total = result.assessed
@@ -33,10 +36,15 @@ struct HealthWatch: Sendable, Equatable {
     }
 
     /// When to look again: 1 s after the sync, doubling to 10 s, and at the deadline at the
-    /// latest (so a timeout is seen, reported and written when it happens); nil once the last
-    /// look found it settled.
+    /// latest (so a timeout is seen, reported and written when it happens); once degraded, every
+    /// minute (a rollout that finishes late, a fixed Job, shows without a resync); nil once
+    /// healthy.
     var nextCheck: Date? {
-        guard !summary(now: checkedAt).settled else { return nil }
+        switch summary(now: checkedAt).state {
+        case .healthy: return nil
+        case .degraded: return checkedAt.addingTimeInterval(60)
+        case .progressing: break
+        }
         let interval = min(Double(1 << min(checks, 4)), 10)
         return min(checkedAt.addingTimeInterval(interval), deadline)
     }
