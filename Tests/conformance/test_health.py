@@ -54,7 +54,8 @@ def test_wait_for_a_rollout(kubectl: Kubectl, emulator: Emulator, operator: Oper
     wait_until("rolled out", rolled_out, timeout=30)
     # NAME READY STATUS REVISION BEHIND HEALTH AGE: Unknown/Progressing while rolling out, then Healthy.
     assert any(r.startswith("Unknown Progressing") and r.endswith("Progressing") for r in seen), seen
-    assert seen[-1].startswith("True Synced") and seen[-1].endswith("Healthy"), seen
+    final = " ".join(kubectl.run("get", "fluxinstance", "apps", "-n", namespace, "--no-headers").stdout.split()[1:6])
+    assert final.startswith("True Synced") and final.endswith("Healthy"), final
     header = kubectl.run("get", "fluxinstance", "apps", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "READY", "STATUS", "REVISION", "BEHIND", "HEALTH", "AGE"]
     assert conditions(kubectl, namespace)["Healthy"] == "True/Healthy"
