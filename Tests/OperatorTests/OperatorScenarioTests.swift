@@ -70,7 +70,10 @@ struct OperatorScenarioTests {
             #expect(try await eventually(timeout: .seconds(10)) {
                 try await f.configMap("a", namespace: "team-a")?["data"]?["k"] == "2"
             }, "the requested sync reverted the drift")
-            #expect(try await f.instance("apps", namespace: "team-a")?.status?.lastSyncTime != before)
+            // The status is written after the apply (and the drift's Event): wait for it.
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await f.instance("apps", namespace: "team-a")?.status?.lastSyncTime != before
+            })
             #expect(await reconciler.syncersBuilt == syncers, "a reconcile request keeps the syncer and its caches")
         }
     }
