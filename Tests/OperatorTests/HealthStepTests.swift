@@ -95,6 +95,32 @@ struct HealthStepTests {
         }
     }
 
+    @Test("checks of a rollout do not ask the git remote: it can be gone meanwhile, the instance still turns Ready when healthy")
+    func checksDoNotPoll() async throws {
+        let up = try UpstreamRepo(files: ["web.yaml": Self.deployment("web")])
+        try await withOperator(namespaces: ["team-a"], emulator: {
+            $0.workloadControllers = true
+            $0.workloadStartDelay = .seconds(14)
+        }) { f in
+            let reasons = Mutex<Set<String>>([])
+            let client = f.client
+            let watching = Task {
+                for try await event in client.watch(FluxInstance.resourceType, namespace: "team-a") {
+                    guard case .modified(let o) = event, let i = try? o.decode(FluxInstance.self) else { continue }
+                    reasons.withLock { _ = $0.insert(condition(i, "Ready")) }
+                }
+            }
+            defer { watching.cancel() }
+            try await f.apply("apps", namespace: "team-a", spec: ["git": gitSpec(up.url, poll: "1h"), "sync": ["interval": "1h", "wait": true]])
+            #expect(try await eventually(timeout: .seconds(20)) { reasons.withLock { $0.contains("Unknown/Progressing") } })
+            // The remote goes away while the Deployment rolls out (longer than a shared poll lives).
+            try FileManager.default.moveItem(atPath: up.bare, toPath: up.bare + ".gone")
+            let done = try await f.waitFor("apps", namespace: "team-a", reason: "Synced", timeout: .seconds(40))
+            #expect(condition(done, "Healthy") == "True/Healthy")
+            #expect(!reasons.withLock { $0.contains("False/GitFetchFailed") }, "no health check asked the remote: \(reasons.withLock { $0 })")
+        }
+    }
+
     @Test("health from status written by others: a Job completes or fails as its status says")
     func statusPatches() async throws {
         let job = { (name: String) in "apiVersion: batch/v1\nkind: Job\nmetadata: {name: \(name)}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}\n" }
