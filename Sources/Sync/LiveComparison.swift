@@ -14,12 +14,15 @@ public enum LiveComparison {
 
     public static func isUpToDate(desired: JSONValue, live: JSONValue, checksum: String) -> Bool {
         guard live["metadata"]?["annotations"]?["fluxcd.io/sync-checksum"]?.stringValue == checksum else { return false }
+        return contains(live, comparable(desired), fieldPath: [])
+    }
+
+    /// What of a desired object is compared: no status; a Secret's `stringData` as `data`.
+    static func comparable(_ desired: JSONValue) -> JSONValue {
         var wanted = desired
         wanted["status"] = nil
-        if desired["kind"]?.stringValue == "Secret", desired["apiVersion"]?.stringValue == "v1" {
-            wanted = secretWithData(wanted)
-        }
-        return contains(live, wanted, fieldPath: [])
+        if desired["kind"]?.stringValue == "Secret", desired["apiVersion"]?.stringValue == "v1" { wanted = secretWithData(wanted) }
+        return wanted
     }
 
     /// Whether `live` has every field of `desired` with an equal value. Nulls in `desired` are
@@ -63,10 +66,7 @@ public enum LiveComparison {
     /// Where a desired object first differs from the live one (`spec.replicas`,
     /// `spec.template.spec.containers[name=app].image`), nil when the live object has it all.
     public static func difference(desired: JSONValue, live: JSONValue) -> String? {
-        var wanted = desired
-        wanted["status"] = nil
-        if desired["kind"]?.stringValue == "Secret", desired["apiVersion"]?.stringValue == "v1" { wanted = secretWithData(wanted) }
-        return firstDifference(live, wanted, fieldPath: [])?.joined(separator: ".")
+        firstDifference(live, comparable(desired), fieldPath: [])?.joined(separator: ".")
     }
 
     /// The path of the first field of `desired` that `live` lacks or has another value for.

@@ -93,7 +93,6 @@ struct HealthTests {
         #expect(HealthSummary([a: .current, b: .current]).state == .healthy)
         let progressing = HealthSummary([a: ObjectHealth(.inProgress, reason: "Progressing"), b: .current])
         #expect(progressing.state == .progressing)
-        #expect(!progressing.settled)
         #expect(HealthSummary([a: ObjectHealth(.inProgress, reason: "Progressing")], timedOut: true).state == .degraded)
         let failed = HealthSummary([a: ObjectHealth(.inProgress, reason: "Progressing"), c: ObjectHealth(.failed, reason: "BackoffLimitExceeded"), b: .current])
         #expect(failed.state == .degraded)

@@ -86,7 +86,4 @@ public struct HealthSummary: Sendable, Equatable {
             state = .progressing
         }
     }
-
-    /// True when more waiting can change the answer.
-    public var settled: Bool { state != .progressing }
 }
