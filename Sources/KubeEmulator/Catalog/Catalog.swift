@@ -1,6 +1,6 @@
 import KubeModel
 
-/// The set of served group/versions and resources: built-ins from the recorded discovery documents,
+/// The set of served group/versions and resources: built-ins from the generated discovery documents,
 /// custom resources from established CRDs. A value type, owned by the server state.
 struct Catalog: Sendable {
     /// "group/version" (or "v1") → resources in discovery order.
@@ -18,12 +18,7 @@ struct Catalog: Sendable {
         for doc in docs {
             guard let gv = doc["groupVersion"]?.stringValue, let resources = doc["resources"]?.arrayValue else { continue }
             let (group, version) = splitGroupVersion(gv)
-            var entries = resources
-            // GA since 1.28 (`kubectl auth whoami`); absent from the 1.24 recording.
-            if gv == "authentication.k8s.io/v1" {
-                entries.append(["kind": "SelfSubjectReview", "name": "selfsubjectreviews", "namespaced": false, "singularName": "", "verbs": ["create"]])
-            }
-            catalog.addGroupVersion(group: group, version: version, entries: entries)
+            catalog.addGroupVersion(group: group, version: version, entries: resources)
         }
         return catalog
     }()

@@ -1,9 +1,8 @@
-import Crypto
 import Foundation
 import KubeModel
 import Synchronization
 
-/// Non-resource endpoints: version, health, legacy discovery and OpenAPI v3.
+/// Non-resource endpoints: version, health, metrics and legacy discovery.
 extension KubeAPIServer {
     static let versionInfo: JSONValue = [
         "major": "1", "minor": "30", "gitVersion": "v1.30.0-flotilla", "gitCommit": "0000000000000000000000000000000000000000",
@@ -34,9 +33,8 @@ extension KubeAPIServer {
         default: break
         }
         if path.hasPrefix("/openapi/v3/") {
-            let gv = String(path.dropFirst("/openapi/v3/".count))
-            guard let doc = openAPIDocument(gv) else { throw APIError.notFoundPath() }
-            return .json(200, doc)
+            guard let bytes = openAPIDocumentBytes(String(path.dropFirst("/openapi/v3/".count))) else { throw APIError.notFoundPath() }
+            return APIResponse(status: 200, headers: [("Content-Type", "application/json")], body: bytes)
         }
         let parts = info.groupPathParts
         let catalog = state.withLock { $0.catalog }
@@ -80,109 +78,4 @@ extension KubeAPIServer {
         if custom || groupVersion.contains("/") { doc["apiVersion"] = "v1" }
         return doc
     }
-
-    // MARK: OpenAPI v3
-
-    static func openAPIPath(_ gv: String) -> String { gv.contains("/") ? "apis/\(gv)" : "api/\(gv)" }
-
-    func openAPIRoot() -> JSONValue {
-        let catalog = state.withLock { $0.catalog }
-        var paths: [String: JSONValue] = [:]
-        for gv in catalog.groupVersions.keys {
-            let p = Self.openAPIPath(gv)
-            let hash = openAPIDocument(p).map { doc -> String in
-                SHA256.hash(data: doc.jsonBytes()).prefix(16).map { String(format: "%02X", $0) }.joined()
-            } ?? "0"
-            paths[p] = ["serverRelativeURL": .string("/openapi/v3/\(p)?hash=\(hash)")]
-        }
-        return ["paths": .object(paths)]
-    }
-
-    /// A per group/version OpenAPI v3 document: every resource's operations (with the
-    /// `fieldValidation` parameter kubectl looks for) and an object schema per kind.
-    func openAPIDocument(_ path: String) -> JSONValue? {
-        let gv: String
-        if path.hasPrefix("api/") { gv = String(path.dropFirst(4)) } else if path.hasPrefix("apis/") { gv = String(path.dropFirst(5)) } else { return nil }
-        let catalog = state.withLock { $0.catalog }
-        guard let resources = catalog.resources(groupVersion: gv) else { return nil }
-        var paths: [String: JSONValue] = [:]
-        var schemas: [String: JSONValue] = [:]
-        let queryParams: [JSONValue] = ["fieldValidation", "fieldManager", "dryRun", "force", "pretty"].map {
-            ["name": .string($0), "in": "query", "uniqueItems": true, "schema": ["type": "string"]]
-        }
-        for r in resources {
-            let gvk: JSONValue = ["group": .string(r.group), "version": .string(r.version), "kind": .string(r.kind)]
-            let schemaName = Self.schemaName(r)
-            let ref: JSONValue = ["$ref": .string("#/components/schemas/\(schemaName)")]
-            let content: JSONValue = ["application/json": ["schema": ref]]
-            let base = "/" + Self.openAPIPath(gv) + (r.namespaced ? "/namespaces/{namespace}/\(r.name)" : "/\(r.name)")
-            func op(_ action: String, body: Bool = false, patch: Bool = false) -> JSONValue {
-                var o: JSONValue = ["x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": .string(action),
-                                    "operationId": .string("\(action)\(r.kind)"), "parameters": .array(queryParams),
-                                    "responses": ["200": ["description": "OK", "content": content]]]
-                if body { o["requestBody"] = ["content": content] }
-                if patch {
-                    o["requestBody"] = ["content": [
-                        "application/apply-patch+yaml": ["schema": ["type": "object"]],
-                        "application/json-patch+json": ["schema": ["type": "object"]],
-                        "application/merge-patch+json": ["schema": ["type": "object"]],
-                    ]]
-                }
-                return o
-            }
-            if r.verbs.contains("list") || r.verbs.contains("create") {
-                var item: JSONValue = .emptyObject
-                if r.verbs.contains("list") { item["get"] = op("list") }
-                if r.verbs.contains("create") { item["post"] = op("post", body: true) }
-                paths[base] = item
-            }
-            if r.verbs.contains("get") {
-                var item: JSONValue = ["get": op("get")]
-                if r.verbs.contains("patch") { item["patch"] = op("patch", patch: true) }
-                if r.verbs.contains("update") { item["put"] = op("put", body: true) }
-                if r.verbs.contains("delete") { item["delete"] = op("delete") }
-                paths[base + "/{name}"] = item
-            }
-            schemas[schemaName] = objectSchema(r, gvk: gvk)
-        }
-        return ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.30.0"], "paths": .object(paths),
-                "components": ["schemas": .object(schemas)]]
-    }
-
-    /// `io.k8s.api.apps.v1.Deployment` for built-ins, `com.example.v1.Gadget` for custom resources.
-    static func schemaName(_ r: ResourceInfo) -> String {
-        if r.crd != nil {
-            return (r.group.split(separator: ".").reversed() + [Substring(r.version), Substring(r.kind)]).joined(separator: ".")
-        }
-        let g = r.group.isEmpty ? "core" : String(r.group.split(separator: ".").first ?? "")
-        return "io.k8s.api.\(g).\(r.version).\(r.kind)"
-    }
-
-    func objectSchema(_ r: ResourceInfo, gvk: JSONValue) -> JSONValue {
-        var schema: JSONValue
-        if let s = r.crd?.schema {
-            schema = s
-        } else {
-            schema = ["type": "object", "description": .string("\(r.kind) (\(r.groupVersion)), served by the Flotilla Kubernetes API emulator.")]
-            for field in ["spec", "status", "data", "rules", "subjects", "roleRef"] where Self.fieldsByKind[r.storageKey]?.contains(field) == true {
-                schema.set(path: ["properties", field], to: ["type": field == "rules" || field == "subjects" ? "array" : "object",
-                                                               "description": .string("\(field) of the \(r.kind).")])
-            }
-            if let spec = BuiltinSchemas.specs[r.storageKey] { schema.set(path: ["properties", "spec"], to: spec) }
-        }
-        schema.set(path: ["properties", "apiVersion"], to: ["type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."])
-        schema.set(path: ["properties", "kind"], to: ["type": "string", "description": "Kind is a string value representing the REST resource this object represents."])
-        schema.set(path: ["properties", "metadata"], to: ["type": "object", "description": "Standard object's metadata."])
-        schema["x-kubernetes-group-version-kind"] = [gvk]
-        return schema
-    }
-
-    static let fieldsByKind: [String: Set<String>] = [
-        "configmaps": ["data"], "secrets": ["data"], "roles.rbac.authorization.k8s.io": ["rules"],
-        "clusterroles.rbac.authorization.k8s.io": ["rules"], "rolebindings.rbac.authorization.k8s.io": ["subjects", "roleRef"],
-        "clusterrolebindings.rbac.authorization.k8s.io": ["subjects", "roleRef"],
-    ].merging(["deployments.apps", "statefulsets.apps", "daemonsets.apps", "replicasets.apps", "jobs.batch", "cronjobs.batch", "pods", "services",
-               "namespaces", "horizontalpodautoscalers.autoscaling", "ingresses.networking.k8s.io", "networkpolicies.networking.k8s.io",
-               "poddisruptionbudgets.policy", "leases.coordination.k8s.io", "customresourcedefinitions.apiextensions.k8s.io"].map { ($0, Set(["spec", "status"])) },
-              uniquingKeysWith: { a, _ in a })
 }
