@@ -15,8 +15,8 @@ What no published schema carries, written here with the file it comes from in ku
   and Categories(), e.g. pkg/registry/storage/storageclass/storage/storage.go returns ["sc"]).
 - DEFAULT_ON_BETAS: beta group/versions enabled by default (pkg/controlplane/instance.go
   DefaultAPIResourceConfigSource; beta APIs introduced after 1.24 are off by default).
-- STORAGE_VERSIONS where a resource is stored in another group/version (events.k8s.io Events are core
-  Events), for storageVersionHash (apiserver/pkg/endpoints/discovery/storageversionhash.go).
+- STORAGE_VERSIONS where a resource is not stored in its group's preferred version (events.k8s.io Events are
+  core Events), for storageVersionHash (apiserver/pkg/endpoints/discovery/storageversionhash.go).
 
 Writes Sources/KubeEmulator/Catalog/BuiltinDiscovery.swift and BuiltinOpenAPI.swift.
 `--check` writes nothing and exits 1 when the generated files differ from what is committed.
@@ -261,7 +261,9 @@ def generate() -> dict[str, str]:
                     entry["categories"] = categories
                 if {"create", "get", "list"} <= r["verbs"]:  # stored in etcd: watchable, with a storage version
                     entry["verbs"] = sorted(r["verbs"] | {"watch"})
-                    sg, sv, sk = STORAGE_VERSIONS.get(f"{group}/{name}", (group, version, kind))
+                    # One storage version per resource: the group's preferred version that serves it.
+                    preferred = min((v for g, v in ops if g == group and name in ops[(g, v)]), key=kube_version_key)
+                    sg, sv, sk = STORAGE_VERSIONS.get(f"{group}/{name}", (group, preferred, kind))
                     entry["storageVersionHash"] = storage_hash(sg, sv, sk)
                 resources.append(entry)
                 roots.append(gvk_schema[(group, version, kind)])

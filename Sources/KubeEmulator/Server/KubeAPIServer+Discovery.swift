@@ -30,6 +30,7 @@ extension KubeAPIServer {
             let groups = catalog.groupOrder.filter { !$0.isEmpty }.compactMap { groupDocument(catalog, $0) }
             return .json(200, ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(groups)])
         case "/openapi/v3": return .json(200, openAPIRoot())
+        case "/openapi/v2": return openAPIV2(request)
         default: break
         }
         if path.hasPrefix("/openapi/v3/") {

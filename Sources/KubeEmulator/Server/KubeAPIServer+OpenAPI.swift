@@ -34,6 +34,28 @@ extension KubeAPIServer {
         return Self.openAPIDocument(gv: gv, resources).jsonBytes()
     }
 
+    /// `/openapi/v2` as protobuf (kubectl) or JSON: every built-in definition and each custom resource's.
+    func openAPIV2(_ request: APIRequest) -> APIResponse {
+        let accept = request.header("accept") ?? ""
+        let custom = state.withLock { $0.catalog }.allResources.filter { $0.crd != nil }
+        let protobuf = OpenAPIV2.protobufTypes.contains { accept.contains($0) }
+        if custom.isEmpty, protobuf {
+            return APIResponse(status: 200, headers: [("Content-Type", OpenAPIV2.protobufTypes[1])], body: Self.builtinV2Protobuf)
+        }
+        var document = Self.builtinV2Document
+        for r in custom {
+            let gvk: JSONValue = ["group": .string(r.group), "version": .string(r.version), "kind": .string(r.kind)]
+            document.set(path: ["definitions", Self.schemaName(r)], to: OpenAPIV2.schema(Self.customSchema(r, gvk: gvk)))
+        }
+        if protobuf {
+            return APIResponse(status: 200, headers: [("Content-Type", OpenAPIV2.protobufTypes[1])], body: OpenAPIV2.protobuf(document))
+        }
+        return .json(200, document)
+    }
+
+    static let builtinV2Document = OpenAPIV2.document(definitions: BuiltinSchemas.index.schemas)
+    static let builtinV2Protobuf = OpenAPIV2.protobuf(builtinV2Document)
+
     /// Built lazily on the first OpenAPI request, from the built-in catalog.
     static let builtinDocuments: [String: [UInt8]] = {
         var out: [String: [UInt8]] = [:]
