@@ -187,3 +187,41 @@ def test_python_client_lists_and_creates_every_kind(start_emulator: Callable[...
             assert got.metadata.uid == created.metadata.uid
     finally:
         api.close()
+
+
+def test_one_event_at_both_versions(fresh: Kubectl) -> None:
+    """events.k8s.io/v1 Events are core Events: the note is the message, both lists show both."""
+    samples = {d["metadata"]["name"]: d for d in documents(SAMPLES) if d["kind"] == "Event"}
+    fresh.apply({"apiVersion": "v1", "kind": "List", "items": list(samples.values())})
+    core = fresh.json("get", "events.v1.", "-n", "kinds", "sample-events-v1")
+    assert core["apiVersion"] == "v1"
+    assert core["message"] == samples["sample-events-v1"]["note"]
+    assert core["involvedObject"] == samples["sample-events-v1"]["regarding"]
+    assert core["reportingComponent"] == samples["sample-events-v1"]["reportingController"]
+    newer = fresh.json("get", "events.v1.events.k8s.io", "-n", "kinds", "sample")
+    assert newer["apiVersion"] == "events.k8s.io/v1"
+    assert newer["note"] == samples["sample"]["message"]
+    assert newer["regarding"] == samples["sample"]["involvedObject"]
+    assert newer["deprecatedCount"] == samples["sample"]["count"]
+    listed = fresh.run("get", "events", "-n", "kinds", "-o", "name")
+    assert sorted(listed.lines) == ["event/sample", "event/sample-events-v1"], str(listed)
+    by_regarding = fresh.run("get", "events.events.k8s.io", "-n", "kinds", "-o", "name",
+                             "--field-selector", "reportingController=example.com/sample-controller")
+    assert by_regarding.lines == ["event.events.k8s.io/sample-events-v1"], str(by_regarding)
+    by_involved = fresh.run("get", "events.v1.", "-n", "kinds", "-o", "name",
+                            "--field-selector", "reportingComponent=example.com/sample-controller")
+    assert by_involved.lines == ["event/sample-events-v1"], str(by_involved)
+
+
+def test_one_autoscaler_at_both_versions(fresh: Kubectl) -> None:
+    """autoscaling/v1's CPU target is autoscaling/v2's cpu Utilization metric, both ways."""
+    hpas = {d["metadata"]["name"]: d for d in documents(SAMPLES) if d["kind"] == "HorizontalPodAutoscaler"}
+    fresh.apply({"apiVersion": "v1", "kind": "List", "items": list(hpas.values())})
+    as_v2 = fresh.json("get", "horizontalpodautoscalers.v2.autoscaling", "-n", "kinds", "sample-v1")
+    assert as_v2["spec"]["metrics"] == [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": hpas["sample-v1"]["spec"]["targetCPUUtilizationPercentage"]}}}]
+    as_v1 = fresh.json("get", "horizontalpodautoscalers.v1.autoscaling", "-n", "kinds", "sample-v2")
+    cpu = next(m for m in hpas["sample-v2"]["spec"]["metrics"] if m["resource"]["name"] == "cpu")
+    assert as_v1["apiVersion"] == "autoscaling/v1"
+    assert as_v1["spec"]["targetCPUUtilizationPercentage"] == cpu["resource"]["target"]["averageUtilization"]
+    assert "metrics" not in as_v1["spec"]

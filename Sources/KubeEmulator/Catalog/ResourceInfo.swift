@@ -20,7 +20,10 @@ struct ResourceInfo: Sendable {
     var crd: CRDVersionInfo? = nil
 
     var groupVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
-    var storageKey: String { group.isEmpty ? name : "\(name).\(group)" }
+    /// `deployments.apps`: the resource's own name (field selectors, defaults, printer columns).
+    var resourceKey: String { group.isEmpty ? name : "\(name).\(group)" }
+    /// Where its objects are kept: `events.k8s.io` Events are core Events, as in kube-apiserver.
+    var storageKey: String { group == "events.k8s.io" && name == "events" ? "events" : resourceKey }
     var listKind: String { crd?.listKind ?? kind + "List" }
     var hasStatusSubresource: Bool { subresources["status"] != nil }
     /// `configmaps` or `gadgets.example.com`: how Forbidden messages name a resource.

@@ -47,12 +47,12 @@ extension KubeAPIServer {
 
     func list(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
         let selector = try labelSelector(request)
-        let fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "", storageKey: r.storageKey)
+        let fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "", resource: r.resourceKey)
         let limit = Int(request.query["limit"] ?? "") ?? 0
         let token = try request.query["continue"].flatMap { t throws(APIError) in t.isEmpty ? nil : try ContinueToken(t) }
         let namespace: String? = r.namespaced && !info.namespace.isEmpty ? info.namespace : nil
         let (matching, rv) = state.withLock { s -> ([JSONValue], Int64) in
-            let all = s.list(r.storageKey, namespace: namespace).filter {
+            let all = s.list(r.storageKey, namespace: namespace).map { served($0, r) }.filter {
                 selector.matches(ObjectMeta.labels($0)) && fields.matches($0)
             }
             return (all, s.resourceVersion)
@@ -80,7 +80,7 @@ extension KubeAPIServer {
 
     func watch(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, dropAfter: Duration?) throws(APIError) -> APIResponse {
         let selector = try labelSelector(request)
-        var fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "", storageKey: r.storageKey)
+        var fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "", resource: r.resourceKey)
         if !info.name.isEmpty { fields.terms.append(.init(field: "metadata.name", value: info.name, negated: false)) }
         let rvParam = request.query["resourceVersion"] ?? ""
         // 0 or absent means the server's own limit (kube-apiserver: min-request-timeout × 1–2).
@@ -96,12 +96,12 @@ extension KubeAPIServer {
             tableRequested ? self.table(r, objects: [o], listRV: ObjectMeta.resourceVersion(o), request: request) : o
         }
         let registration = WatchRegistration(storageKey: r.storageKey, namespace: r.namespaced && !info.namespace.isEmpty ? info.namespace : nil,
-                                             labelSelector: selector, fieldSelector: fields, version: r.version, render: render,
+                                             labelSelector: selector, fieldSelector: fields, apiVersion: r.groupVersion, render: render,
                                              continuation: continuation)
         let id = try state.withLock { s throws(APIError) -> Int? in
             if rvParam.isEmpty || rvParam == "0" || sendInitialEvents {
-                for o in s.list(r.storageKey, namespace: registration.namespace) where registration.matches(o) {
-                    continuation.yield(WatchRegistration.encode(type: "ADDED", object: render(served(o, r))))
+                for o in s.list(r.storageKey, namespace: registration.namespace).lazy.map({ self.served($0, r) }) where registration.matches(o) {
+                    continuation.yield(WatchRegistration.encode(type: "ADDED", object: render(o)))
                 }
                 if sendInitialEvents {
                     var meta: JSONValue = ["resourceVersion": .string(String(s.resourceVersion)), "annotations": ["k8s.io/initial-events-end": "true"]]

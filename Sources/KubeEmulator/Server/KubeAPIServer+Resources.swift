@@ -49,7 +49,7 @@ extension KubeAPIServer {
         // a request for X (so RBAC resourceNames apply), as in kube-apiserver.
         var rbacName = info.name
         if rbacName.isEmpty, info.verb == "list" || info.verb == "watch",
-           let pinned = try? FieldSelector.parse(request.query["fieldSelector"] ?? "", storageKey: r.storageKey).pinnedName {
+           let pinned = try? FieldSelector.parse(request.query["fieldSelector"] ?? "", resource: r.resourceKey).pinnedName {
             rbacName = pinned
         }
         let attributes = Attributes(user: user, verb: info.verb, group: r.group, resource: r.name, subresource: info.subresource,
@@ -79,15 +79,13 @@ extension KubeAPIServer {
 
     /// The object as served at the requested version.
     func served(_ o: JSONValue, _ r: ResourceInfo) -> JSONValue {
-        guard r.crd != nil else { return o }
-        var c = o
-        c["apiVersion"] = .string(r.groupVersion)
-        return c
+        VersionConversion.convert(o, to: r.groupVersion)
     }
 
+    /// The stored object at the requested version (what a read returns and a write starts from).
     func live(_ s: State, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> JSONValue {
         guard let o = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name) else { throw APIError.notFound(r, info.name) }
-        return o
+        return served(o, r)
     }
 
     func get(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
@@ -116,7 +114,7 @@ extension KubeAPIServer {
         let manager = Self.manager(request)
         let dryRun = Self.isDryRun(request)
         let (code, updated) = try state.withLock { s throws(APIError) -> (Int, JSONValue) in
-            guard let current = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name) else {
+            guard let current = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name).map({ served($0, r) }) else {
                 // Leases (like kube-apiserver's lease strategy) may be created by a PUT.
                 guard r.storageKey == "leases.coordination.k8s.io", info.subresource.isEmpty else { throw APIError.notFound(r, info.name) }
                 return (201, try createObject(&s, resource: r, namespace: info.namespace, body: body, manager: manager, dryRun: dryRun))
@@ -190,10 +188,9 @@ extension KubeAPIServer {
         let now = Timestamp.now()
         let ssa = ServerSideApply(types: fieldTypes(r), statusSeparate: r.hasStatusSubresource, subresource: info.subresource)
         return try state.withLock { s throws(APIError) in
-            if let current = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name) {
+            if let current = s.get(r.storageKey, namespace: info.objectNamespace, name: info.name).map({ served($0, r) }) {
                 if !appliedRV.isEmpty && appliedRV != ObjectMeta.resourceVersion(current) { throw APIError.conflict(r, info.name) }
-                var base = current
-                if r.crd != nil { base["apiVersion"] = .string(r.groupVersion) }
+                let base = current
                 switch ssa.apply(live: base, applied: applied, manager: manager, force: force, apiVersion: r.groupVersion, now: now) {
                 case .failure(let conflict): throw conflict.apiError
                 case .success(let merged):
@@ -234,11 +231,11 @@ extension KubeAPIServer {
     func deleteCollection(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
         let options = try deleteOptions(request)
         let selector = try labelSelector(request)
-        let fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "", storageKey: r.storageKey)
+        let fields = try FieldSelector.parse(request.query["fieldSelector"] ?? "", resource: r.resourceKey)
         let dryRun = Self.isDryRun(request)
         let deleted = try state.withLock { s throws(APIError) -> [JSONValue] in
             let targets = s.list(r.storageKey, namespace: r.namespaced && !info.namespace.isEmpty ? info.namespace : nil)
-                .filter { selector.matches(ObjectMeta.labels($0)) && fields.matches($0) }
+                .filter { selector.matches(ObjectMeta.labels($0)) && fields.matches(served($0, r)) }
             var out: [JSONValue] = []
             for t in targets {
                 _ = try deleteObject(&s, resource: r, live: t, options: options, query: request.query, dryRun: dryRun)

@@ -19,7 +19,8 @@ struct WatchRegistration: Sendable {
     var namespace: String?
     var labelSelector: LabelSelector
     var fieldSelector: FieldSelector
-    var version: String
+    /// The watched group/version: stored objects are converted to it before they are matched.
+    var apiVersion: String
     /// Turns a stored object into what the client asked for (the object, or a Table row).
     var render: @Sendable (JSONValue) -> JSONValue
     var continuation: AsyncStream<[UInt8]>.Continuation
@@ -54,7 +55,7 @@ struct State: Sendable {
     var nextFaultID = 0
     /// Events expire a TTL after their last write (like their etcd lease): storageKey → key → last write.
     var eventWrites: [String: [String: ContinuousClock.Instant]] = [:]
-    static let eventStorageKeys: Set<String> = ["events", "events.events.k8s.io"]
+    static let eventStorageKeys: Set<String> = ["events"]
     /// The emulated workload controllers' memory (see `WorkloadState`).
     var workloads = WorkloadState()
 
@@ -136,38 +137,31 @@ extension WatchRegistration {
     /// start matching the selector arrive as ADDED, objects that stop matching as DELETED.
     func frame(for event: WatchEvent) -> [UInt8]? {
         if let namespace, event.namespace != namespace { return nil }
-        let matchesNow = matches(event.object)
+        var object = VersionConversion.convert(event.object, to: apiVersion)
+        let matchesNow = matches(object)
         var type = event.type
-        var object = event.object
         if event.type == "MODIFIED" {
-            let matchedBefore = event.oldObject.map(matches) ?? false
+            let old = event.oldObject.map { VersionConversion.convert($0, to: apiVersion) }
+            let matchedBefore = old.map(matches) ?? false
             switch (matchedBefore, matchesNow) {
             case (false, false): return nil
             case (false, true): type = "ADDED"
             case (true, false):
                 type = "DELETED"
                 // The last matching state, stamped with the resourceVersion of the change.
-                object = event.oldObject ?? event.object
+                object = old ?? object
                 object.set(path: ["metadata", "resourceVersion"], to: .string(String(event.rv)))
             case (true, true): break
             }
         } else if !matchesNow {
             return nil
         }
-        return WatchRegistration.encode(type: type, object: render(withVersion(object)))
+        return WatchRegistration.encode(type: type, object: render(object))
     }
 
     func matches(_ object: JSONValue) -> Bool {
         if !labelSelector.isEmpty && !labelSelector.matches(ObjectMeta.labels(object)) { return false }
         return fieldSelector.matches(object)
-    }
-
-    func withVersion(_ object: JSONValue) -> JSONValue {
-        guard let apiVersion = object["apiVersion"]?.stringValue else { return object }
-        let (group, _) = Catalog.splitGroupVersion(apiVersion)
-        var o = object
-        o["apiVersion"] = .string(group.isEmpty ? version : "\(group)/\(version)")
-        return o
     }
 
     static func encode(type: String, object: JSONValue) -> [UInt8] {
@@ -203,9 +197,9 @@ struct FieldSelector: Sendable {
         "services": ["spec.clusterIP", "spec.type"],
     ]
 
-    static func parse(_ text: String, storageKey: String = "") throws(APIError) -> FieldSelector {
+    static func parse(_ text: String, resource: String = "") throws(APIError) -> FieldSelector {
         var selector = FieldSelector()
-        let allowed = common.union(byResource[storageKey] ?? [])
+        let allowed = common.union(byResource[resource] ?? [])
         for raw in text.split(separator: ",") {
             let part = String(raw).trimmingSpaces
             if part.isEmpty { continue }
