@@ -24,7 +24,11 @@ struct ListWatchTests {
         #expect(bad.status == 400)
         #expect(bad.message == "unable to parse requirement: found '', expected: ',' or ')'")
         let badField = await h.call("GET", "/api/v1/namespaces/a/configmaps?fieldSelector=spec.x%3D1")
-        #expect(badField.message == "field label not supported: spec.x")
+        #expect(badField.message == #""spec.x" is not a known field selector: only "metadata.name", "metadata.namespace""#)
+        let badPodField = await h.call("GET", "/api/v1/namespaces/a/pods?fieldSelector=spec.x%3D1")
+        #expect(badPodField.message == "field label not supported: spec.x")
+        let noOperator = await h.call("GET", "/api/v1/namespaces/a/pods?fieldSelector=a")
+        #expect(noOperator.message == "invalid selector: 'a'; can't understand 'a'")
     }
 
     @Test("limit and continue page through a list without losing or repeating items")

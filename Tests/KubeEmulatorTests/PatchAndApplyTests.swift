@@ -105,7 +105,7 @@ struct PatchAndApplyTests {
         await h.namespace("a")
         let none = await h.call("PATCH", "/api/v1/namespaces/a/configmaps/x", contentType: "application/apply-patch+yaml",
                                 raw: "{apiVersion: v1, kind: ConfigMap, metadata: {name: x}}")
-        #expect(none.status == 400)
+        #expect(none.status == 422)  // PatchOptions validation: Invalid, not BadRequest
         let dry = await h.apply("/api/v1/namespaces/a/configmaps/x?dryRun=All", "{apiVersion: v1, kind: ConfigMap, metadata: {name: x}}", manager: "m")
         #expect(dry.status == 201)
         #expect(await h.call("GET", "/api/v1/namespaces/a/configmaps/x").status == 404)

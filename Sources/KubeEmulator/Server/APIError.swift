@@ -6,6 +6,9 @@ struct APIError: Error, Sendable {
     var reason: String
     var message: String
     var details: JSONValue?
+    /// Answered as Go's `http.NotFound` (text, not a Status): the end of kube-apiserver's handler
+    /// chain, where paths of groups no built-in serves (custom resources, unknown groups) fall through.
+    var pageNotFound = false
 
     var status: JSONValue {
         var body: JSONValue = [
@@ -46,6 +49,13 @@ struct APIError: Error, Sendable {
         APIError(code: 400, reason: "BadRequest", message: message)
     }
 
+    /// Not found under `group`: a Status for a built-in group, Go's text 404 elsewhere.
+    static func notFoundPath(group: String) -> APIError {
+        var e = notFoundPath()
+        e.pageNotFound = !group.isEmpty && Catalog.builtin.groupVersionsOrder[group] == nil
+        return e
+    }
+
     static func notFoundPath() -> APIError {
         APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource",
                  details: .object([:]))
@@ -56,17 +66,22 @@ struct APIError: Error, Sendable {
                  details: details(name: nil, group: r.group, kind: r.name))
     }
 
+    /// A PATCH of a type the resource does not take: go-restful's answer for built-ins (their routes
+    /// list the patch types), the handler's for custom resources.
     static func unsupportedPatch(_ r: ResourceInfo, contentType: String) -> APIError {
-        let types = r.crd == nil
-            ? "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
-            : "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+        guard r.crd != nil else {
+            return APIError(code: 415, reason: "UnsupportedMediaType", message: "415: Unsupported Media Type", details: .object([:]))
+        }
         return APIError(code: 415, reason: "UnsupportedMediaType",
-                        message: "the body of the request was in an unknown format - accepted media types include: \(types)",
-                        details: .object([:]))
+                        message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
     }
 
     /// 422 Invalid with one cause per field error.
     static func invalid(_ r: ResourceInfo, name: String, errors: [FieldError]) -> APIError {
+        invalid(kind: r.kind, group: r.group, name: name, errors: errors)
+    }
+
+    static func invalid(kind: String, group: String, name: String, errors: [FieldError]) -> APIError {
         let causes = errors.map { e -> JSONValue in
             ["reason": .string(e.reason), "message": .string(e.detailMessage), "field": .string(e.field)]
         }
@@ -75,8 +90,9 @@ struct APIError: Error, Sendable {
         var unique: [String] = []
         for e in errors where !unique.contains(e.summary) { unique.append(e.summary) }
         if unique.count == 1 { summary = unique[0] } else { summary = "[" + unique.joined(separator: ", ") + "]" }
-        return APIError(code: 422, reason: "Invalid", message: "\(r.qualifiedKind) \"\(name)\" is invalid: \(summary)",
-                        details: details(name: name, group: r.group, kind: r.kind, causes: causes))
+        let qualifiedKind = group.isEmpty ? kind : "\(kind).\(group)"
+        return APIError(code: 422, reason: "Invalid", message: "\(qualifiedKind) \"\(name)\" is invalid: \(summary)",
+                        details: details(name: name, group: group, kind: kind, causes: causes))
     }
 
     static func forbidden(_ r: ResourceInfo?, resourceName: String, group: String, name: String?, message: String) -> APIError {

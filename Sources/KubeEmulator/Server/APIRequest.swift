@@ -86,7 +86,13 @@ public struct APIResponse: Sendable {
         APIResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: value.jsonBytes())
     }
 
-    static func error(_ e: APIError) -> APIResponse { json(e.code, e.status) }
+    static func error(_ e: APIError) -> APIResponse {
+        if e.pageNotFound {
+            return APIResponse(status: 404, headers: [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
+                               body: Array("404 page not found\n".utf8))
+        }
+        return json(e.code, e.status)
+    }
 
     /// The parsed JSON body (tests and tools).
     public var json: JSONValue? { try? JSONValue.parse(body) }

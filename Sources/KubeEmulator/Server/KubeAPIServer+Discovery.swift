@@ -45,14 +45,14 @@ extension KubeAPIServer {
         }
         if path.hasPrefix("/apis/") {
             if parts.count == 1 {
-                guard var doc = groupDocument(catalog, parts[0]) else { throw APIError.notFoundPath() }
+                guard var doc = groupDocument(catalog, parts[0]) else { throw APIError.notFoundPath(group: parts[0]) }
                 doc["kind"] = "APIGroup"
                 doc["apiVersion"] = "v1"
                 return .json(200, doc)
             }
             if parts.count == 2 {
                 let gv = "\(parts[0])/\(parts[1])"
-                guard let resources = catalog.resources(groupVersion: gv) else { throw APIError.notFoundPath() }
+                guard let resources = catalog.resources(groupVersion: gv) else { throw APIError.notFoundPath(group: parts[0]) }
                 return .json(200, resourceList(groupVersion: gv, resources, custom: resources.contains { $0.crd != nil }))
             }
         }

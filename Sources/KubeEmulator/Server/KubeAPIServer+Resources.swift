@@ -13,8 +13,9 @@ extension KubeAPIServer {
 
     static func isDryRun(_ request: APIRequest) -> Bool { request.query["dryRun"] == "All" }
 
-    func parseBody(_ request: APIRequest) throws(APIError) -> JSONValue {
-        if request.body.isEmpty { return .null }
+    /// A create or update body: JSON (or YAML, or protobuf) as its Content-Type says, with
+    /// kube-apiserver's 400 for what does not decode and 415 for a type it does not read.
+    func parseBody(_ request: APIRequest, kind: String) throws(APIError) -> JSONValue {
         if KubeProtobuf.hasMagic(request.body) {
             do {
                 return try KubeProtobuf.decode(request.body)
@@ -23,27 +24,57 @@ extension KubeAPIServer {
                                details: .object([:]))
             }
         }
-        do {
-            return try JSONValue.parse(request.body)
-        } catch {
-            // YAML bodies (kubectl create -f with Content-Type yaml, apply patches).
-            if let y = try? YAML.decode(String(decoding: request.body, as: UTF8.self)) { return y }
-            throw APIError.badRequest("couldn't get version/kind; json parse error: \(error.message)")
+        let unrecognized = { (reason: String) in
+            APIError.badRequest("the object provided is unrecognized (must be of type \(kind)): \(reason) (\(Self.summarize(request.body)))")
         }
+        switch Self.mediaType(request) {
+        case "", "application/json", "*/*":
+            if let value = try? JSONValue.parse(request.body), !request.body.isEmpty { return value }
+            throw unrecognized("couldn't get version/kind; json parse error: \(GoJSONSyntax.error(in: request.body) ?? "unexpected end of JSON input")")
+        case "application/yaml":
+            do {
+                return try YAML.decode(String(decoding: request.body, as: UTF8.self))
+            } catch {
+                throw unrecognized(error.description)
+            }
+        default:
+            throw APIError(code: 415, reason: "UnsupportedMediaType",
+                           message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
+        }
+    }
+
+    static func mediaType(_ request: APIRequest) -> String {
+        (request.header("content-type") ?? "").split(separator: ";").first.map { String($0).trimmingSpaces.lowercased() } ?? ""
+    }
+
+    /// How kube-apiserver quotes a body it cannot read: an object's first 30 bytes, else hex.
+    static func summarize(_ body: [UInt8]) -> String {
+        guard let first = body.first else { return "<empty>" }
+        let head = body.prefix(30)
+        let more = body.count > 30 ? " ..." : ""
+        if first == UInt8(ascii: "{") { return String(decoding: head, as: UTF8.self) + more }
+        return head.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + more
+    }
+
+    /// A merge, JSON or strategic patch body (its errors differ from an object's).
+    static func parsePatch(_ request: APIRequest, strategic: Bool) throws(APIError) -> JSONValue {
+        if let value = try? JSONValue.parse(request.body), !request.body.isEmpty { return value }
+        let error = GoJSONSyntax.error(in: request.body) ?? "unexpected end of JSON input"
+        throw APIError.badRequest(strategic ? error : "error decoding patch: \(error)")
     }
 
     func serveResource(_ request: APIRequest, _ info: RequestInfo, user: UserInfo, dropWatchAfter: Duration?) throws(APIError) -> APIResponse {
         let resource = state.withLock { $0.catalog.resource(group: info.group, version: info.version, name: info.resource) }
-        guard let r = resource else { throw APIError.notFoundPath() }
-        if !r.namespaced && !info.namespace.isEmpty && info.resource != "namespaces" { throw APIError.notFoundPath() }
+        guard let r = resource else { throw APIError.notFoundPath(group: info.group) }
+        if !r.namespaced && !info.namespace.isEmpty && info.resource != "namespaces" { throw APIError.notFoundPath(group: info.group) }
         var verbs = r.verbs
         if !info.subresource.isEmpty {
-            guard let sub = r.subresources[info.subresource] else { throw APIError.notFoundPath() }
+            guard let sub = r.subresources[info.subresource] else { throw APIError.notFoundPath(group: info.group) }
             verbs = sub["verbs"]?.arrayValue?.compactMap(\.stringValue) ?? []
         }
         let verbForSupport = info.verb == "watch" ? "watch" : info.verb
         guard verbs.contains(verbForSupport) else { throw APIError.methodNotSupported(r, verb: info.verb) }
-        if r.namespaced && info.namespace.isEmpty && !["list", "watch"].contains(info.verb) { throw APIError.notFoundPath() }
+        if r.namespaced && info.namespace.isEmpty && !["list", "watch"].contains(info.verb) { throw APIError.notFoundPath(group: info.group) }
 
         // A list or watch pinned to one name by `fieldSelector=metadata.name=X` is authorized like
         // a request for X (so RBAC resourceNames apply), as in kube-apiserver.
@@ -97,7 +128,7 @@ extension KubeAPIServer {
     }
 
     func create(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
-        let body = try parseBody(request)
+        let body = try parseBody(request, kind: r.kind)
         try checkStrictFields(request, r, body)
         let manager = Self.manager(request)
         let dryRun = Self.isDryRun(request)
@@ -108,7 +139,7 @@ extension KubeAPIServer {
     }
 
     func update(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
-        var body = try parseBody(request)
+        var body = try parseBody(request, kind: r.kind)
         try checkKind(r, &body)
         try checkStrictFields(request, r, body)
         let manager = Self.manager(request)
@@ -126,33 +157,30 @@ extension KubeAPIServer {
     }
 
     func patch(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
-        let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map { String($0).trimmingSpaces } ?? ""
+        let contentType = Self.mediaType(request)
         if contentType == "application/apply-patch+yaml" { return try apply(request, r, info) }
+        let patchTypes = ["application/merge-patch+json", "application/json-patch+json"] + (r.crd == nil ? ["application/strategic-merge-patch+json"] : [])
+        guard patchTypes.contains(contentType) else { throw APIError.unsupportedPatch(r, contentType: contentType) }
         if request.query["force"] != nil {
             throw APIError(code: 422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
                            details: ["kind": "PatchOptions", "group": "meta.k8s.io", "causes": [["reason": "FieldValueForbidden", "message": "Forbidden: may not be specified for non-apply patch", "field": "force"]]])
         }
-        let body = try parseBody(request)
         let manager = Self.manager(request)
         let updated = try state.withLock { s throws(APIError) in
-            let current = try live(s, r, info)
-            var base = current
-            if r.crd != nil { base["apiVersion"] = .string(r.groupVersion) }
+            let current = try live(s, r, info)  // a patch cannot create: NotFound before the body is read
+            let body = try Self.parsePatch(request, strategic: contentType == "application/strategic-merge-patch+json")
             let proposed: JSONValue
             switch contentType {
             case "application/merge-patch+json":
-                proposed = MergePatch.apply(body, to: base)
+                proposed = MergePatch.apply(body, to: current)
             case "application/json-patch+json":
                 do {
-                    proposed = try JSONPatch.apply(body, to: base)
+                    proposed = try JSONPatch.apply(body, to: current)
                 } catch {
                     throw APIError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request", details: .object([:]))
                 }
-            case "application/strategic-merge-patch+json":
-                guard r.crd == nil else { throw APIError.unsupportedPatch(r, contentType: contentType) }
-                proposed = StrategicMergePatch(types: .builtin).apply(body, to: base)
             default:
-                throw APIError.unsupportedPatch(r, contentType: contentType)
+                proposed = StrategicMergePatch(types: .builtin).apply(body, to: current)
             }
             try checkStrictFields(request, r, proposed)
             return try updateObject(&s, resource: r, live: current, proposed: proposed, manager: manager, subresource: info.subresource, dryRun: Self.isDryRun(request))
@@ -162,14 +190,16 @@ extension KubeAPIServer {
 
     func apply(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
         guard let manager = request.query["fieldManager"], !manager.isEmpty else {
-            throw APIError.badRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+            throw APIError(code: 422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                           details: ["group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
+                               ["reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"]]])
         }
         let text = String(decoding: request.body, as: UTF8.self)
         var applied: JSONValue
         do {
             applied = try YAML.decode(text)
         } catch {
-            throw APIError.badRequest("error decoding YAML: \(error.description)")
+            throw APIError.badRequest("error decoding YAML: error converting YAML to JSON: \(error.description)")
         }
         try checkKind(r, &applied)
         try checkStrictFields(request, r, applied)
@@ -214,7 +244,8 @@ extension KubeAPIServer {
     }
 
     func deleteOptions(_ request: APIRequest) throws(APIError) -> JSONValue {
-        let body = try parseBody(request)
+        if request.body.isEmpty { return .emptyObject }
+        let body = try parseBody(request, kind: "DeleteOptions")
         return body.isNull ? .emptyObject : body
     }
 

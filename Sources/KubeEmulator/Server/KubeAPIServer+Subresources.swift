@@ -38,8 +38,17 @@ extension KubeAPIServer {
     }
 
     func scale(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
-        let body = info.verb == "get" ? JSONValue.null : try parseBody(request)
-        let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map { String($0).trimmingSpaces } ?? ""
+        let contentType = Self.mediaType(request)
+        let body: JSONValue
+        switch (info.verb, contentType) {
+        case ("get", _): body = .null
+        case ("update", _): body = try parseBody(request, kind: "Scale")
+        case (_, "application/apply-patch+yaml"):
+            do { body = try YAML.decode(String(decoding: request.body, as: UTF8.self)) } catch {
+                throw APIError.badRequest("error decoding YAML: error converting YAML to JSON: \(error.description)")
+            }
+        default: body = try Self.parsePatch(request, strategic: contentType == "application/strategic-merge-patch+json")
+        }
         return try state.withLock { s throws(APIError) in
             let current = try live(s, r, info)
             let scale = scaleObject(current, r)
@@ -70,7 +79,7 @@ extension KubeAPIServer {
 
     /// TokenRequest: mints a ServiceAccount token the emulator then accepts.
     func createToken(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
-        let body = try parseBody(request)
+        let body = try parseBody(request, kind: "TokenRequest")
         return try state.withLock { s throws(APIError) in
             let sa = try live(s, r, info)
             let seconds = body["spec"]?["expirationSeconds"]?.intValue ?? 3600
@@ -103,7 +112,7 @@ extension KubeAPIServer {
     /// SubjectAccessReview, SelfSubjectAccessReview, LocalSubjectAccessReview, SelfSubjectRulesReview:
     /// answered by the same RBAC evaluation that enforces requests.
     func review(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo, user: UserInfo) throws(APIError) -> APIResponse {
-        var body = try parseBody(request)
+        var body = try parseBody(request, kind: r.kind)
         try checkKind(r, &body)
         let spec = body["spec"] ?? .emptyObject
         var subject = user
@@ -119,10 +128,6 @@ extension KubeAPIServer {
             let rbac = RBACAuthorizer(state: s)
             if r.name == "selfsubjectrulesreviews" {
                 let ns = spec["namespace"]?.stringValue ?? ""
-                if subject.groups.contains("system:masters") {
-                    return ["incomplete": false, "resourceRules": [["verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]]],
-                            "nonResourceRules": [["verbs": ["*"], "nonResourceURLs": ["*"]]]]
-                }
                 let rules = rbac.rulesFor(user: subject, namespace: ns)
                 return ["incomplete": false, "resourceRules": .array(rules.filter { $0["resources"] != nil }.map { rule in
                             var c = rule; c["resourceNames"] = rule["resourceNames"]; return c }),
@@ -159,7 +164,7 @@ extension KubeAPIServer {
     }
 
     func tokenReview(_ request: APIRequest, _ r: ResourceInfo) throws(APIError) -> APIResponse {
-        var body = try parseBody(request)
+        var body = try parseBody(request, kind: "TokenReview")
         let token = body["spec"]?["token"]?.stringValue ?? ""
         let wanted = body["spec"]?["audiences"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let entry = state.withLock { $0.tokens[token] }

@@ -73,6 +73,7 @@ extension KubeAPIServer {
         if !problems.isEmpty {
             throw APIError.invalid(r, name: name, errors: problems.map { .invalid("metadata.name", value: "\"\(name)\"", $0) })
         }
+        if r.group == "events.k8s.io" { try EventValidation.check(obj, name: name) }
         try checkNamespace(s, r, namespace: namespace, name: name)
         if s.get(r.storageKey, namespace: r.namespaced ? namespace : "", name: name) != nil {
             throw APIError.alreadyExists(r, name)
