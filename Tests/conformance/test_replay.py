@@ -20,7 +20,9 @@ How the replay matches the recording:
 
 Normalisation (applied to both sides): uids -> <uid>, RFC 3339 timestamps -> <time>,
 numeric resourceVersions -> <rv>, tokens -> <token>, continue tokens -> <continue>,
-`description` dropped, serverAddressByClientCIDRs -> <addresses>; and, because the recorder
+`description` dropped, serverAddressByClientCIDRs -> <addresses>, a discovery entry's
+singularName -> <singular> (the recorded 1.24 server left it empty for built-ins; 1.27 and later,
+as the emulated 1.30, fill it with the lowercase kind); and, because the recorder
 left them in: generateName + 5 random characters -> generateName + <random>, the record's
 resourceVersion inside a delete-precondition message -> <rv>, Table `Age` cells -> <age>.
 managedFields entries are compared ordered by (operation, manager): their times are masked,
@@ -58,8 +60,11 @@ EXCHANGES_PATH = Path(os.environ.get(
 #: needs a reason a reader can check.
 KNOWN_DEVIATIONS: dict[str, str] = {
     "version": "the emulator reports v1.30 (the behaviour it emulates), not the recording's v1.24 build",
-    "apis": "only the groups the emulator serves are listed (no apiregistration, certificates, storage, "
-            "admissionregistration, scheduling, node, discovery, flowcontrol; no removed beta versions)",
+    "apis": "the group versions of 1.30: beta versions removed since 1.24 (events, autoscaling v2beta*, batch, "
+            "policy, storage, node, discovery v1beta1; flowcontrol v1beta1/v1beta2) are gone, flowcontrol v1 and v1beta3 served",
+    "discovery /apis/autoscaling/v2": "1.30 stores HorizontalPodAutoscalers as autoscaling/v2 (1.24: v1), so storageVersionHash differs",
+    "discovery /apis/policy/v1": "1.30 stores PodDisruptionBudgets as policy/v1 (1.24: v1beta1, removed in 1.25), so storageVersionHash differs",
+    "discovery /apis/networking.k8s.io/v1": "networkpolicies/status (alpha NetworkPolicyStatus, served but unused in 1.24) is not served by 1.30",
     "apply deployment again without replicas": "no kube-controller-manager: no deployment.kubernetes.io/revision "
             "annotation and no status conditions written by the deployment controller",
     "strategic patch containers": "no kube-controller-manager (revision annotation, status)",
@@ -159,6 +164,8 @@ def normalise(value: Any, key: str | None = None) -> Any:
                 continue
             if k == "serverAddressByClientCIDRs":
                 result[k] = "<addresses>"
+            elif k == "singularName" and "verbs" in value:
+                result[k] = "<singular>"
             else:
                 result[k] = normalise(v, k)
         return result
