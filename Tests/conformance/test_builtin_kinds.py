@@ -17,11 +17,13 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from harness import Emulator, Kubectl, json_documents
+from harness import Emulator, Kubectl, flotilla_bin, json_documents
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "builtin-kinds.yaml"
 REVIEWS = FIXTURES / "builtin-reviews.yaml"
+#: The field manager of what an instance syncs (FlotillaAPI Flotilla.syncFieldManager).
+SYNC_MANAGER = "flotilla"
 
 
 def documents(path: Path) -> list[dict]:
@@ -225,3 +227,82 @@ def test_one_autoscaler_at_both_versions(fresh: Kubectl) -> None:
     assert as_v1["apiVersion"] == "autoscaling/v1"
     assert as_v1["spec"]["targetCPUUtilizationPercentage"] == cpu["resource"]["target"]["averageUtilization"]
     assert "metrics" not in as_v1["spec"]
+
+
+def test_dev_syncs_your_own_repository(tmp_path: Path, kubectl_binaries: dict) -> None:
+    """`flotilla dev --from-repo PATH`: a repository holding every built-in kind syncs in dev mode."""
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kinds"}}
+    (repo / "deploy" / "namespace.yaml").write_text(yaml.safe_dump(namespace))
+    (repo / "deploy" / "kinds.yaml").write_text(SAMPLES.read_text())
+    (repo / "README.md").write_text("not synced: outside --path\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", "-b", "trunk", str(repo)], check=True)
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "every kind"], check=True)
+
+    workdir = tmp_path / "dev"
+    dev = Emulator(workdir, ["--from-repo", str(repo), "--path", "deploy", "--demo-dir", str(workdir / "state"),
+                             "--receiver-port", "0"], api_only=False).start()
+    try:
+        assert any(line.startswith("Syncing file://") for line in dev.stdout_lines), dev.stdout_lines
+        path = "/apis/flotilla.dev/v1alpha1/namespaces/flotilla-dev/fluxinstances/repo"
+
+        def ready() -> dict | None:
+            r = dev.request("GET", path)
+            if r.status != 200:
+                return None
+            conditions = {c["type"]: c for c in r.json().get("status", {}).get("conditions", [])}
+            return r.json() if conditions.get("Ready", {}).get("status") == "True" else None
+
+        instance = dev.wait_until("the FluxInstance to be Ready", ready, timeout=90)
+        assert (instance["spec"]["git"]["url"], instance["spec"]["git"]["readonly"]) == (f"file://{repo}", True)
+        assert instance["status"]["counts"]["applied"] == len(documents(SAMPLES)) + 1  # and the Namespace
+        tags = subprocess.run(git + ["tag"], capture_output=True, text=True, check=True).stdout
+        assert tags == "", f"dev mode wrote to the repository: {tags}"
+        binary, _ = kubectl_binaries["kubectl-1.32"]
+        kubectl = Kubectl(binary, "kubectl-1.32", dev, tmp_path / "kubectl")
+        live = kubectl.json("get", "-f", str(SAMPLES), "--show-managed-fields")
+        assert [(o["kind"], o["metadata"]["name"]) for o in live["items"]] == \
+            [(d["kind"], d["metadata"]["name"]) for d in documents(SAMPLES)]
+        for o in live["items"]:  # written by the instance's server-side apply, not by this test
+            managers = {e["manager"] for e in o["metadata"].get("managedFields", [])}
+            assert SYNC_MANAGER in managers, (o["kind"], o["metadata"]["name"], managers)
+    finally:
+        dev.stop()
+
+
+def test_printed_columns(fresh: Kubectl) -> None:
+    """kubectl get prints the columns a 1.30 server sends for these kinds (server-side printing)."""
+    samples = {(d["kind"], d["metadata"]["name"]): d for d in documents(SAMPLES)}
+    fresh.run("apply", "-f", str(SAMPLES))
+
+    def table(*args: str) -> list[list[str]]:
+        return [line.split(None) for line in fresh.run("get", *args).lines]
+
+    sc = samples[("StorageClass", "sample")]
+    rows = table("storageclass", "sample")
+    assert rows[0] == ["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION", "AGE"]
+    assert rows[1][:5] == ["sample", sc["provisioner"], sc.get("reclaimPolicy", "Delete"),
+                           sc.get("volumeBindingMode", "Immediate"), str(sc.get("allowVolumeExpansion", False)).lower()]
+    pc = samples[("PriorityClass", "sample")]
+    rows = table("priorityclass", "sample")
+    assert rows[0] == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    assert rows[1][:3] == ["sample", str(pc["value"]), str(pc.get("globalDefault", False)).lower()]
+    event = samples[("Event", "sample")]
+    lines = fresh.run("get", "events", "-n", "kinds", "--field-selector", "metadata.name=sample").lines
+    assert lines[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert lines[1].split()[1:4] == [event["type"], event["reason"], f"pod/{event['involvedObject']['name']}"]
+    assert lines[1].endswith(event["message"])
+    rows = table("cronjobs", "-n", "kinds")
+    assert rows[0] == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"]
+
+
+def test_dev_refuses_what_is_not_a_repository(tmp_path: Path) -> None:
+    """A directory that is not a git repository is refused before anything starts, with the fix."""
+    done = subprocess.run([str(flotilla_bin()), "dev", "--from-repo", str(tmp_path), "--port", "0",
+                           "--kubeconfig", str(tmp_path / "kc")], capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert f"--from-repo {tmp_path}: not a git repository" in done.stderr, done.stderr
+    assert "git init" in done.stderr and done.stdout == ""

@@ -72,9 +72,71 @@ enum BuiltinDefaults {
                 obj["data"] = .object(data)
                 obj["stringData"] = nil
             }
+        case "replicationcontrollers":
+            setIfMissing(&obj, ["spec", "replicas"], 1)
+            podTemplate(&obj, ["spec", "template"])
+        case "podtemplates":
+            podTemplate(&obj, ["template"])
+        case "persistentvolumes":
+            setIfMissing(&obj, ["spec", "persistentVolumeReclaimPolicy"], "Retain")
+            setIfMissing(&obj, ["spec", "volumeMode"], "Filesystem")
+            if obj["status"] == nil { obj["status"] = ["phase": "Pending"] }
+        case "persistentvolumeclaims":
+            setIfMissing(&obj, ["spec", "volumeMode"], "Filesystem")
+            if obj["status"] == nil { obj["status"] = ["phase": "Pending"] }
+        case "endpoints":
+            guard var subsets = obj["subsets"]?.arrayValue else { break }
+            for i in subsets.indices { defaultProtocols(&subsets[i], ["ports"]) }
+            obj["subsets"] = .array(subsets)
+        case "endpointslices.discovery.k8s.io":
+            defaultProtocols(&obj, ["ports"])
+        case "networkpolicies.networking.k8s.io":
+            if obj["spec"]?["policyTypes"] == nil, obj["spec"] != nil {
+                obj.set(path: ["spec", "policyTypes"], to: obj["spec"]?["egress"] == nil ? ["Ingress"] : ["Ingress", "Egress"])
+            }
+        case "horizontalpodautoscalers.autoscaling":
+            setIfMissing(&obj, ["spec", "minReplicas"], 1)
+        case "storageclasses.storage.k8s.io":
+            setIfMissing(&obj, ["reclaimPolicy"], "Delete")
+            setIfMissing(&obj, ["volumeBindingMode"], "Immediate")
+        case "priorityclasses.scheduling.k8s.io":
+            setIfMissing(&obj, ["preemptionPolicy"], "PreemptLowerPriority")
+        case "csidrivers.storage.k8s.io":
+            for (key, value) in [("attachRequired", true), ("podInfoOnMount", false), ("requiresRepublish", false),
+                                 ("storageCapacity", false), ("seLinuxMount", false)] as [(String, JSONValue)] {
+                setIfMissing(&obj, ["spec", key], value)
+            }
+            setIfMissing(&obj, ["spec", "fsGroupPolicy"], "ReadWriteOnceWithFSType")
+            setIfMissing(&obj, ["spec", "volumeLifecycleModes"], ["Persistent"])
+        case "validatingwebhookconfigurations.admissionregistration.k8s.io", "mutatingwebhookconfigurations.admissionregistration.k8s.io":
+            guard var webhooks = obj["webhooks"]?.arrayValue else { break }
+            for i in webhooks.indices {
+                var w = webhooks[i]
+                for (key, value) in [("failurePolicy", "Fail"), ("matchPolicy", "Equivalent"), ("namespaceSelector", .emptyObject),
+                                     ("objectSelector", .emptyObject), ("timeoutSeconds", 10)] as [(String, JSONValue)] where w[key] == nil {
+                    w[key] = value
+                }
+                if storageKey.hasPrefix("mutating"), w["reinvocationPolicy"] == nil { w["reinvocationPolicy"] = "Never" }
+                if w["clientConfig"]?["service"] != nil, w["clientConfig"]?["service"]?["port"] == nil {
+                    w.set(path: ["clientConfig", "service", "port"], to: 443)
+                }
+                if var rules = w["rules"]?.arrayValue {
+                    for j in rules.indices where rules[j]["scope"] == nil { rules[j]["scope"] = "*" }
+                    w["rules"] = .array(rules)
+                }
+                webhooks[i] = w
+            }
+            obj["webhooks"] = .array(webhooks)
         default:
             break
         }
+    }
+
+    /// `protocol: TCP` on every port of a list that lacks one.
+    static func defaultProtocols(_ obj: inout JSONValue, _ path: [String]) {
+        guard var ports = obj[path: path]?.arrayValue else { return }
+        for i in ports.indices where ports[i]["protocol"] == nil { ports[i]["protocol"] = "TCP" }
+        obj.set(path: path, to: .array(ports))
     }
 
     static func setIfMissing(_ obj: inout JSONValue, _ path: [String], _ value: JSONValue) {

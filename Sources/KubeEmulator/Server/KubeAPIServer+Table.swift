@@ -86,8 +86,8 @@ extension KubeAPIServer {
                     }),
                     age]
         default:
-            return [name, Column(name: "Created At", type: "date", description: age.description,
-                                 cell: { $0["metadata"]?["creationTimestamp"] ?? .null })]
+            return builtinColumns(r, name: name, age: age) ?? [name, Column(name: "Created At", type: "date", description: age.description,
+                                                                             cell: { $0["metadata"]?["creationTimestamp"] ?? .null })]
         }
     }
 

@@ -51,10 +51,24 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .long, help: "Keep an object from ever getting healthy: KIND/NAMESPACE/NAME (e.g. Deployment/demo/podinfo). Repeatable.")
     var unhealthy: [String] = []
 
+    @Option(name: .long, help: "Sync your own repository instead of the demo: a git URL or a local repository's path (one FluxInstance, flotilla-dev/repo, with cluster-admin rights).")
+    var fromRepo: String?
+
+    @Option(name: .long, help: "With --from-repo: the branch (default the repository's default branch).")
+    var branch: String?
+
+    @Option(name: .long, help: "With --from-repo: a directory to sync (default the root). Repeatable.")
+    var path: [String] = []
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard eventTTLSeconds > 0 else { throw ValidationError("--event-ttl-seconds must be positive") }
         guard workloadStartSeconds >= 0 else { throw ValidationError("--workload-start-seconds must not be negative") }
+        if fromRepo == nil, branch != nil || !path.isEmpty { throw ValidationError("--branch and --path go with --from-repo") }
+        if let fromRepo {
+            if apiOnly { throw ValidationError("--from-repo needs the operator: drop --api-only") }
+            do { _ = try UserRepository.url(fromRepo) } catch { throw ValidationError("\(error)") }
+        }
         for object in unhealthy where object.split(separator: "/").count != 3 {
             throw ValidationError("--unhealthy \(object): expected KIND/NAMESPACE/NAME, e.g. Deployment/demo/podinfo")
         }
@@ -141,6 +155,10 @@ struct DevSession: Service {
         clientConfiguration.maxConnectionsPerHost = 4096
         let client = try KubeClient(configuration: clientConfiguration, logger: logger)
         let outcome = await capture {
+            if let source = dev.fromRepo {
+                try await runUserRepository(source, client: client)
+                return
+            }
             let demo = URL(fileURLWithPath: dev.demoDir).standardizedFileURL.path
             Dev.progress("creating the demo repository in \(demo)…")
             let url = try await DemoRepository.create(at: demo)
@@ -166,6 +184,28 @@ struct DevSession: Service {
         }
         try await client.shutdown()
         try outcome.get()
+    }
+}
+
+extension DevSession {
+    /// `--from-repo`: the user's repository in place of the demo, synced with an administrator's rights.
+    func runUserRepository(_ source: String, client: KubeClient) async throws {
+        let url = try UserRepository.url(source)
+        Dev.progress("installing the FluxInstance CRD and a FluxInstance for \(url)…")
+        try await UserRepository.install(client: client, url: url, branch: dev.branch, paths: dev.path)
+        var options = try OperatorOptions.parse([])
+        options.workDir = URL(fileURLWithPath: dev.demoDir).standardizedFileURL.path + "/work-dir"
+        options.metricsAddress = ""
+        options.clusterScopeNamespaces = [UserRepository.namespace]
+        options.logLevel = dev.logLevel
+        let services = await operatorServices(client: client, options: options, logger: logger)
+        dev.say("""
+            KUBECONFIG=\(kubeconfig)
+            Syncing \(url) as FluxInstance \(UserRepository.namespace)/\(UserRepository.name)
+            Try: KUBECONFIG=\(kubeconfig) kubectl describe fluxinstance -n \(UserRepository.namespace) \(UserRepository.name)
+
+            """)
+        try await ServiceGroup(configuration: .init(services: services, logger: logger)).run()
     }
 }
 
