@@ -113,6 +113,11 @@ struct HealthStepTests {
             defer { watching.cancel() }
             try await f.apply("apps", namespace: "team-a", spec: ["git": gitSpec(up.url, poll: "1h"), "sync": ["interval": "1h", "wait": true]])
             #expect(try await eventually(timeout: .seconds(20)) { reasons.withLock { $0.contains("Unknown/Progressing") } })
+            // The first automation run follows the sync and reads the head (legitimately, on a
+            // loaded machine after the shared poll expired): it is done before the remote goes.
+            #expect(try await eventually(timeout: .seconds(20)) {
+                try await f.instance("apps", namespace: "team-a")?.status?.images?.lastScanTime != nil
+            })
             // The remote goes away while the Deployment rolls out (longer than a shared poll lives).
             try FileManager.default.moveItem(atPath: up.bare, toPath: up.bare + ".gone")
             let done = try await f.waitFor("apps", namespace: "team-a", reason: "Synced", timeout: .seconds(40))
