@@ -140,3 +140,21 @@ def test_rules_review_of_a_plain_user(emulator: Emulator) -> None:
     assert ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz",
             "/version", "/version/"] in urls
     assert body["status"]["incomplete"] is False
+
+
+def test_kubectl_shows_the_servers_words(kubectl: Kubectl, emulator: Emulator, tmp_path) -> None:
+    """What kubectl prints for a body the server cannot decode and for a removed CRD's objects."""
+    ns = create_namespace(emulator, "words")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"kind":')
+    out = kubectl.fails("create", "--raw", f"/api/v1/namespaces/{ns}/configmaps", "-f", str(bad))
+    assert ("the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; "
+            "json parse error: unexpected end of JSON input") in out.stderr, str(out)
+    group = f"w{kubectl.label[-2:]}.gone.flotilla.dev"
+    crd = widget_crd_manifest(group, f"gw{kubectl.label[-2:]}")
+    install_crd(emulator, crd)
+    kubectl.run("get", f"widgets.{group}", "-n", ns)  # discovery now caches the kind
+    emulator.must("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}")
+    emulator.wait_until("the CRD to be gone", lambda: emulator.request("GET", f"/apis/{group}/v1").status == 404)
+    out = kubectl.fails("get", "--raw", f"/apis/{group}/v1/namespaces/{ns}/widgets")
+    assert "the server could not find the requested resource" in out.stderr, str(out)
