@@ -121,12 +121,7 @@ enum DemoRepository {
     /// Installs the CRD, the teams' namespaces, their webhook Secrets and FluxInstances (a push
     /// wakes them through the receiver; they also poll every minute).
     static func install(client: KubeClient, repositoryURL url: String, webhookToken: String) async throws {
-        let crd = try YAML.decode(FluxInstanceCRD.yaml)
-        _ = try await client.apply(crd, as: .customResourceDefinitions, fieldManager: "flotilla-dev", force: true)
-        for _ in 0..<100 {
-            if (try? await client.list(FluxInstance.resourceType, pageSize: 1, firstPageOnly: true)) != nil { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await installCRD(client: client)
         for team in ["a", "b"] {
             let namespace = "team-\(team)"
             _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]],
@@ -141,6 +136,16 @@ enum DemoRepository {
                          "receiver": ["type": "generic", "secretRef": ["name": "webhook"]]],
             ]
             _ = try await client.apply(instance, as: FluxInstance.resourceType, fieldManager: "flotilla-dev", force: true)
+        }
+    }
+
+    /// The FluxInstance CRD, once the API serves FluxInstances.
+    static func installCRD(client: KubeClient) async throws {
+        let crd = try YAML.decode(FluxInstanceCRD.yaml)
+        _ = try await client.apply(crd, as: .customResourceDefinitions, fieldManager: "flotilla-dev", force: true)
+        for _ in 0..<100 {
+            if (try? await client.list(FluxInstance.resourceType, pageSize: 1, firstPageOnly: true)) != nil { break }
+            try await Task.sleep(for: .milliseconds(100))
         }
     }
 }

@@ -27,12 +27,7 @@ enum UserRepository {
     }
 
     static func install(client: KubeClient, url: String, branch: String?, paths: [String]) async throws {
-        let crd = try YAML.decode(FluxInstanceCRD.yaml)
-        _ = try await client.apply(crd, as: .customResourceDefinitions, fieldManager: "flotilla-dev", force: true)
-        for _ in 0..<100 {
-            if (try? await client.list(FluxInstance.resourceType, pageSize: 1, firstPageOnly: true)) != nil { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await DemoRepository.installCRD(client: client)
         let ns = JSONValue.string(namespace)
         _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": ns]],
                                    as: .namespaces, fieldManager: "flotilla-dev", force: true)
