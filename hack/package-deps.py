@@ -25,6 +25,7 @@ PRODUCTS = {
     "HTTPTypes": ("HTTPTypes", "swift-http-types"),
     "Hummingbird": ("Hummingbird", "hummingbird"),
     "HummingbirdTLS": ("HummingbirdTLS", "hummingbird"),
+    "Mustache": ("Mustache", "swift-mustache"),
     "Logging": ("Logging", "swift-log"),
     "Metrics": ("Metrics", "swift-metrics"),
     "NIOCore": ("NIOCore", "swift-nio"),

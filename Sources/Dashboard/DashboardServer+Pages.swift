@@ -1,0 +1,135 @@
+import FlotillaAPI
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KubeClient
+import KubeModel
+import KubeRuntime
+import NIOCore
+import Synchronization
+
+extension DashboardServer {
+    func overview(_ request: Request) async throws -> Response {
+        let query = OverviewQuery(parameters: Self.parameters(request.uri.query))
+        var problem: String?
+        if !feed.informer.hasSynced {
+            // Not listed yet: say why, as the API server says it (e.g. RBAC), rather than show nothing.
+            do {
+                _ = try await client.list(FluxInstance.resourceType, namespace: settings.namespace, pageSize: 1, firstPageOnly: true)
+                problem = "Loading FluxInstances…"
+            } catch {
+                problem = "You may not list FluxInstances: \(error.message)"
+            }
+        }
+        let result = query.apply(feed.rows)
+        let body = Templates.render(OverviewView(result, query: query, error: problem), "overview")
+        return page(title: "FluxInstances", body: body)
+    }
+
+    func instance(_ request: Request, namespace: String, name: String) async throws -> Response {
+        let parameters = Self.parameters(request.uri.query)
+        let instance: FluxInstance
+        do {
+            instance = try await client.get(FluxInstance.self, name: name, namespace: namespace)
+        } catch {
+            let status: HTTPResponse.Status = error.code == 403 ? .forbidden : error.isNotFound ? .notFound : .badGateway
+            let body = "<h1>\(Self.escape(namespace))/\(Self.escape(name))</h1><p class=\"notice error\" role=\"alert\">\(Self.escape(error.message))</p><p><a href=\"/\">← All instances</a></p>"
+            var response = page(title: name, body: body)
+            response.status = status
+            return response
+        }
+        var events: [JSONValue] = []
+        var eventsError: String?
+        do {
+            events = try await client.list(.events, namespace: namespace,
+                                           fieldSelector: "involvedObject.kind=FluxInstance,involvedObject.name=\(name)").items
+        } catch {
+            eventsError = "Events cannot be shown: \(error.message)"
+        }
+        var view = InstanceView(instance, events: events, eventsError: eventsError, csrf: csrf, notice: parameters["notice"],
+                                noticeIsError: parameters["error"] == "1")
+        view.live = Templates.render(view, "instance-live")
+        if parameters["fragment"] == "1" { return Self.text(view.live, type: "text/html; charset=utf-8") }
+        return page(title: "\(namespace)/\(name)", body: Templates.render(view, "instance"))
+    }
+
+    func act(_ request: Request, namespace: String, name: String, action: String) async throws -> Response {
+        let body = try await request.body.collect(upTo: 64 * 1024)
+        let form = Self.parameters(String(buffer: body))
+        guard form["csrf"] == csrf, Self.sameOrigin(request) else {
+            return Self.text("refused: the form is not this dashboard's (a cross-site request?)", type: "text/plain; charset=utf-8", status: .forbidden)
+        }
+        guard let action = Action(rawValue: action) else { return Self.text("no such action", type: "text/plain; charset=utf-8", status: .notFound) }
+        let (message, failed) = await action.perform(client: client, namespace: namespace, name: name, form: form)
+        let location = "/instances/\(namespace)/\(name)?notice=\(OverviewQuery.escape(message))&error=\(failed ? 1 : 0)"
+        return Response(status: .seeOther, headers: [.location: location])
+    }
+
+    func events() -> Response {
+        let stream = feed.subscribe()
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: ": connected\n\n"))
+            for await frame in stream { try await writer.write(ByteBuffer(string: frame)) }
+            try await writer.finish(nil)
+        })
+    }
+
+    func page(title: String, body: String) -> Response {
+        let html = Templates.render(LayoutView(title: title, user: settings.user, cluster: settings.cluster, body: body), "layout")
+        return Self.text(html, type: "text/html; charset=utf-8")
+    }
+
+    static func text(_ text: String, type: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers: HTTPFields = [.contentType: type, .cacheControl: "no-store"]
+        headers[HTTPField.Name("Content-Security-Policy")!] = "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A POST from this dashboard's own page: browsers send `Origin` (and `Sec-Fetch-Site`) with a
+    /// form; a cross-site one names another origin.
+    static func sameOrigin(_ request: Request) -> Bool {
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" { return false }
+        guard let origin = request.headers[HTTPField.Name("Origin")!] else { return true }
+        return origin == "http://" + (request.head.authority ?? "")
+    }
+
+    /// `a=1&b=x%20y` (a query string or a form body) as a dictionary; the last value of a key wins.
+    static func parameters(_ text: String?) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in (text ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
+            guard let key = parts.first?.removingPercentEncoding else { continue }
+            out[key] = parts.count > 1 ? parts[1].removingPercentEncoding ?? "" : ""
+        }
+        return out
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
+
+/// Serves only requests addressed to a loopback name and this port: a web page elsewhere that
+/// resolves its own name to 127.0.0.1 (DNS rebinding) is refused.
+struct LoopbackOnly: RouterMiddleware {
+    let port: BoundPort
+
+    func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
+        let bound = port.value.withLock { $0 }
+        let host = request.head.authority ?? ""
+        guard ["127.0.0.1:\(bound)", "localhost:\(bound)", "[::1]:\(bound)"].contains(host) else {
+            return DashboardServer.text("refused: this dashboard answers only to 127.0.0.1:\(bound) or localhost:\(bound)",
+                                        type: "text/plain; charset=utf-8", status: .forbidden)
+        }
+        return try await next(request, context)
+    }
+}
+
+/// The port the server listens on, known once it runs (`--port 0` picks one).
+final class BoundPort: Sendable {
+    let value: Mutex<Int>
+    init(_ port: Int) { value = Mutex(port) }
+}

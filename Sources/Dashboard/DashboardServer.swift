@@ -1,0 +1,77 @@
+import FlotillaAPI
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// `flotilla ui`: the dashboard on a local port, reading and acting with the user's kubeconfig,
+/// like `kubectl proxy`. Only loopback Host names are served (no DNS rebinding), and every write
+/// carries this process's random form token (no cross-site request can act as the user).
+public struct DashboardServer: Service {
+    public struct Settings: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        /// Only this namespace's instances (nil: every namespace the user may list).
+        public var namespace: String?
+        /// How the header names the user and the cluster.
+        public var user = ""
+        public var cluster = ""
+        public init() {}
+    }
+
+    let client: KubeClient
+    let settings: Settings
+    let logger: Logger
+    let onListening: @Sendable (Int) async -> Void
+    let feed: LiveFeed
+    let csrf: String
+
+    public init(client: KubeClient, settings: Settings, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+        self.onListening = onListening
+        feed = LiveFeed(informer: Informer(client: client, type: FluxInstance.resourceType, namespace: settings.namespace, logger: logger))
+        csrf = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+    }
+
+    public func run() async throws {
+        let port = BoundPort(settings.port)
+        let app = Application(router: router(port: port),
+                              configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "flotilla-ui"),
+                              onServerRunning: { channel in
+                                  let bound = channel.localAddress?.port ?? 0
+                                  port.value.withLock { $0 = bound }
+                                  await onListening(bound)
+                              }, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await feed.informer.run() }
+            group.addTask { try await app.runService() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func router(port: BoundPort) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.middlewares.add(LoopbackOnly(port: port))
+        router.get("/") { request, _ in try await self.overview(request) }
+        router.get("/instances/:namespace/:name") { request, context in
+            try await self.instance(request, namespace: context.parameters.require("namespace"), name: context.parameters.require("name"))
+        }
+        router.post("/instances/:namespace/:name/:action") { request, context in
+            try await self.act(request, namespace: context.parameters.require("namespace"), name: context.parameters.require("name"),
+                               action: context.parameters.require("action"))
+        }
+        router.get("/events") { _, _ in self.events() }
+        router.get("/assets/dashboard.css") { _, _ in Self.text(Assets.css, type: "text/css; charset=utf-8") }
+        router.get("/assets/dashboard.js") { _, _ in Self.text(Assets.js, type: "text/javascript; charset=utf-8") }
+        return router
+    }
+}
