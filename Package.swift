@@ -246,6 +246,7 @@ let package = Package(
             name: "flotilla-bench",
             dependencies: [
                 "CSupport",
+                "Dashboard",
                 "FlotillaAPI",
                 "GitSource",
                 "GitTesting",
@@ -265,6 +266,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: [
+                "Dashboard",
+                "FlotillaAPI",
+                "KubeModel",
             ],
             swiftSettings: swiftSettings
         ),

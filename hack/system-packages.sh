@@ -20,6 +20,7 @@ FLOTILLA_SYSTEM_PACKAGES=(
     gpgv                # commit signatures: GPG verification
     openssh-client      # commit signatures: ssh-keygen -Y verify / sign
     age                 # SOPS decryption: unwraps age-encrypted data keys
+    chromium            # the dashboard's browser tests (headless, driven over the DevTools protocol)
 )
 
 ensure_system_packages() {

@@ -12,7 +12,9 @@ enum Action: String, Sendable, CaseIterable {
     func patch(form: [String: String], now: Date = Date()) throws(ActionError) -> JSONValue {
         switch self {
         case .sync:
-            return ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string(ISO8601DateFormatter().string(from: now))]]]
+            // As `flotilla sync` writes it: a new value each time, so two requests in a second are two.
+            let token = ISO8601DateFormatter().string(from: now) + "-" + UUID().uuidString.prefix(8).lowercased()
+            return ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string(token)]]]
         case .suspend: return ["spec": ["suspend": true]]
         case .resume: return ["spec": ["suspend": false]]
         case .approvePrune:

@@ -28,7 +28,8 @@ enum Assets {
     "use strict";
     (() => {
       const status = document.getElementById("live-state");
-      const source = new EventSource("/events");
+      const source = new EventSource("/events?since=" + encodeURIComponent(document.body.dataset.feed || ""));
+      source.addEventListener("reset", () => location.reload());
       source.addEventListener("open", () => { status.textContent = "live"; });
       source.addEventListener("error", () => { status.textContent = "reconnecting…"; });
       let refreshing = null;
@@ -47,14 +48,21 @@ enum Assets {
           setTimeout(() => tr.classList.remove("changed"), 1200);
         }
         const detail = document.getElementById("live");
-        if (detail && detail.dataset.instance === row.namespace + "/" + row.name && !refreshing) {
-          refreshing = fetch(location.pathname + "?fragment=1", { headers: { "Accept": "text/html" } })
-            .then((r) => r.ok ? r.text() : Promise.reject(r.status))
-            .then((html) => { detail.innerHTML = html; })
-            .catch(() => {})
-            .finally(() => { refreshing = null; });
-        }
+        if (detail && detail.dataset.instance === row.namespace + "/" + row.name) { refresh(detail); }
       });
+      // One refresh at a time; a change that arrives meanwhile is fetched right after it.
+      let again = false;
+      function refresh(detail) {
+        if (refreshing) { again = true; return; }
+        refreshing = fetch(location.pathname + "?fragment=1", { headers: { "Accept": "text/html" } })
+          .then((r) => r.ok ? r.text() : Promise.reject(r.status))
+          .then((html) => { detail.innerHTML = html; })
+          .catch(() => {})
+          .finally(() => {
+            refreshing = null;
+            if (again) { again = false; refresh(detail); }
+          });
+      }
     })();
     """#
 }

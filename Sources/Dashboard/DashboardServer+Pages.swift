@@ -21,13 +21,14 @@ extension DashboardServer {
                 problem = "You may not list FluxInstances: \(error.message)"
             }
         }
-        let result = query.apply(feed.rows)
-        let body = Templates.render(OverviewView(result, query: query, error: problem), "overview")
-        return page(title: "FluxInstances", body: body)
+        let (rows, version) = feed.snapshot
+        let body = Templates.render(OverviewView(query.apply(rows), query: query, error: problem), "overview")
+        return page(title: "FluxInstances", body: body, version: version)
     }
 
     func instance(_ request: Request, namespace: String, name: String) async throws -> Response {
         let parameters = Self.parameters(request.uri.query)
+        let version = feed.version  // before the read: a change after it is replayed to the page
         let instance: FluxInstance
         do {
             instance = try await client.get(FluxInstance.self, name: name, namespace: namespace)
@@ -50,7 +51,7 @@ extension DashboardServer {
                                 noticeIsError: parameters["error"] == "1")
         view.live = Templates.render(view, "instance-live")
         if parameters["fragment"] == "1" { return Self.text(view.live, type: "text/html; charset=utf-8") }
-        return page(title: "\(namespace)/\(name)", body: Templates.render(view, "instance"))
+        return page(title: "\(namespace)/\(name)", body: Templates.render(view, "instance"), version: version)
     }
 
     func act(_ request: Request, namespace: String, name: String, action: String) async throws -> Response {
@@ -65,8 +66,11 @@ extension DashboardServer {
         return Response(status: .seeOther, headers: [.location: location])
     }
 
-    func events() -> Response {
-        let stream = feed.subscribe()
+    /// The page's stream: after the version it was rendered at (`since`), or after the last event a
+    /// reconnecting EventSource saw (`Last-Event-ID`).
+    func events(_ request: Request) -> Response {
+        let resumed = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { Int($0) }
+        let stream = feed.subscribe(after: resumed ?? Self.parameters(request.uri.query)["since"].flatMap { Int($0) })
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ": connected\n\n"))
             for await frame in stream { try await writer.write(ByteBuffer(string: frame)) }
@@ -74,8 +78,9 @@ extension DashboardServer {
         })
     }
 
-    func page(title: String, body: String) -> Response {
-        let html = Templates.render(LayoutView(title: title, user: settings.user, cluster: settings.cluster, body: body), "layout")
+    func page(title: String, body: String, version: Int? = nil) -> Response {
+        let html = Templates.render(LayoutView(title: title, user: settings.user, cluster: settings.cluster, body: body,
+                                               version: version ?? feed.version), "layout")
         return Self.text(html, type: "text/html; charset=utf-8")
     }
 
@@ -83,7 +88,7 @@ extension DashboardServer {
         var headers: HTTPFields = [.contentType: type, .cacheControl: "no-store"]
         headers[HTTPField.Name("Content-Security-Policy")!] = "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"  // no-referrer would make a form's Origin "null"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 

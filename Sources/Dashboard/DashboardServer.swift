@@ -69,7 +69,7 @@ public struct DashboardServer: Service {
             try await self.act(request, namespace: context.parameters.require("namespace"), name: context.parameters.require("name"),
                                action: context.parameters.require("action"))
         }
-        router.get("/events") { _, _ in self.events() }
+        router.get("/events") { request, _ in self.events(request) }
         router.get("/assets/dashboard.css") { _, _ in Self.text(Assets.css, type: "text/css; charset=utf-8") }
         router.get("/assets/dashboard.js") { _, _ in Self.text(Assets.js, type: "text/javascript; charset=utf-8") }
         return router

@@ -7,12 +7,19 @@ import Synchronization
 
 /// The one watch every page shares: an informer on FluxInstances (as the user) keeps the rows
 /// decoded, and every change goes to each open page's event stream. No page polls the API server.
+///
+/// Changes are numbered: a page is rendered at a version and its stream starts after it (and a
+/// reconnecting stream after the last `id` it saw), so nothing that happens between the render and
+/// the subscription is missed. Too far behind the last 512 changes, a page is told to reload.
 final class LiveFeed: Sendable {
     let informer: Informer
-    private struct State {
+    static let kept = 512
+    fileprivate struct State {
         var rows: [String: InstanceRow] = [:]
         var listeners: [Int: AsyncStream<String>.Continuation] = [:]
         var nextID = 0
+        var version = 0
+        var recent: [(version: Int, frame: String)] = []
     }
     private let state = Mutex(State())
 
@@ -28,13 +35,13 @@ final class LiveFeed: Sendable {
             guard let instance = try? o.decode(FluxInstance.self) else { return }
             let row = InstanceRow(instance)
             message = state.withLock { s -> String? in
-                let changed = s.rows[row.key] != row
+                guard s.rows[row.key] != row else { return nil }
                 s.rows[row.key] = row
-                return changed ? Self.frame(row, deleted: false) : nil
+                return s.record(row, deleted: false)
             }
         case .deleted(let o):
             let key = "\(o["metadata"]?["namespace"]?.stringValue ?? "")/\(o["metadata"]?["name"]?.stringValue ?? "")"
-            message = state.withLock { s in s.rows.removeValue(forKey: key).map { Self.frame($0, deleted: true) } }
+            message = state.withLock { s in s.rows.removeValue(forKey: key).map { s.record($0, deleted: true) } }
         default:
             message = nil
         }
@@ -42,14 +49,23 @@ final class LiveFeed: Sendable {
         for listener in state.withLock({ Array($0.listeners.values) }) { listener.yield(message) }
     }
 
-    var rows: [InstanceRow] { state.withLock { Array($0.rows.values) } }
+    /// The rows, and the version they are at.
+    var snapshot: (rows: [InstanceRow], version: Int) { state.withLock { (Array($0.rows.values), $0.version) } }
+    var version: Int { state.withLock { $0.version } }
 
-    /// A page's stream of server-sent events, until the page goes away.
-    func subscribe() -> AsyncStream<String> {
-        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(256))
+    /// A page's stream of server-sent events from after `version`, until the page goes away.
+    func subscribe(after version: Int?) -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(Self.kept))
         let id = state.withLock { s -> Int in
             s.nextID += 1
             s.listeners[s.nextID] = continuation
+            if let version, version < s.version {
+                if let oldest = s.recent.first?.version, oldest <= version + 1 {
+                    for (v, frame) in s.recent where v > version { continuation.yield(frame) }
+                } else {
+                    continuation.yield("event: reset\ndata: {}\n\n")
+                }
+            }
             return s.nextID
         }
         continuation.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.listeners.removeValue(forKey: id) } }
@@ -58,10 +74,21 @@ final class LiveFeed: Sendable {
 
     var listenerCount: Int { state.withLock { $0.listeners.count } }
 
-    static func frame(_ row: InstanceRow, deleted: Bool) -> String {
+    static func frame(_ row: InstanceRow, deleted: Bool, version: Int) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = (try? encoder.encode(row)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return "event: \(deleted ? "deleted" : "instance")\ndata: \(json)\n\n"
+        return "id: \(version)\nevent: \(deleted ? "deleted" : "instance")\ndata: \(json)\n\n"
+    }
+}
+
+extension LiveFeed.State {
+    /// Numbers a change and keeps it for streams that start or resume behind it.
+    mutating func record(_ row: InstanceRow, deleted: Bool) -> String {
+        version += 1
+        let frame = LiveFeed.frame(row, deleted: deleted, version: version)
+        recent.append((version, frame))
+        if recent.count > LiveFeed.kept { recent.removeFirst(recent.count - LiveFeed.kept) }
+        return frame
     }
 }

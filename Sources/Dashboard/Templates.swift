@@ -26,7 +26,7 @@ enum Templates {
     <link rel="stylesheet" href="/assets/dashboard.css">
     <script src="/assets/dashboard.js" defer></script>
     </head>
-    <body>
+    <body data-feed="{{version}}">
     <a class="skip" href="#main">Skip to content</a>
     <header><a href="/" class="brand">Flotilla</a> <span class="who">as {{user}} on {{cluster}}</span> <span id="live-state" class="live" role="status" aria-live="polite">connecting…</span></header>
     <main id="main">

@@ -7,6 +7,8 @@ struct LayoutView {
     var user: String
     var cluster: String
     var body: String
+    /// The live feed's version the page shows; its event stream starts after it.
+    var version: Int
 }
 
 struct RowView {

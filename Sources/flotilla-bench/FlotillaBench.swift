@@ -13,7 +13,7 @@ struct FlotillaBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flotilla-bench",
         abstract: "Flotilla's benchmarks. Results are printed as Markdown for BENCHMARKS.md.",
-        subcommands: [EmulatorBench.self, CodecBench.self, InformerBench.self, GitBench.self, SyncBench.self, OperatorBench.self, RegistryBench.self, FuzzBench.self])
+        subcommands: [EmulatorBench.self, UIBench.self, CodecBench.self, InformerBench.self, GitBench.self, SyncBench.self, OperatorBench.self, RegistryBench.self, FuzzBench.self])
 }
 
 /// Throughput and latency of the Kubernetes API emulator over HTTPS on loopback, driven by

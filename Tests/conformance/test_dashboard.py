@@ -1,0 +1,203 @@
+"""`flotilla ui` against `flotilla dev`, in Debian's headless Chromium.
+
+The dashboard runs as a separate process with a kubeconfig context, as a user runs it; the browser
+loads its pages and runs their script (the live updates come over the page's own event stream).
+With FLOTILLA_SCREENSHOTS=1 the screenshots are written to docs/images/ (as committed).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from browser import Browser
+from harness import REPO, Emulator, flotilla_bin, git, git_repo, wait_until
+
+SCREENSHOTS = REPO / "docs" / "images" if os.environ.get("FLOTILLA_SCREENSHOTS") == "1" else None
+FLUX = "/apis/flotilla.dev/v1alpha1"
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """`flotilla dev` with everything: the emulator, the demo instances and the operator."""
+    workdir = tmp_path_factory.mktemp("dev")
+    running = Emulator(workdir, ["--demo-dir", str(workdir / "demo"), "--receiver-port", "0"], api_only=False).start()
+    yield running
+    running.stop()
+
+
+class UI:
+    """A running `flotilla ui`."""
+
+    def __init__(self, emulator: Emulator, context: str, namespace: str | None = None):
+        args = [str(flotilla_bin()), "ui", "--kubeconfig", str(emulator.kubeconfig), "--context", context, "--port", "0"]
+        if namespace:
+            args += ["--namespace", namespace]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout], daemon=True).start()
+        try:
+            line = lines.get(timeout=30)
+        except queue.Empty:
+            self.stop()
+            pytest.fail(f"flotilla ui printed nothing: {self.process.stderr.read() if self.process.poll() is not None else ''}")
+        self.url = line.split("on ", 1)[1].split(" ", 1)[0]
+        self.port = int(self.url.rstrip("/").rsplit(":", 1)[1])
+
+    def post(self, path: str, form: dict, host: str | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(self.url.rstrip("/") + path, data=urllib.parse.urlencode(form).encode(), method="POST",
+                                         headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                  **({"Host": host} if host else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture
+def start_ui(emulator: Emulator) -> Iterator[Callable[..., UI]]:
+    started: list[UI] = []
+
+    def start(context: str = "flotilla-dev", namespace: str | None = None) -> UI:
+        ui = UI(emulator, context, namespace)
+        started.append(ui)
+        return ui
+
+    yield start
+    for ui in started:
+        ui.stop()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    running = Browser(tmp_path)
+    yield running
+    running.close()
+
+
+def instance(emulator: Emulator, namespace: str, name: str) -> dict:
+    return emulator.must("GET", f"{FLUX}/namespaces/{namespace}/fluxinstances/{name}")
+
+
+def applied(emulator: Emulator, namespace: str, name: str) -> str:
+    return instance(emulator, namespace, name).get("status", {}).get("lastAppliedRevision", "")
+
+
+def screenshot(browser: Browser, name: str, tmp_path: Path) -> None:
+    browser.screenshot((SCREENSHOTS or tmp_path) / name)
+
+
+def test_overview_follow_an_instance_sync_and_see_it_live(emulator: Emulator, start_ui: Callable[..., UI], browser: Browser,
+                                                          tmp_path: Path) -> None:
+    # An instance that polls hourly: only "Sync now" makes it see a new commit soon.
+    repo = git_repo(tmp_path / "repo", {"config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {v: one}\n"})
+    first = git("rev-parse", "HEAD", cwd=repo)
+    emulator.must("POST", "/api/v1/namespaces", {"metadata": {"name": "ui-demo"}})
+    emulator.must("POST", f"{FLUX}/namespaces/ui-demo/fluxinstances", {
+        "apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "web", "namespace": "ui-demo"},
+        "spec": {"git": {"url": f"file://{repo}", "pollInterval": "1h"}, "sync": {"interval": "1h"}}})
+    wait_until("ui-demo/web applied", lambda: applied(emulator, "ui-demo", "web") == first, timeout=30)
+
+    ui = start_ui()
+    browser.open(ui.url)
+    browser.wait("the rows", "document.querySelectorAll('tbody tr[data-key]').length === 3")
+    assert browser.text("#row-ui-demo-web [data-field=state]") == "Ready"
+    assert browser.text("#row-ui-demo-web [data-field=revision]") == first[:7]
+    ready_rows = browser.evaluate("[...document.querySelectorAll('tbody [data-field=state]')].filter(c => c.textContent === 'Ready').length")
+    assert browser.text("[data-count=Ready]") == str(ready_rows) and ready_rows >= 1
+    browser.wait("the page's event stream", "document.getElementById('live-state').textContent === 'live'")
+    screenshot(browser, "dashboard-overview.png", tmp_path)
+
+    # Search narrows the rows on the server.
+    browser.open(ui.url + "?q=ui-demo")
+    assert browser.evaluate("[...document.querySelectorAll('tbody tr[data-key]')].map(r => r.dataset.key)") == ["ui-demo/web"]
+
+    browser.open(ui.url)
+    browser.click("a[href='/instances/ui-demo/web']")
+    browser.wait("the instance page", "location.pathname === '/instances/ui-demo/web' && !!document.getElementById('applied-revision')")
+    assert browser.text("#applied-revision") == first
+    (repo / "config.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {v: two}\n")
+    git("commit", "-qam", "second", cwd=repo)
+    second = git("rev-parse", "HEAD", cwd=repo)
+    browser.click("#sync-now")
+    notice = browser.wait("the answer", "location.search.includes('notice') && document.readyState === 'complete' "
+                                        "&& document.querySelector('.notice').textContent")
+    assert notice.startswith("Sync requested"), notice
+    browser.evaluate("window.stayed = true")
+    browser.wait("the new revision, live", f"document.getElementById('applied-revision').textContent === '{second}'", timeout=30)
+    assert browser.evaluate("window.stayed === true"), "the page was reloaded: the revision did not arrive live"
+    assert emulator.must("GET", "/api/v1/namespaces/ui-demo/configmaps/web")["data"]["v"] == "two"
+    screenshot(browser, "dashboard-instance.png", tmp_path)
+
+    # The overview follows too: a sync requested elsewhere shows in the row without a reload.
+    browser.open(ui.url)
+    browser.evaluate("window.stayed = true")
+    (repo / "config.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {v: three}\n")
+    git("commit", "-qam", "third", cwd=repo)
+    third = git("rev-parse", "HEAD", cwd=repo)
+    emulator.must("PATCH", f"{FLUX}/namespaces/ui-demo/fluxinstances/web",
+                  {"metadata": {"annotations": {"flotilla.dev/reconcile-requested-at": "third"}}},
+                  content_type="application/merge-patch+json")
+    browser.wait("the row's new revision", f"document.querySelector('#row-ui-demo-web [data-field=revision]').textContent === '{third[:7]}'",
+                 timeout=30)
+    assert browser.evaluate("window.stayed === true")
+
+
+def test_a_user_sees_and_does_only_what_rbac_allows(emulator: Emulator, start_ui: Callable[..., UI], browser: Browser) -> None:
+    # bob may read the FluxInstances of team-a, and nothing else.
+    emulator.must("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/roles", {
+        "metadata": {"name": "flux-reader"},
+        "rules": [{"apiGroups": ["flotilla.dev"], "resources": ["fluxinstances"], "verbs": ["get", "list", "watch"]}]})
+    emulator.must("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings", {
+        "metadata": {"name": "bob-reads"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "flux-reader"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]})
+
+    everywhere = start_ui("bob")
+    browser.open(everywhere.url)
+    error = browser.wait("the refusal", "(e => e && e.textContent)(document.querySelector('.notice.error'))")
+    assert "You may not list FluxInstances" in error and "forbidden" in error, error
+
+    ui = start_ui("bob", "team-a")
+    browser.open(ui.url)
+    browser.wait("team-a's row", "!!document.getElementById('row-team-a-apps')")
+    assert browser.evaluate("[...document.querySelectorAll('tbody tr[data-key]')].map(r => r.dataset.key)") == ["team-a/apps"]
+    browser.open(ui.url + "instances/team-a/apps")
+    before = instance(emulator, "team-a", "apps")["metadata"].get("annotations", {})
+    browser.click("#sync-now")
+    notice = browser.wait("the refusal", "location.search.includes('notice') && document.readyState === 'complete' "
+                                         "&& (e => e && e.textContent)(document.querySelector('.notice.error'))")
+    assert notice.startswith("sync refused:") and 'User "bob" cannot patch resource "fluxinstances"' in notice, notice
+    assert instance(emulator, "team-a", "apps")["metadata"].get("annotations", {}) == before
+    assert "Events cannot be shown" in (browser.text("#live") or "")
+    browser.open(ui.url + "instances/team-b/apps")
+    assert "forbidden" in (browser.text(".notice.error") or "")
+
+
+def test_no_write_without_the_dashboards_form(emulator: Emulator, start_ui: Callable[..., UI]) -> None:
+    """A cross-site POST (no form token) and a rebinding Host are refused; nothing is written."""
+    ui = start_ui()
+    before = instance(emulator, "team-b", "apps")
+    status, body = ui.post("/instances/team-b/apps/suspend", {"csrf": "guess"})
+    assert status == 403 and "not this dashboard's" in body
+    status, body = ui.post("/instances/team-b/apps/suspend", {}, host=f"evil.example:{ui.port}")
+    assert status == 403 and "answers only to 127.0.0.1" in body
+    after = instance(emulator, "team-b", "apps")
+    assert after["spec"].get("suspend") is not True and after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
