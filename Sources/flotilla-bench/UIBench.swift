@@ -20,6 +20,7 @@ struct UIBench: AsyncParsableCommand {
 
     @Option(help: "FluxInstances (spread over 10 namespaces).") var instances = 1000
     @Option(help: "Requests per scenario.") var rounds = 50
+    @Option(help: "Keep serving this many seconds afterwards (to measure a browser against it).") var hold = 0
 
     func run() async throws {
         let tls = try TLSMaterial.generate()
@@ -78,6 +79,11 @@ struct UIBench: AsyncParsableCommand {
         print("|---|---:|---:|---:|")
         for (name, latencies, bytes) in rows {
             print("| \(name) | \(Self.ms(latencies[latencies.count / 2])) | \(Self.ms(latencies[min(latencies.count - 1, latencies.count * 99 / 100)])) | \(bytes) |")
+        }
+        if hold > 0 {
+            // Unbuffered: a script waits for this line.
+            FileHandle.standardOutput.write(Data("\nServing \(base)/ for \(hold) s\n".utf8))
+            try await Task.sleep(for: .seconds(hold))
         }
         try await http.shutdown()
         dashboard.cancel()
