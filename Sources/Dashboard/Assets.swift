@@ -21,6 +21,7 @@ enum Assets {
     .actions form { display: inline; } .notice { padding: .5rem .8rem; border: 1px solid var(--line); border-radius: 4px; } .error { color: var(--bad); border-color: var(--bad); }
     dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dt { color: var(--muted); }
     .held { border-left: 3px solid var(--warn); padding-left: .8rem; } tr.changed { transition: background 1s; background: color-mix(in srgb, var(--link) 15%, transparent); }
+    ul.tree { margin: .3rem 0 .8rem; } ul.tree ul { margin: .1rem 0 .3rem; } details { margin: .3rem 0; }
     .skip, .visually-hidden { position: absolute; left: -9999px; } .skip:focus { left: 1rem; top: .5rem; background: var(--bg); }
     """#
 

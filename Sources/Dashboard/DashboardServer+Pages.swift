@@ -47,8 +47,16 @@ extension DashboardServer {
         } catch {
             eventsError = "Events cannot be shown: \(error.message)"
         }
-        var view = InstanceView(instance, events: events, eventsError: eventsError, csrf: csrf, notice: parameters["notice"],
-                                noticeIsError: parameters["error"] == "1")
+        var inventory: String?
+        var inventoryError: String?
+        do {
+            let stored = try await client.get(.configMaps, name: Flotilla.inventoryPrefix + name, namespace: namespace)
+            inventory = stored["data"]?["objects"]?.stringValue
+        } catch {
+            if !error.isNotFound { inventoryError = "The inventory cannot be shown: \(error.message)" }
+        }
+        var view = InstanceView(instance, events: events, eventsError: eventsError, inventory: inventory, inventoryError: inventoryError,
+                                csrf: csrf, notice: parameters["notice"], noticeIsError: parameters["error"] == "1")
         view.live = Templates.render(view, "instance-live")
         if parameters["fragment"] == "1" { return Self.text(view.live, type: "text/html; charset=utf-8") }
         return page(title: "\(namespace)/\(name)", body: Templates.render(view, "instance"), version: version)
@@ -61,7 +69,7 @@ extension DashboardServer {
             return Self.text("refused: the form is not this dashboard's (a cross-site request?)", type: "text/plain; charset=utf-8", status: .forbidden)
         }
         guard let action = Action(rawValue: action) else { return Self.text("no such action", type: "text/plain; charset=utf-8", status: .notFound) }
-        let (message, failed) = await action.perform(client: client, namespace: namespace, name: name, form: form)
+        let (message, failed) = await action.perform(client: client, namespace: namespace, name: name, form: form, user: settings.user)
         let location = "/instances/\(namespace)/\(name)?notice=\(OverviewQuery.escape(message))&error=\(failed ? 1 : 0)"
         return Response(status: .seeOther, headers: [.location: location])
     }

@@ -80,6 +80,18 @@ enum Templates {
     {{#suspended}}<form method="post" action="/instances/{{namespace}}/{{name}}/resume"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" id="resume">Resume</button></form>{{/suspended}}
     {{^suspended}}<form method="post" action="/instances/{{namespace}}/{{name}}/suspend"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" id="suspend">Suspend</button></form>{{/suspended}}
     </section>
+    <section aria-labelledby="workload-h" class="actions">
+    <h2 id="workload-h">A workload</h2>
+    <form method="post" action="/instances/{{namespace}}/{{name}}/lock" id="policy-form"><input type="hidden" name="csrf" value="{{csrf}}">
+    <label>Workload <input name="workload" list="workload-ids" placeholder="namespace:kind/name" required></label>
+    <button type="submit" id="lock">Lock</button>
+    <button type="submit" id="unlock" formaction="/instances/{{namespace}}/{{name}}/unlock">Unlock</button></form>
+    <form method="post" action="/instances/{{namespace}}/{{name}}/release" id="release-form"><input type="hidden" name="csrf" value="{{csrf}}">
+    <label>Workload <input name="workload" list="workload-ids" placeholder="namespace:kind/name" required></label>
+    <label>Image <input name="image" placeholder="registry/repo:tag" required></label>
+    <button type="submit" id="release">Release</button></form>
+    <datalist id="workload-ids">{{#workloadIDs}}<option value="{{.}}">{{/workloadIDs}}</datalist>
+    </section>
     <div id="live" data-instance="{{namespace}}/{{name}}">
     {{{live}}}
     </div>
@@ -107,6 +119,13 @@ enum Templates {
     <h2 id="conditions-h">Conditions</h2>
     <table><thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th><th scope="col">Since</th></tr></thead>
     <tbody>{{#conditions}}<tr><th scope="row">{{type}}</th><td>{{status}}</td><td>{{reason}}</td><td class="message">{{message}}</td><td><time>{{time}}</time></td></tr>{{/conditions}}</tbody></table>
+    </section>
+    <section aria-labelledby="inventory-h" id="inventory">
+    <h2 id="inventory-h">Inventory: {{inventoryTotal}} object(s)</h2>
+    {{#inventoryError}}<p class="notice error">{{inventoryError}}</p>{{/inventoryError}}
+    {{#inventory}}<details{{#open}} open{{/open}} data-namespace="{{name}}"><summary><b>{{name}}</b> · {{count}} object(s){{#problems}} · <span class="failing">{{problems}} with a problem</span>{{/problems}}</summary>
+    <ul class="tree">{{#kinds}}<li>{{kind}} ({{count}})<ul>{{#objects}}<li data-object="{{name}}"><code>{{name}}</code>{{#health}} <span class="failing">{{health}}</span>{{/health}}{{#drift}} <span class="progressing">drift: {{drift}}</span>{{/drift}}</li>{{/objects}}</ul></li>{{/kinds}}</ul>
+    </details>{{/inventory}}
     </section>
     <section aria-labelledby="health-h">
     <h2 id="health-h">Health: {{health}}</h2>

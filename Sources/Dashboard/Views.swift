@@ -76,6 +76,8 @@ struct InstanceView {
     var imagesError: String?
     var workloads: [WorkloadImageStatus]
     var hasWorkloads: Bool
+    /// The automated workloads, offered in the lock and release forms.
+    var workloadIDs: [String]
     var requests: [RequestResult]
     var hasRequests: Bool
     var pendingDeletions: [String]
@@ -83,13 +85,17 @@ struct InstanceView {
     var pruneRevision, pruneRevisionShort: String
     var events: [EventView]
     var eventsError: String?
+    var inventory: [InventoryTree.Namespace]
+    var inventoryTotal: Int
+    var inventoryError: String?
     var csrf: String
     var notice: String?
     var noticeIsError: Bool
     /// The part the page refreshes live, rendered first (`instance-live`).
     var live = ""
 
-    init(_ instance: FluxInstance, events: [JSONValue], eventsError: String?, csrf: String, notice: String?, noticeIsError: Bool) {
+    init(_ instance: FluxInstance, events: [JSONValue], eventsError: String?, inventory: String?, inventoryError: String?,
+         csrf: String, notice: String?, noticeIsError: Bool) {
         let row = InstanceRow(instance)
         let status = instance.status
         (namespace, name, state, stateClass, message, source) = (row.namespace, row.name, row.state, row.stateClass, row.message, row.source)
@@ -117,6 +123,7 @@ struct InstanceView {
         imagesError = status?.images?.error
         workloads = status?.images?.workloads ?? []
         hasWorkloads = !workloads.isEmpty
+        workloadIDs = Array(Set(workloads.map(\.workload))).sorted()
         requests = status?.requests ?? []
         hasRequests = !requests.isEmpty
         pendingDeletions = status?.pendingDeletions ?? []
@@ -129,6 +136,13 @@ struct InstanceView {
                              message: e["message"]?.stringValue ?? "", count: Int(e["count"]?.intValue ?? 1))
         }.sorted { $0.time > $1.time }
         self.eventsError = eventsError
+        let tree = InventoryTree(inventory: inventory ?? "",
+                                 unhealthy: Dictionary(unhealthy.map { ($0.object, [$0.status, $0.reason ?? ""].filter { !$0.isEmpty }.joined(separator: ": ")) },
+                                                       uniquingKeysWith: { a, _ in a }),
+                                 drifted: Dictionary(drifted.map { ($0.object, $0.drift.isEmpty ? "drifted" : $0.drift) }, uniquingKeysWith: { a, _ in a }))
+        self.inventory = tree.namespaces
+        inventoryTotal = tree.total
+        self.inventoryError = inventoryError
         self.csrf = csrf
         self.notice = notice
         self.noticeIsError = noticeIsError

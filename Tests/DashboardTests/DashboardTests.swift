@@ -111,3 +111,58 @@ struct DashboardTests {
         #expect(throws: ActionError.self) { try Action.approvePrune.patch(form: [:]) }
     }
 }
+
+@Suite("Inventory tree")
+struct InventoryTreeTests {
+    @Test("objects by namespace and kind, cluster-scoped apart, problems counted and opened")
+    func tree() {
+        let inventory = """
+        apps/v1 Deployment team-a web 1
+        v1 ConfigMap team-a settings 2
+        v1 ConfigMap team-a zeta 3
+        v1 Namespace - team-a 4
+        rbac.authorization.k8s.io/v1 ClusterRole - reader 5
+        bad line
+        """
+        let tree = InventoryTree(inventory: inventory, unhealthy: ["team-a:deployment/web": "InProgress: 1/2 ready"],
+                                 drifted: ["team-a:configmap/settings": "data.greeting"])
+        #expect(tree.total == 5)
+        #expect(tree.namespaces.map(\.name) == ["cluster-scoped", "team-a"])
+        let a = tree.namespaces[1]
+        #expect((a.count, a.problems, a.open) == (3, 2, true))
+        #expect(a.kinds.map(\.kind) == ["ConfigMap", "Deployment"])
+        #expect(a.kinds[0].objects.map(\.name) == ["settings", "zeta"])
+        #expect(a.kinds[0].objects[0].drift == "data.greeting" && a.kinds[0].objects[0].problem)
+        #expect(a.kinds[1].objects[0].health == "InProgress: 1/2 ready")
+        #expect(!tree.namespaces[0].open && tree.namespaces[0].kinds.map(\.kind) == ["ClusterRole", "Namespace"])
+    }
+}
+
+@Suite("Requests from the page")
+struct RequestActionTests {
+    func request(_ patch: JSONValue) throws -> (key: String, request: InstanceRequest) {
+        let annotations = try #require(patch["metadata"]?["annotations"]?.objectValue)
+        let (key, value) = try #require(annotations.first)
+        return (key, try JSONDecoder().decode(InstanceRequest.self, from: Data((value.stringValue ?? "").utf8)))
+    }
+
+    @Test("lock, unlock and release are the CLI's requests, named by the asking user")
+    func requests() throws {
+        let lock = try request(Action.lock.patch(form: ["workload": " team-a:deployment/web "], user: "alice"))
+        #expect(lock.key.hasPrefix(Flotilla.requestAnnotationPrefix) && lock.key.count <= Flotilla.requestAnnotationPrefix.count + 63)
+        #expect((lock.request.action, lock.request.workloads, lock.request.lock, lock.request.user) == (.policy, ["team-a:deployment/web"], true, "alice"))
+        #expect(try request(Action.unlock.patch(form: ["workload": "team-a:deployment/web"])).request.lock == false)
+        let release = try request(Action.release.patch(form: ["workload": "team-a:deployment/web", "image": "registry.example/web:1.2"]))
+        #expect((release.request.action, release.request.image) == (.release, "registry.example/web:1.2"))
+    }
+
+    @Test("a workload that is not namespace:kind/name, or an image without a tag, is refused before anything is written")
+    func refused() {
+        for bad in ["web", "team-a:web", "team-a:deployment/", "a b:deployment/web", "team-a:deployment/web\"}"] {
+            #expect(throws: ActionError.self) { try Action.lock.patch(form: ["workload": bad]) }
+        }
+        #expect(throws: ActionError.self) { try Action.release.patch(form: ["workload": "team-a:deployment/web", "image": "nginx"]) }
+        #expect(throws: ActionError.self) { try Action.release.patch(form: ["workload": "team-a:deployment/web", "image": "nginx :1"]) }
+        #expect(Action.isWorkloadID(":clusterrole/reader"), "cluster-scoped: an empty namespace")
+    }
+}

@@ -145,6 +145,9 @@ def test_overview_follow_an_instance_sync_and_see_it_live(emulator: Emulator, st
     browser.wait("the new revision, live", f"document.getElementById('applied-revision').textContent === '{second}'", timeout=30)
     assert browser.evaluate("window.stayed === true"), "the page was reloaded: the revision did not arrive live"
     assert emulator.must("GET", "/api/v1/namespaces/ui-demo/configmaps/web")["data"]["v"] == "two"
+    # The inventory, by namespace and kind.
+    assert browser.text("#inventory-h") == "Inventory: 1 object(s)"
+    assert browser.evaluate("!!document.querySelector('#inventory details[data-namespace=ui-demo] li[data-object=web]')")
     screenshot(browser, "dashboard-instance.png", tmp_path)
 
     # The overview follows too: a sync requested elsewhere shows in the row without a reload.
@@ -201,3 +204,28 @@ def test_no_write_without_the_dashboards_form(emulator: Emulator, start_ui: Call
     assert status == 403 and "answers only to 127.0.0.1" in body
     after = instance(emulator, "team-b", "apps")
     assert after["spec"].get("suspend") is not True and after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_lock_a_workload_and_see_the_answer(emulator: Emulator, start_ui: Callable[..., UI], browser: Browser) -> None:
+    """Lock goes through the request path: the instance commits the lock and answers on the page."""
+    ui = start_ui()
+    browser.open(ui.url + "instances/team-a/apps")
+    browser.evaluate("document.querySelector('#policy-form input[name=workload]').value = 'team-a:deployment/web'")
+    browser.click("#lock")
+    notice = browser.wait("the answer", "location.search.includes('notice') && document.readyState === 'complete' "
+                                        "&& document.querySelector('.notice').textContent")
+    assert notice.startswith("Request sent"), notice
+    answer = browser.wait("the instance's answer, live", "(r => r && r.textContent)([...document.querySelectorAll('#live tbody tr')]"
+                                                         ".find(r => r.textContent.includes('Succeeded')))", timeout=30)
+    assert "Succeeded" in answer
+    requests = instance(emulator, "team-a", "apps")["status"]["requests"]
+    assert any(r["action"] == "policy" and r["state"] == "Succeeded" for r in requests), requests
+    # A release without a tag is refused on the page; nothing is written.
+    browser.evaluate("(f => { f.workload.value = 'team-a:deployment/web'; f.image.value = 'nginx'; })(document.getElementById('release-form'))")
+    browser.click("#release")
+    error = browser.wait("the refusal", "location.search.includes('notice') && location.search.includes('error=1') "
+                                        "&& (e => e && e.textContent)(document.querySelector('.notice.error'))")
+    assert error.startswith("release needs an image with its tag"), error
+    after = instance(emulator, "team-a", "apps")
+    assert not any('"release"' in v for k, v in after["metadata"].get("annotations", {}).items() if k.startswith("requests.flotilla.dev/"))
+    assert not any(r["action"] == "release" for r in after["status"].get("requests", []))
