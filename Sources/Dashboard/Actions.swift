@@ -35,7 +35,7 @@ enum Action: String, Sendable, CaseIterable {
     }
 
     func instanceRequest(form: [String: String], user: String) throws(ActionError) -> InstanceRequest {
-        let workload = (form["workload"] ?? "").trimmingSpaces
+        let workload = (form["workload"] ?? "").trimmingSpacesAndTabs
         guard Self.isWorkloadID(workload) else {
             throw ActionError("\(rawValue) needs a workload as namespace:kind/name (e.g. team-a:deployment/web), not \"\(workload)\"")
         }
@@ -46,7 +46,7 @@ enum Action: String, Sendable, CaseIterable {
         case .lock: request.lock = true
         case .unlock: request.lock = false
         default:
-            let image = (form["image"] ?? "").trimmingSpaces
+            let image = (form["image"] ?? "").trimmingSpacesAndTabs
             guard !image.isEmpty, !image.contains(where: \.isWhitespace), image.contains(":") || image.contains("@") else {
                 throw ActionError("release needs an image with its tag (e.g. registry.example/team/web:1.2.3), not \"\(image)\"")
             }

@@ -1,3 +1,6 @@
+import KubeClient
+import KubeModel
+
 /// The overview's question: which instances (search, state), in which order, which page. A value
 /// decided from the query string and applied to rows, without I/O; the server pages and filters,
 /// so a browser never receives more than one page of a thousand instances.
@@ -18,7 +21,7 @@ public struct OverviewQuery: Sendable, Equatable {
 
     /// From `q`, `state`, `sort`, `page` and `size`; what does not parse keeps its default.
     public init(parameters: [String: String]) {
-        search = parameters["q"]?.trimmingSpaces ?? ""
+        search = parameters["q"]?.trimmingSpacesAndTabs ?? ""
         if let s = parameters["state"], InstanceRow.states.contains(s) { state = s }
         sort = parameters["sort"].flatMap(Sort.init(rawValue:)) ?? .name
         page = max(1, Int(parameters["page"] ?? "") ?? 1)
@@ -68,19 +71,7 @@ public struct OverviewQuery: Sendable, Equatable {
         return parts.isEmpty ? "/" : "/?" + parts.joined(separator: "&")
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(Character(Unicode.Scalar(byte)))
-            default:
-                out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { KubeClient.percentEncode(text) }
 }
 
 public struct StateCount: Sendable, Equatable {
@@ -98,13 +89,4 @@ public struct OverviewPage: Sendable, Equatable {
     public var page: Int
     public var pages: Int
     public var counts: [StateCount]
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first?.isWhitespace == true { s.removeFirst() }
-        while s.last?.isWhitespace == true { s.removeLast() }
-        return String(s)
-    }
 }

@@ -46,7 +46,8 @@ extension KubeClient {
         return "?" + items.map { "\($0.0)=\(percentEncode($0.1))" }.joined(separator: "&")
     }
 
-    static func percentEncode(_ s: String) -> String {
+    /// RFC 3986 unreserved characters kept, everything else percent-encoded (query values).
+    public static func percentEncode(_ s: String) -> String {
         var out = ""
         for b in s.utf8 {
             switch b {

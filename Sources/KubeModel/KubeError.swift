@@ -95,7 +95,8 @@ public struct KubeError: Error, Sendable, CustomStringConvertible {
 }
 
 extension String {
-    var trimmingSpacesAndTabs: String {
+    /// Without leading and trailing spaces and tabs.
+    public var trimmingSpacesAndTabs: String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
         while let l = s.last, l == " " || l == "\t" { s.removeLast() }

@@ -45,17 +45,7 @@ struct EmulatorBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tls = try TLSMaterial.generate()
-        var configuration = EmulatorConfiguration.withDefaultUsers()
-        configuration.caBundlePEM = tls.caCertificatePEM
-        let api = KubeAPIServer(configuration: configuration)
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let server = EmulatorHTTPServer(api: api, tls: tls, port: 0, logger: logger)
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let serving = Task { try await server.run { portSink.yield($0) } }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw ValidationError("the emulator did not start") }
+        let (api, tls, port, serving) = try await BenchEmulator.start()
 
         var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
         tlsConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(tls.caCertificatePEM.utf8)))
@@ -132,5 +122,23 @@ struct EmulatorBench: AsyncParsableCommand {
         }
         try await client.shutdown()
         serving.cancel()
+    }
+}
+
+/// The emulator over HTTPS on a free loopback port, in this process, for a benchmark.
+enum BenchEmulator {
+    static func start() async throws -> (api: KubeAPIServer, tls: TLSMaterial, port: Int, serving: Task<Void, any Error>) {
+        let tls = try TLSMaterial.generate()
+        var configuration = EmulatorConfiguration.withDefaultUsers()
+        configuration.caBundlePEM = tls.caCertificatePEM
+        let api = KubeAPIServer(configuration: configuration)
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let server = EmulatorHTTPServer(api: api, tls: tls, port: 0, logger: logger)
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let serving = Task { try await server.run { portSink.yield($0) } }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw ValidationError("the emulator did not start") }
+        return (api, tls, port, serving)
     }
 }

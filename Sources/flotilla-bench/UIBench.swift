@@ -23,16 +23,9 @@ struct UIBench: AsyncParsableCommand {
     @Option(help: "Keep serving this many seconds afterwards (to measure a browser against it).") var hold = 0
 
     func run() async throws {
-        let tls = try TLSMaterial.generate()
-        var configuration = EmulatorConfiguration.withDefaultUsers()
-        configuration.caBundlePEM = tls.caCertificatePEM
-        let api = KubeAPIServer(configuration: configuration)
+        let (api, tls, apiPort, serving) = try await BenchEmulator.start()
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let serving = Task { try await EmulatorHTTPServer(api: api, tls: tls, port: 0, logger: logger).run { portSink.yield($0) } }
-        var iterator = ports.makeAsyncIterator()
-        guard let apiPort = await iterator.next() else { throw ValidationError("the emulator did not start") }
         let kube = try KubeClient(configuration: ClientConfiguration(server: "https://127.0.0.1:\(apiPort)", credentials: .token(api.token(for: "admin") ?? ""),
                                                                      caCertificatePEM: Array(tls.caCertificatePEM.utf8)), logger: logger)
         try await populate(kube)
