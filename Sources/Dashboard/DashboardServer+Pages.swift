@@ -10,9 +10,10 @@ import Synchronization
 
 extension DashboardServer {
     func overview(_ request: Request) async throws -> Response {
+        guard let viewer = viewer(request) else { return Response(status: .seeOther, headers: [.location: "/login"]) }
         let query = OverviewQuery(parameters: Self.parameters(request.uri.query))
         var problem: String?
-        if !feed.informer.hasSynced {
+        if !feed.informer.hasSynced, sessions == nil {
             // Not listed yet: say why, as the API server says it (e.g. RBAC), rather than show nothing.
             do {
                 _ = try await client.list(FluxInstance.resourceType, namespace: settings.namespace, pageSize: 1, firstPageOnly: true)
@@ -22,11 +23,14 @@ extension DashboardServer {
             }
         }
         let (rows, version) = feed.snapshot
-        let body = Templates.render(OverviewView(query.apply(rows), query: query, error: problem), "overview")
-        return page(title: "FluxInstances", body: body, version: version)
+        let visible = await visibleRows(rows, for: viewer)
+        let body = Templates.render(OverviewView(query.apply(visible), query: query, error: problem), "overview")
+        return page(title: "FluxInstances", body: body, version: version, user: viewer.user)
     }
 
     func instance(_ request: Request, namespace: String, name: String) async throws -> Response {
+        guard let viewer = viewer(request) else { return Response(status: .seeOther, headers: [.location: "/login"]) }
+        let client = viewer.client
         let parameters = Self.parameters(request.uri.query)
         let version = feed.version  // before the read: a change after it is replayed to the page
         let instance: FluxInstance
@@ -35,7 +39,7 @@ extension DashboardServer {
         } catch {
             let status: HTTPResponse.Status = error.code == 403 ? .forbidden : error.isNotFound ? .notFound : .badGateway
             let body = "<h1>\(Self.escape(namespace))/\(Self.escape(name))</h1><p class=\"notice error\" role=\"alert\">\(Self.escape(error.message))</p><p><a href=\"/\">← All instances</a></p>"
-            var response = page(title: name, body: body)
+            var response = page(title: name, body: body, user: viewer.user)
             response.status = status
             return response
         }
@@ -59,7 +63,7 @@ extension DashboardServer {
                                 csrf: csrf, notice: parameters["notice"], noticeIsError: parameters["error"] == "1")
         view.live = Templates.render(view, "instance-live")
         if parameters["fragment"] == "1" { return Self.text(view.live, type: "text/html; charset=utf-8") }
-        return page(title: "\(namespace)/\(name)", body: Templates.render(view, "instance"), version: version)
+        return page(title: "\(namespace)/\(name)", body: Templates.render(view, "instance"), version: version, user: viewer.user)
     }
 
     func act(_ request: Request, namespace: String, name: String, action: String) async throws -> Response {
@@ -69,7 +73,8 @@ extension DashboardServer {
             return Self.text("refused: the form is not this dashboard's (a cross-site request?)", type: "text/plain; charset=utf-8", status: .forbidden)
         }
         guard let action = Action(rawValue: action) else { return Self.text("no such action", type: "text/plain; charset=utf-8", status: .notFound) }
-        let (message, failed) = await action.perform(client: client, namespace: namespace, name: name, form: form, user: settings.user)
+        guard let viewer = viewer(request) else { return Self.text("sign in first", type: "text/plain; charset=utf-8", status: .unauthorized) }
+        let (message, failed) = await action.perform(client: viewer.client, namespace: namespace, name: name, form: form, user: viewer.user)
         let location = "/instances/\(namespace)/\(name)?notice=\(OverviewQuery.escape(message))&error=\(failed ? 1 : 0)"
         return Response(status: .seeOther, headers: [.location: location])
     }
@@ -78,7 +83,16 @@ extension DashboardServer {
     /// reconnecting EventSource saw (`Last-Event-ID`).
     func events(_ request: Request) -> Response {
         let resumed = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { Int($0) }
-        let stream = feed.subscribe(after: resumed ?? Self.parameters(request.uri.query)["since"].flatMap { Int($0) })
+        let after = resumed ?? Self.parameters(request.uri.query)["since"].flatMap { Int($0) }
+        let stream: AsyncStream<String>
+        if let sessions, let id = viewer(request)?.session {
+            // Only namespaces the person was found to see (when the page was rendered).
+            stream = feed.subscribe(after: after) { sessions.allowedNow(id, namespace: $0) }
+        } else if sessions != nil {
+            return Self.text("sign in first", type: "text/plain; charset=utf-8", status: .unauthorized)
+        } else {
+            stream = feed.subscribe(after: after)
+        }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ": connected\n\n"))
             for await frame in stream { try await writer.write(ByteBuffer(string: frame)) }
@@ -86,9 +100,9 @@ extension DashboardServer {
         })
     }
 
-    func page(title: String, body: String, version: Int? = nil) -> Response {
-        let html = Templates.render(LayoutView(title: title, user: settings.user, cluster: settings.cluster, body: body,
-                                               version: version ?? feed.version), "layout")
+    func page(title: String, body: String, version: Int? = nil, user: String) -> Response {
+        let html = Templates.render(LayoutView(title: title, user: user, cluster: settings.cluster, body: body,
+                                               version: version ?? feed.version, csrf: csrf, signedIn: sessions != nil && user != "nobody yet"), "layout")
         return Self.text(html, type: "text/html; charset=utf-8")
     }
 

@@ -10,11 +10,16 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// `flotilla ui`: the dashboard on a local port, reading and acting with the user's kubeconfig,
-/// like `kubectl proxy`. Only loopback Host names are served (no DNS rebinding), and every write
-/// carries this process's random form token (no cross-site request can act as the user).
+/// The dashboard. `flotilla ui` serves it on a local port, reading and acting with the user's
+/// kubeconfig, like `kubectl proxy` (`.local`): only loopback Host names are served (no DNS
+/// rebinding). The operator serves it in the cluster (`--ui-address`, `.cluster`): each person signs
+/// in with a bearer token and reads and acts with it (see `Sessions`). Either way every write
+/// carries this process's random form token (no cross-site request can act as anyone).
 public struct DashboardServer: Service {
+    public enum Mode: Sendable { case local, cluster }
+
     public struct Settings: Sendable {
+        public var mode = Mode.local
         public var host = "127.0.0.1"
         public var port = 8080
         /// Only this namespace's instances (nil: every namespace the user may list).
@@ -31,6 +36,8 @@ public struct DashboardServer: Service {
     let onListening: @Sendable (Int) async -> Void
     let feed: LiveFeed
     let csrf: String
+    /// `.cluster` only.
+    let sessions: Sessions?
 
     public init(client: KubeClient, settings: Settings, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
         self.client = client
@@ -39,6 +46,7 @@ public struct DashboardServer: Service {
         self.onListening = onListening
         feed = LiveFeed(informer: Informer(client: client, type: FluxInstance.resourceType, namespace: settings.namespace, logger: logger))
         csrf = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+        sessions = settings.mode == .cluster ? Sessions(operatorClient: client) : nil
     }
 
     public func run() async throws {
@@ -50,17 +58,27 @@ public struct DashboardServer: Service {
                                   port.value.withLock { $0 = bound }
                                   await onListening(bound)
                               }, logger: logger)
+        // The application follows this service's graceful shutdown; then the informer is cancelled
+        // (its CancellationError is the expected end, not a failure).
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await feed.informer.run() }
-            group.addTask { try await app.runService() }
-            try await group.next()
+            group.addTask { try await app.run() }
+            do { try await group.next() } catch is CancellationError {}
             group.cancelAll()
         }
+        await sessions?.shutdown()
     }
 
     func router(port: BoundPort) -> Router<BasicRequestContext> {
         let router = Router()
-        router.middlewares.add(LoopbackOnly(port: port))
+        if let sessions {
+            router.middlewares.add(SignedIn(sessions: sessions))
+            router.get("/login") { request, _ in self.loginPage(request, problem: nil) }
+            router.post("/login") { request, _ in try await self.signIn(request, sessions: sessions) }
+            router.post("/logout") { request, _ in try await self.signOut(request, sessions: sessions) }
+        } else {
+            router.middlewares.add(LoopbackOnly(port: port))
+        }
         router.get("/") { request, _ in try await self.overview(request) }
         router.get("/instances/:namespace/:name") { request, context in
             try await self.instance(request, namespace: context.parameters.require("namespace"), name: context.parameters.require("name"))

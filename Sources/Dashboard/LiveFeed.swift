@@ -14,12 +14,24 @@ import Synchronization
 final class LiveFeed: Sendable {
     let informer: Informer
     static let kept = 512
+    /// A page's stream, and which namespaces it may see (the operator's dashboard shows each person
+    /// only what they may list).
+    struct Listener {
+        var continuation: AsyncStream<String>.Continuation
+        var visible: @Sendable (String) -> Bool
+    }
+    struct Change {
+        var version: Int
+        var namespace: String
+        var frame: String
+    }
+
     fileprivate struct State {
         var rows: [String: InstanceRow] = [:]
-        var listeners: [Int: AsyncStream<String>.Continuation] = [:]
+        var listeners: [Int: Listener] = [:]
         var nextID = 0
         var version = 0
-        var recent: [(version: Int, frame: String)] = []
+        var recent: [Change] = []
     }
     private let state = Mutex(State())
 
@@ -29,12 +41,12 @@ final class LiveFeed: Sendable {
     }
 
     func apply(_ event: WatchEvent) {
-        let message: String?
+        let message: Change?
         switch event {
         case .added(let o), .modified(let o):
             guard let instance = try? o.decode(FluxInstance.self) else { return }
             let row = InstanceRow(instance)
-            message = state.withLock { s -> String? in
+            message = state.withLock { s -> Change? in
                 guard s.rows[row.key] != row else { return nil }
                 s.rows[row.key] = row
                 return s.record(row, deleted: false)
@@ -46,7 +58,9 @@ final class LiveFeed: Sendable {
             message = nil
         }
         guard let message else { return }
-        for listener in state.withLock({ Array($0.listeners.values) }) { listener.yield(message) }
+        for listener in state.withLock({ Array($0.listeners.values) }) where listener.visible(message.namespace) {
+            listener.continuation.yield(message.frame)
+        }
     }
 
     /// The rows, and the version they are at.
@@ -54,14 +68,14 @@ final class LiveFeed: Sendable {
     var version: Int { state.withLock { $0.version } }
 
     /// A page's stream of server-sent events from after `version`, until the page goes away.
-    func subscribe(after version: Int?) -> AsyncStream<String> {
+    func subscribe(after version: Int?, visible: @escaping @Sendable (String) -> Bool = { _ in true }) -> AsyncStream<String> {
         let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(Self.kept))
         let id = state.withLock { s -> Int in
             s.nextID += 1
-            s.listeners[s.nextID] = continuation
+            s.listeners[s.nextID] = Listener(continuation: continuation, visible: visible)
             if let version, version < s.version {
                 if let oldest = s.recent.first?.version, oldest <= version + 1 {
-                    for (v, frame) in s.recent where v > version { continuation.yield(frame) }
+                    for change in s.recent where change.version > version && visible(change.namespace) { continuation.yield(change.frame) }
                 } else {
                     continuation.yield("event: reset\ndata: {}\n\n")
                 }
@@ -84,11 +98,11 @@ final class LiveFeed: Sendable {
 
 extension LiveFeed.State {
     /// Numbers a change and keeps it for streams that start or resume behind it.
-    mutating func record(_ row: InstanceRow, deleted: Bool) -> String {
+    mutating func record(_ row: InstanceRow, deleted: Bool) -> LiveFeed.Change {
         version += 1
-        let frame = LiveFeed.frame(row, deleted: deleted, version: version)
-        recent.append((version, frame))
+        let change = LiveFeed.Change(version: version, namespace: row.namespace, frame: LiveFeed.frame(row, deleted: deleted, version: version))
+        recent.append(change)
         if recent.count > LiveFeed.kept { recent.removeFirst(recent.count - LiveFeed.kept) }
-        return frame
+        return change
     }
 }

@@ -28,7 +28,7 @@ enum Templates {
     </head>
     <body data-feed="{{version}}">
     <a class="skip" href="#main">Skip to content</a>
-    <header><a href="/" class="brand">Flotilla</a> <span class="who">as {{user}} on {{cluster}}</span> <span id="live-state" class="live" role="status" aria-live="polite">connecting…</span></header>
+    <header><a href="/" class="brand">Flotilla</a> <span class="who">as {{user}} on {{cluster}}</span> <span id="live-state" class="live" role="status" aria-live="polite">connecting…</span>{{#signedIn}}<form method="post" action="/logout"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" id="sign-out">Sign out</button></form>{{/signedIn}}</header>
     <main id="main">
     {{{body}}}
     </main>

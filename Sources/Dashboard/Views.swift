@@ -9,6 +9,9 @@ struct LayoutView {
     var body: String
     /// The live feed's version the page shows; its event stream starts after it.
     var version: Int
+    var csrf: String
+    /// The operator's dashboard, someone signed in: offer to sign out.
+    var signedIn: Bool
 }
 
 struct RowView {

@@ -173,6 +173,24 @@ def test_receiver_values() -> None:
     assert not [a for a in off["spec"]["template"]["spec"]["containers"][0]["args"] if a.startswith("--receiver-address")]
 
 
+def test_ui_values() -> None:
+    """Off by default; on, the port reaches the flag, the container and its own Service, and the
+    operator may check tokens (TokenReview), nothing more."""
+    docs = render({})
+    container = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert not [a for a in container["args"] if a.startswith("--ui-address")]
+    assert not [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"].endswith("-ui")]
+    on = render({"ui": {"enabled": True}})
+    container = next(d for d in on if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert "--ui-address=:9393" in container["args"]
+    assert {"name": "http-ui", "containerPort": 9393, "protocol": "TCP"} in container["ports"]
+    ui = next(d for d in on if d["kind"] == "Service" and d["metadata"]["name"].endswith("-ui"))
+    assert ui["spec"]["ports"][0]["targetPort"] == "http-ui"
+    rules = [r for d in on if d["kind"] == "ClusterRole" for r in d["rules"]]
+    assert {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]} in rules
+    assert not [r for d in docs if d["kind"] == "ClusterRole" for r in d["rules"] if "tokenreviews" in r["resources"]]
+
+
 def sa_kubeconfig(emulator: Emulator, kubectl: Kubectl, path: Path, account: str) -> Path:
     """A kubeconfig for the chart's ServiceAccount, with a token minted by TokenRequest."""
     token = kubectl.run("create", "token", account, "-n", RELEASE_NS).stdout.strip()

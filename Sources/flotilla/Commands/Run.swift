@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import Foundation
 import ImageAutomation
 import KubeClient
@@ -115,6 +116,9 @@ struct OperatorOptions: ParsableArguments {
     @Option(help: "Address (HOST:PORT, or :PORT) serving push webhooks at POST /hooks/<namespace>/<secret>; empty to turn off.")
     var receiverAddress = ""
 
+    @Option(help: "Address (HOST:PORT, or :PORT) serving the web dashboard; each person signs in with a Kubernetes bearer token and sees and does what it may; empty to turn off.")
+    var uiAddress = ""
+
     @Option(help: "Cloud registries whose logins come from the operator pod's platform identity, comma-separated: aws (ECR), gcp (GCR, Artifact Registry), azure (ACR); empty for none.")
     var registryPlatformCredentials = ""
 
@@ -124,6 +128,9 @@ struct OperatorOptions: ParsableArguments {
     func validate() throws {
         _ = try platformCredentialPolicy()
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if !uiAddress.isEmpty && OperatorHTTP.parse(uiAddress) == nil {
+            throw ValidationError("--ui-address: \"\(uiAddress)\" is not HOST:PORT or :PORT")
+        }
         if !receiverAddress.isEmpty && OperatorHTTP.parse(receiverAddress) == nil {
             throw ValidationError("--receiver-address: \"\(receiverAddress)\" is not HOST:PORT or :PORT")
         }
@@ -200,6 +207,13 @@ func operatorServices(client: KubeClient, options: OperatorOptions, logger: Logg
     }
     if let (host, port) = OperatorHTTP.parse(options.receiverAddress) {
         services.append(ReceiverHTTP(host: host, port: port, supervisor: supervisor, logger: logger))
+    }
+    if let (host, port) = OperatorHTTP.parse(options.uiAddress) {
+        var settings = DashboardServer.Settings()
+        (settings.mode, settings.host, settings.port, settings.cluster) = (.cluster, host, port, "this cluster")
+        services.append(DashboardServer(client: client, settings: settings, logger: logger) { bound in
+            logger.notice("serving the dashboard", metadata: ["address": "\(host):\(bound)"])
+        })
     }
     if options.leaderElect {
         let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
