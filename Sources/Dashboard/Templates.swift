@@ -120,6 +120,12 @@ enum Templates {
     <table><thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th><th scope="col">Since</th></tr></thead>
     <tbody>{{#conditions}}<tr><th scope="row">{{type}}</th><td>{{status}}</td><td>{{reason}}</td><td class="message">{{message}}</td><td><time>{{time}}</time></td></tr>{{/conditions}}</tbody></table>
     </section>
+    <section aria-labelledby="syncs-h" id="syncs">
+    <h2 id="syncs-h">Recent syncs</h2>
+    {{^syncs}}<p>None recorded yet.</p>{{/syncs}}
+    <table><thead><tr><th scope="col">Revision</th><th scope="col">Commit</th><th scope="col">Author</th><th scope="col">When</th><th scope="col">Applied</th><th scope="col">Unchanged</th><th scope="col">Pruned</th><th scope="col">Failed</th></tr></thead>
+    <tbody>{{#syncs}}<tr data-revision="{{revision}}"><th scope="row"><code>{{short}}</code></th><td class="message">{{subject}}</td><td>{{author}}</td><td><time>{{time}}</time></td><td>{{applied}}</td><td>{{unchanged}}</td><td>{{pruned}}</td><td>{{failed}}</td></tr>{{/syncs}}</tbody></table>
+    </section>
     <section aria-labelledby="inventory-h" id="inventory">
     <h2 id="inventory-h">Inventory: {{inventoryTotal}} object(s)</h2>
     {{#inventoryError}}<p class="notice error">{{inventoryError}}</p>{{/inventoryError}}

@@ -83,6 +83,8 @@ struct InstanceView {
     var workloadIDs: [String]
     var requests: [RequestResult]
     var hasRequests: Bool
+    struct SyncView { var revision, short, subject, author, time: String; var applied, unchanged, pruned, failed: Int }
+    var syncs: [SyncView]
     var pendingDeletions: [String]
     var hasPendingDeletions: Bool
     var pruneRevision, pruneRevisionShort: String
@@ -129,6 +131,10 @@ struct InstanceView {
         workloadIDs = Array(Set(workloads.map(\.workload))).sorted()
         requests = status?.requests ?? []
         hasRequests = !requests.isEmpty
+        syncs = (status?.history ?? []).map {
+            SyncView(revision: $0.revision, short: String($0.revision.prefix(7)), subject: $0.subject ?? "", author: $0.author ?? "",
+                     time: $0.time, applied: $0.applied, unchanged: $0.unchanged, pruned: $0.pruned, failed: $0.failed)
+        }
         pendingDeletions = status?.pendingDeletions ?? []
         hasPendingDeletions = !pendingDeletions.isEmpty
         pruneRevision = status?.headRevision ?? ""

@@ -434,6 +434,21 @@ spec:
                         current: {type: string}
                         latest: {type: string}
                         error: {type: string}
+              history:
+                type: array
+                description: The last revisions applied (at most ten, newest first), with their commits.
+                items:
+                  type: object
+                  required: [revision, time, applied, unchanged, pruned, failed]
+                  properties:
+                    revision: {type: string}
+                    subject: {type: string}
+                    author: {type: string}
+                    time: {type: string, format: date-time}
+                    applied: {type: integer}
+                    unchanged: {type: integer}
+                    pruned: {type: integer}
+                    failed: {type: integer}
               requests:
                 type: array
                 description: Answers to the last requests of the fluxctl-like verbs (at most ten, newest last).

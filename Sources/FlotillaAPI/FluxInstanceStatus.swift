@@ -21,8 +21,29 @@ public struct FluxInstanceStatus: Codable, Sendable, Hashable {
     public var images: ImagesStatus?
     /// Answers to the last requests of the fluxctl-like verbs (at most ten, newest last).
     public var requests: [RequestResult]?
+    /// The last revisions applied (at most ten, newest first), with their commits.
+    public var history: [SyncRecord]?
 
     public init() {}
+}
+
+/// One revision applied (`status.history`): its commit's subject and author, when, and the counts.
+public struct SyncRecord: Codable, Sendable, Hashable {
+    public var revision: String
+    public var subject: String?
+    public var author: String?
+    public var time: String
+    public var applied: Int
+    public var unchanged: Int
+    public var pruned: Int
+    public var failed: Int
+
+    public static let kept = 10
+
+    public init(revision: String, subject: String?, author: String?, time: String, applied: Int, unchanged: Int, pruned: Int, failed: Int) {
+        (self.revision, self.subject, self.author, self.time) = (revision, subject, author, time)
+        (self.applied, self.unchanged, self.pruned, self.failed) = (applied, unchanged, pruned, failed)
+    }
 }
 
 /// The health of what the applied revision applied (`status.health`).

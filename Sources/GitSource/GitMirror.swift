@@ -302,6 +302,20 @@ public final class GitMirror: Sendable {
         return Array(Set(out)).sorted()
     }
 
+    /// One commit's subject and author; nil when the mirror does not have it.
+    public func commit(_ id: String) async throws(GitError) -> GitCommit? {
+        let path = path
+        return try await run("read a commit") { _ throws(GitError) in
+            let repo = try Repository.openOrCreate(path)
+            guard var oid = git_oid(hex: id) else { throw GitError(.invalid, "not a commit id: \(id)") }
+            var commit: OpaquePointer?
+            guard git_commit_lookup(&commit, repo.pointer, &oid) == 0 else { return nil }
+            defer { git_commit_free(commit) }
+            return GitCommit(id: id, summary: git_commit_summary(commit).map { String(cString: $0) } ?? "",
+                             author: git_commit_author(commit).map { String(cString: $0.pointee.name) } ?? "")
+        }
+    }
+
     /// Commits reachable from `to` but not from `from` that touch `paths`, newest first.
     public func commits(from: String?, to: String, paths: [String] = []) async throws(GitError) -> [GitCommit] {
         let path = path

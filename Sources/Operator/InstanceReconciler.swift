@@ -79,6 +79,8 @@ public actor InstanceReconciler {
     var knownWorkloads: KnownWorkloads?
     /// Answers to the requests of the fluxctl-like verbs (the status's `requests`).
     var requestResults: [RequestResult] = []
+    /// The last revisions applied, newest first (`status.history`).
+    var history: [SyncRecord] = []
     /// Reconcile passes so far (for tests and metrics).
     public private(set) var passes = 0
     /// Syncers built so far: a new one starts with empty plan and verified caches (for tests).
@@ -105,6 +107,7 @@ public actor InstanceReconciler {
         self.lastWrittenStatus = status
         self.reportedReason = status.flatMap(Self.outcome(of:))?.reason
         self.requestResults = status?.requests ?? []
+        self.history = status?.history ?? []
         self.verification = status?.verification
         self.reportedHealth = status?.health.flatMap { HealthSummary.State(rawValue: $0.state) }
         self.driftReport = status?.drift

@@ -145,6 +145,10 @@ def test_overview_follow_an_instance_sync_and_see_it_live(emulator: Emulator, st
     browser.wait("the new revision, live", f"document.getElementById('applied-revision').textContent === '{second}'", timeout=30)
     assert browser.evaluate("window.stayed === true"), "the page was reloaded: the revision did not arrive live"
     assert emulator.must("GET", "/api/v1/namespaces/ui-demo/configmaps/web")["data"]["v"] == "two"
+    # The recent syncs, with their commits.
+    assert browser.evaluate("(r => r && r.cells[1].textContent)(document.querySelector('#syncs tr[data-revision=\"%s\"]'))" % second) == "second"
+    assert browser.evaluate("(r => r && r.cells[2].textContent)(document.querySelector('#syncs tr[data-revision=\"%s\"]'))" % second) == "t"
+    assert browser.evaluate("[...document.querySelectorAll('#syncs tbody tr')].map(r => r.dataset.revision)") == [second, first]
     # The inventory, by namespace and kind.
     assert browser.text("#inventory-h") == "Inventory: 1 object(s)"
     assert browser.evaluate("!!document.querySelector('#inventory details[data-namespace=ui-demo] li[data-object=web]')")

@@ -25,7 +25,7 @@ extension InstanceReconciler {
     func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil, reconciling: Bool = false) async {
         let inputs = StatusInputs(outcome: outcome, reconciling: reconciling, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
                                   syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, verification: verification,
-                                  images: imagesStatus, requests: requestResults, health: healthWatch, drift: driftReport)
+                                  images: imagesStatus, requests: requestResults, health: healthWatch, drift: driftReport, history: history)
         if inputs == lastStatusInputs { return }
         if !reconciling { env.metrics.setReady(settings.ref, outcome.ready) }
         let previous = lastWrittenStatus
@@ -55,6 +55,7 @@ extension InstanceReconciler {
         status.verification = verification
         status.images = imagesStatus
         status.requests = requestResults.isEmpty ? nil : requestResults
+        status.history = history.isEmpty ? nil : history
         guard status != previous else {
             lastStatusInputs = inputs
             return
@@ -116,4 +117,5 @@ struct StatusInputs: Equatable {
     var requests: [RequestResult]
     var health: HealthWatch?
     var drift: DriftReport?
+    var history: [SyncRecord]
 }

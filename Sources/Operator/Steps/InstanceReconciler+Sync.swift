@@ -60,6 +60,11 @@ extension InstanceReconciler {
             let previous = lastApplied
             lastApplied = head
             if previous != head {
+                let commit = try? await mirror.commit(head)
+                history.insert(SyncRecord(revision: head, subject: commit?.summary, author: commit?.author, time: StatusBuilder.timestamp(),
+                                          applied: result.count(.created) + result.count(.configured), unchanged: result.count(.unchanged),
+                                          pruned: result.count(.deleted), failed: result.count(.failed) + result.count(.conflict)), at: 0)
+                history = Array(history.prefix(SyncRecord.kept))
                 await env.events.record(await instanceObject(), type: .normal, reason: "Synced",
                                         message: "Applied revision \(head.prefix(12)): \(result.count(.created)) created, \(result.count(.configured)) configured, \(result.count(.deleted)) deleted")
                 if !settings.source.readonly {
