@@ -47,7 +47,8 @@ enum Action: String, Sendable, CaseIterable {
         case .unlock: request.lock = false
         default:
             let image = (form["image"] ?? "").trimmingSpacesAndTabs
-            guard !image.isEmpty, !image.contains(where: \.isWhitespace), image.contains(":") || image.contains("@") else {
+            let last = image.split(separator: "/").last ?? ""
+            guard !image.isEmpty, !image.contains(where: \.isWhitespace), last.contains(":") || image.contains("@") else {
                 throw ActionError("release needs an image with its tag (e.g. registry.example/team/web:1.2.3), not \"\(image)\"")
             }
             request.image = image

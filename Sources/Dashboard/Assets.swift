@@ -34,9 +34,15 @@ enum Assets {
       source.addEventListener("open", () => { status.textContent = "live"; });
       source.addEventListener("error", () => { status.textContent = "reconnecting…"; });
       let refreshing = null;
+      // An instance's page refreshes on anything about it; the overview updates the row it shows.
+      source.addEventListener("touched", (event) => {
+        const row = JSON.parse(event.data);
+        const detail = document.getElementById("live");
+        if (detail && detail.dataset.instance === row.namespace + "/" + row.name) { refresh(detail); }
+      });
       source.addEventListener("instance", (event) => {
         const row = JSON.parse(event.data);
-        const tr = document.getElementById("row-" + row.namespace + "-" + row.name);
+        const tr = document.querySelector('tr[data-key="' + CSS.escape(row.namespace + "/" + row.name) + '"]');
         if (tr) {
           for (const cell of tr.querySelectorAll("[data-field]")) {
             const field = cell.dataset.field;

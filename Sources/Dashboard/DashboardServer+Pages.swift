@@ -82,9 +82,13 @@ extension DashboardServer {
     /// The page's stream: after the version it was rendered at (`since`), or after the last event a
     /// reconnecting EventSource saw (`Last-Event-ID`).
     func events(_ request: Request) -> Response {
+        // Only this dashboard's pages: another site's page cannot hold streams open here.
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" {
+            return Self.text("refused: not this dashboard's page", type: "text/plain; charset=utf-8", status: .forbidden)
+        }
         let resumed = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { Int($0) }
         let after = resumed ?? Self.parameters(request.uri.query)["since"].flatMap { Int($0) }
-        let stream: AsyncStream<String>
+        let stream: AsyncStream<String>?
         if let sessions, let id = viewer(request)?.session {
             // Only namespaces the person was found to see (when the page was rendered).
             stream = feed.subscribe(after: after) { sessions.allowedNow(id, namespace: $0) }
@@ -93,6 +97,7 @@ extension DashboardServer {
         } else {
             stream = feed.subscribe(after: after)
         }
+        guard let stream else { return Self.text("too many open pages", type: "text/plain; charset=utf-8", status: .serviceUnavailable) }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ": connected\n\n"))
             for await frame in stream { try await writer.write(ByteBuffer(string: frame)) }
@@ -119,8 +124,20 @@ extension DashboardServer {
     static func sameOrigin(_ request: Request) -> Bool {
         if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" { return false }
         guard let origin = request.headers[HTTPField.Name("Origin")!] else { return true }
-        return origin == "http://" + (request.head.authority ?? "")
+        let authority = request.head.authority ?? ""
+        return origin == "http://" + authority || origin == "https://" + authority  // behind a TLS ingress
     }
+
+    /// A namespace (DNS label) and a name (DNS subdomain): nothing else reaches an API path, so no
+    /// `%2F`, `..` or `?` in the page's URL can turn a read into another request.
+    static func isObjectRef(namespace: String, name: String) -> Bool {
+        func label(_ s: Substring) -> Bool {
+            !s.isEmpty && s.count <= 63 && s.first != "-" && s.last != "-" && s.allSatisfy { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" }
+        }
+        return label(Substring(namespace)) && name.count <= 253 && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(label)
+    }
+
+    static var notAnInstance: Response { text("no such instance: not a namespace/name", type: "text/plain; charset=utf-8", status: .notFound) }
 
     /// `a=1&b=x%20y` (a query string or a form body) as a dictionary; the last value of a key wins.
     static func parameters(_ text: String?) -> [String: String] {

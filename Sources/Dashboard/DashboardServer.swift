@@ -63,6 +63,12 @@ public struct DashboardServer: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await feed.informer.run() }
             group.addTask { try await app.run() }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(15))
+                    feed.ping()
+                }
+            }
             do { try await group.next() } catch is CancellationError {}
             group.cancelAll()
         }
@@ -81,11 +87,14 @@ public struct DashboardServer: Service {
         }
         router.get("/") { request, _ in try await self.overview(request) }
         router.get("/instances/:namespace/:name") { request, context in
-            try await self.instance(request, namespace: context.parameters.require("namespace"), name: context.parameters.require("name"))
+            let (namespace, name) = (try context.parameters.require("namespace"), try context.parameters.require("name"))
+            guard Self.isObjectRef(namespace: namespace, name: name) else { return Self.notAnInstance }
+            return try await self.instance(request, namespace: namespace, name: name)
         }
         router.post("/instances/:namespace/:name/:action") { request, context in
-            try await self.act(request, namespace: context.parameters.require("namespace"), name: context.parameters.require("name"),
-                               action: context.parameters.require("action"))
+            let (namespace, name) = (try context.parameters.require("namespace"), try context.parameters.require("name"))
+            guard Self.isObjectRef(namespace: namespace, name: name) else { return Self.notAnInstance }
+            return try await self.act(request, namespace: namespace, name: name, action: context.parameters.require("action"))
         }
         router.get("/events") { request, _ in self.events(request) }
         router.get("/assets/dashboard.css") { _, _ in Self.text(Assets.css, type: "text/css; charset=utf-8") }

@@ -20,7 +20,6 @@ public struct InstanceRow: Sendable, Equatable, Codable {
 
     public var key: String { "\(namespace)/\(name)" }
     public var stateClass: String { state.lowercased() }
-    public var domID: String { "row-\(namespace)-\(name)" }
 
     public static let states = ["Ready", "Progressing", "Failing", "Suspended", "Unknown"]
 
@@ -60,11 +59,14 @@ public struct InstanceRow: Sendable, Equatable, Codable {
                   drift: status?.drift?.count ?? 0, source: Self.redacted(instance.spec.git.url))
     }
 
-    /// A git URL without its userinfo (`https://user:token@host/…` → `https://host/…`).
+    /// A git URL without its userinfo (`https://user:token@host/…` → `https://host/…`, the userinfo
+    /// ending at the authority's last `@`, as git reads it) and without a query (`?private_token=…`).
     public static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
-        let slash = url[scheme.upperBound...].firstIndex(of: "/") ?? url.endIndex
-        guard at < slash else { return url }
-        return String(url[..<scheme.upperBound]) + String(url[url.index(after: at)...])
+        guard let scheme = url.range(of: "://") else { return url }
+        var rest = url[scheme.upperBound...]
+        if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<query] }
+        let authority = rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)]
+        if let at = authority.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        return String(url[..<scheme.upperBound]) + rest
     }
 }

@@ -5,9 +5,10 @@ struct InventoryTree: Equatable {
     // Stored properties only: the templates read them by reflection.
     struct Object: Equatable {
         var name: String
-        /// Empty when healthy (or not assessed); else the status and reason.
-        var health: String
-        var drift: String
+        /// nil when healthy (or not assessed); else the status and reason. (nil, not "": the
+        /// templates' sections take an empty string for true.)
+        var health: String?
+        var drift: String?
         var problem: Bool
     }
     struct Kind: Equatable {
@@ -20,6 +21,8 @@ struct InventoryTree: Equatable {
         var kinds: [Kind]
         var count: Int
         var problems: Int
+        /// "2 with a problem", or nil.
+        var problemsText: String?
         /// Open by default only where something is wrong.
         var open: Bool
     }
@@ -37,9 +40,9 @@ struct InventoryTree: Equatable {
             guard fields.count >= 4 else { continue }
             let (kind, namespace, name) = (fields[1], fields[2] == "-" ? "" : fields[2], fields[3])
             let id = "\(namespace.isEmpty ? "<cluster>" : namespace):\(kind.lowercased())/\(name)"
-            let (health, drift) = (unhealthy[id] ?? "", drifted[id] ?? "")
+            let (health, drift) = (unhealthy[id], drifted[id])
             byNamespace[namespace, default: [:]][kind, default: []].append(Object(name: name, health: health, drift: drift,
-                                                                                  problem: !health.isEmpty || !drift.isEmpty))
+                                                                                  problem: health != nil || drift != nil))
             total += 1
         }
         namespaces = byNamespace.keys.sorted().map { namespace in
@@ -49,7 +52,8 @@ struct InventoryTree: Equatable {
             }
             let problems = kinds.reduce(0) { $0 + $1.objects.filter(\.problem).count }
             return Namespace(name: namespace.isEmpty ? "cluster-scoped" : namespace, kinds: kinds,
-                             count: kinds.reduce(0) { $0 + $1.count }, problems: problems, open: problems > 0)
+                             count: kinds.reduce(0) { $0 + $1.count }, problems: problems,
+                             problemsText: problems > 0 ? "\(problems) with a problem" : nil, open: problems > 0)
         }
         self.total = total
     }

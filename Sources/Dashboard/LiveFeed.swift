@@ -14,6 +14,8 @@ import Synchronization
 final class LiveFeed: Sendable {
     let informer: Informer
     static let kept = 512
+    /// Open streams at most (each holds a connection); more get 503.
+    static let maxListeners = 256
     /// A page's stream, and which namespaces it may see (the operator's dashboard shows each person
     /// only what they may list).
     struct Listener {
@@ -28,6 +30,9 @@ final class LiveFeed: Sendable {
 
     fileprivate struct State {
         var rows: [String: InstanceRow] = [:]
+        /// key → resourceVersion: a change the row does not show (requests, conditions, lists) is
+        /// still told to the instance's page (`touched`).
+        var versions: [String: String] = [:]
         var listeners: [Int: Listener] = [:]
         var nextID = 0
         var version = 0
@@ -44,16 +49,30 @@ final class LiveFeed: Sendable {
         let message: Change?
         switch event {
         case .added(let o), .modified(let o):
-            guard let instance = try? o.decode(FluxInstance.self) else { return }
-            let row = InstanceRow(instance)
+            let row: InstanceRow
+            do {
+                row = InstanceRow(try o.decode(FluxInstance.self))
+            } catch {
+                // Shown, not dropped: a row that says it cannot be read.
+                row = InstanceRow(namespace: o["metadata"]?["namespace"]?.stringValue ?? "", name: o["metadata"]?["name"]?.stringValue ?? "",
+                                  state: "Unknown", message: "cannot read this FluxInstance: \(error.message)")
+            }
+            let resourceVersion = o["metadata"]?["resourceVersion"]?.stringValue ?? ""
             message = state.withLock { s -> Change? in
-                guard s.rows[row.key] != row else { return nil }
-                s.rows[row.key] = row
-                return s.record(row, deleted: false)
+                let touched = s.versions[row.key] != resourceVersion
+                s.versions[row.key] = resourceVersion
+                if s.rows[row.key] != row {
+                    s.rows[row.key] = row
+                    return s.record(row, kind: "instance")
+                }
+                return touched ? s.record(row, kind: "touched") : nil
             }
         case .deleted(let o):
             let key = "\(o["metadata"]?["namespace"]?.stringValue ?? "")/\(o["metadata"]?["name"]?.stringValue ?? "")"
-            message = state.withLock { s in s.rows.removeValue(forKey: key).map { s.record($0, deleted: true) } }
+            message = state.withLock { s in
+                s.versions[key] = nil
+                return s.rows.removeValue(forKey: key).map { s.record($0, kind: "deleted") }
+            }
         default:
             message = nil
         }
@@ -68,9 +87,16 @@ final class LiveFeed: Sendable {
     var version: Int { state.withLock { $0.version } }
 
     /// A page's stream of server-sent events from after `version`, until the page goes away.
-    func subscribe(after version: Int?, visible: @escaping @Sendable (String) -> Bool = { _ in true }) -> AsyncStream<String> {
+    /// Keeps idle streams alive, and finds the dead ones: a write to a closed connection fails.
+    func ping() {
+        for listener in state.withLock({ Array($0.listeners.values) }) { listener.continuation.yield(": ping\n\n") }
+    }
+
+    /// nil when `maxListeners` streams are open.
+    func subscribe(after version: Int?, visible: @escaping @Sendable (String) -> Bool = { _ in true }) -> AsyncStream<String>? {
         let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(Self.kept))
-        let id = state.withLock { s -> Int in
+        let id = state.withLock { s -> Int? in
+            guard s.listeners.count < Self.maxListeners else { return nil }
             s.nextID += 1
             s.listeners[s.nextID] = Listener(continuation: continuation, visible: visible)
             if let version, version < s.version {
@@ -82,25 +108,27 @@ final class LiveFeed: Sendable {
             }
             return s.nextID
         }
+        guard let id else { return nil }
         continuation.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.listeners.removeValue(forKey: id) } }
         return stream
     }
 
     var listenerCount: Int { state.withLock { $0.listeners.count } }
 
-    static func frame(_ row: InstanceRow, deleted: Bool, version: Int) -> String {
+    /// `instance` (the row), `touched` (something the row does not show) or `deleted`.
+    static func frame(_ row: InstanceRow, kind: String, version: Int) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = (try? encoder.encode(row)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return "id: \(version)\nevent: \(deleted ? "deleted" : "instance")\ndata: \(json)\n\n"
+        return "id: \(version)\nevent: \(kind)\ndata: \(json)\n\n"
     }
 }
 
 extension LiveFeed.State {
     /// Numbers a change and keeps it for streams that start or resume behind it.
-    mutating func record(_ row: InstanceRow, deleted: Bool) -> LiveFeed.Change {
+    mutating func record(_ row: InstanceRow, kind: String) -> LiveFeed.Change {
         version += 1
-        let change = LiveFeed.Change(version: version, namespace: row.namespace, frame: LiveFeed.frame(row, deleted: deleted, version: version))
+        let change = LiveFeed.Change(version: version, namespace: row.namespace, frame: LiveFeed.frame(row, kind: kind, version: version))
         recent.append(change)
         if recent.count > LiveFeed.kept { recent.removeFirst(recent.count - LiveFeed.kept) }
         return change

@@ -81,10 +81,18 @@ final class Sessions: Sendable {
         return allowed
     }
 
-    /// What `allows` last answered (for filtering a live stream without asking again); unknown is no.
+    /// What `allows` last answered, for filtering a live stream without asking again: only while the
+    /// session lasts and for 5 minutes after the answer (so revoked access stops streaming then; a
+    /// page rendered again asks again). Unknown is no.
     func allowedNow(_ id: String, namespace: String) -> Bool {
-        sessions.withLock { $0[id]?.access[namespace]?.allowed ?? false }
+        sessions.withLock { all in
+            guard let s = all[id], s.expires > Date(), let known = s.access[namespace],
+                  known.until.addingTimeInterval(Self.streamGrace) > Date() else { return false }
+            return known.allowed
+        }
     }
+
+    static let streamGrace: TimeInterval = 300
 
     func shutdown() async {
         for session in sessions.withLock({ all -> [Session] in defer { all = [:] }; return Array(all.values) }) {

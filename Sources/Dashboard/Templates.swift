@@ -54,7 +54,7 @@ enum Templates {
     <caption class="visually-hidden">FluxInstances, page {{page}}</caption>
     <thead><tr><th scope="col">Instance</th><th scope="col">State</th><th scope="col">Revision</th><th scope="col">Behind</th><th scope="col">Last sync</th><th scope="col">Health</th><th scope="col">Drift</th><th scope="col">Message</th></tr></thead>
     <tbody>
-    {{#rows}}<tr id="{{domID}}" data-key="{{key}}">
+    {{#rows}}<tr id="row-{{namespace}}/{{name}}" data-key="{{key}}">
     <th scope="row"><a href="/instances/{{namespace}}/{{name}}">{{namespace}}/{{name}}</a></th>
     <td><span class="state {{stateClass}}" data-field="state">{{state}}</span></td>
     <td data-field="revision"><code>{{revision}}</code></td>
@@ -104,7 +104,7 @@ enum Templates {
     <dl class="facts">
     <dt>Source</dt><dd>{{source}}{{#branch}} · branch <code>{{branch}}</code>{{/branch}}{{#paths}} · <code>{{.}}</code>{{/paths}}</dd>
     <dt>Applied revision</dt><dd><code id="applied-revision">{{revision}}</code></dd>
-    <dt>Head</dt><dd><code>{{head}}</code>{{#behind}} ({{behind}} commit(s) behind){{/behind}}</dd>
+    <dt>Head</dt><dd><code>{{head}}</code>{{#behindText}} ({{.}}){{/behindText}}</dd>
     <dt>Last sync</dt><dd><time>{{lastSync}}</time></dd>
     <dt>Objects</dt><dd>{{counts}}</dd>
     <dt>Acts as</dt><dd>{{identity}}</dd>
@@ -129,14 +129,14 @@ enum Templates {
     <section aria-labelledby="inventory-h" id="inventory">
     <h2 id="inventory-h">Inventory: {{inventoryTotal}} object(s)</h2>
     {{#inventoryError}}<p class="notice error">{{inventoryError}}</p>{{/inventoryError}}
-    {{#inventory}}<details{{#open}} open{{/open}} data-namespace="{{name}}"><summary><b>{{name}}</b> · {{count}} object(s){{#problems}} · <span class="failing">{{problems}} with a problem</span>{{/problems}}</summary>
-    <ul class="tree">{{#kinds}}<li>{{kind}} ({{count}})<ul>{{#objects}}<li data-object="{{name}}"><code>{{name}}</code>{{#health}} <span class="failing">{{health}}</span>{{/health}}{{#drift}} <span class="progressing">drift: {{drift}}</span>{{/drift}}</li>{{/objects}}</ul></li>{{/kinds}}</ul>
+    {{#inventory}}<details{{#open}} open{{/open}} data-namespace="{{name}}"><summary><b>{{name}}</b> · {{count}} object(s){{#problemsText}} · <span class="failing">{{.}}</span>{{/problemsText}}</summary>
+    <ul class="tree">{{#kinds}}<li>{{kind}} ({{count}})<ul>{{#objects}}<li data-object="{{name}}"><code>{{name}}</code>{{#health}} <span class="failing">{{.}}</span>{{/health}}{{#drift}} <span class="progressing">drift: {{.}}</span>{{/drift}}</li>{{/objects}}</ul></li>{{/kinds}}</ul>
     </details>{{/inventory}}
     </section>
     <section aria-labelledby="health-h">
     <h2 id="health-h">Health: {{health}}</h2>
     {{#hasUnhealthy}}<table><thead><tr><th scope="col">Object</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th></tr></thead>
-    <tbody>{{#unhealthy}}<tr><th scope="row"><code>{{object}}</code></th><td>{{status}}</td><td>{{reason}}</td><td class="message">{{message}}</td></tr>{{/unhealthy}}</tbody></table>{{/hasUnhealthy}}
+    <tbody>{{#unhealthy}}<tr><th scope="row"><code>{{.object}}</code></th><td>{{.status}}</td><td>{{.reason}}</td><td class="message">{{.message}}</td></tr>{{/unhealthy}}</tbody></table>{{/hasUnhealthy}}
     {{^unhealthy}}<p>Every applied object is healthy, or none is being watched.</p>{{/unhealthy}}
     </section>
     <section aria-labelledby="drift-h">
@@ -147,7 +147,7 @@ enum Templates {
     <h2 id="images-h">Images</h2>
     <p>Last scan <time>{{lastScan}}</time>; {{scanned}} repository(ies) scanned.{{#imagesError}} <span class="error">{{imagesError}}</span>{{/imagesError}}</p>
     {{#hasWorkloads}}<table><thead><tr><th scope="col">Workload</th><th scope="col">Container</th><th scope="col">Running</th><th scope="col">Latest</th></tr></thead>
-    <tbody>{{#workloads}}<tr><th scope="row"><code>{{workload}}</code></th><td>{{container}}</td><td><code>{{current}}</code></td><td><code>{{latest}}</code>{{#error}} <span class="error">{{error}}</span>{{/error}}</td></tr>{{/workloads}}</tbody></table>{{/hasWorkloads}}
+    <tbody>{{#workloads}}<tr><th scope="row"><code>{{.workload}}</code></th><td>{{.container}}</td><td><code>{{.current}}</code></td><td><code>{{.latest}}</code>{{#.error}} <span class="error">{{.}}</span>{{/.error}}</td></tr>{{/workloads}}</tbody></table>{{/hasWorkloads}}
     </section>
     <section aria-labelledby="requests-h">
     <h2 id="requests-h">Requests</h2>

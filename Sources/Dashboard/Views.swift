@@ -15,11 +15,11 @@ struct LayoutView {
 }
 
 struct RowView {
-    var namespace, name, key, domID, state, stateClass, revision, lastSync, health, message: String
+    var namespace, name, key, state, stateClass, revision, lastSync, health, message: String
     var behind, drift: Int
 
     init(_ r: InstanceRow) {
-        (namespace, name, key, domID, state, stateClass) = (r.namespace, r.name, r.key, r.domID, r.state, r.stateClass)
+        (namespace, name, key, state, stateClass) = (r.namespace, r.name, r.key, r.state, r.stateClass)
         (revision, lastSync, health, message, behind, drift) = (r.revision, r.lastSync, r.health, r.message, r.behind, r.drift)
     }
 }
@@ -67,6 +67,8 @@ struct InstanceView {
     var branch: String?
     var paths: [String]
     var behind: Int
+    /// "2 commit(s) behind", or nil.
+    var behindText: String?
     var suspended: Bool
     var conditions: [ConditionView]
     var unhealthy: [UnhealthyObject]
@@ -109,6 +111,7 @@ struct InstanceView {
         revision = status?.lastAppliedRevision ?? ""
         head = status?.headRevision ?? ""
         behind = status?.behind ?? 0
+        behindText = behind > 0 ? "\(behind) commit(s) behind" : nil
         lastSync = status?.lastSyncTime ?? ""
         let c = status?.counts
         counts = c.map { "\($0.applied ?? 0) applied, \($0.unchanged ?? 0) unchanged, \($0.pruned ?? 0) pruned, \($0.failed ?? 0) failed" } ?? ""

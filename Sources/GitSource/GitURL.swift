@@ -5,14 +5,17 @@ public enum GitURL {
     /// `ssh://user:secret@host:22/x` → `ssh://user@host:22/x`; `https://user:token@host/x` → `https://host/x`.
     public static func redacted(_ url: String) -> String {
         guard let scheme = url.range(of: "://") else { return url }
-        let rest = url[scheme.upperBound...]
-        guard let at = rest.firstIndex(of: "@"), !rest[..<at].contains("/") else { return url }
+        var rest = url[scheme.upperBound...]
+        if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<query] }  // ?private_token=…
+        // The authority ends at the first "/"; its userinfo at the last "@" in it (as git reads it).
+        let authority = rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)]
+        guard let at = authority.lastIndex(of: "@") else { return String(url[..<scheme.upperBound]) + rest }
         let userinfo = rest[..<at]
         let prefix = String(url[..<scheme.upperBound])
         if url.hasPrefix("ssh://"), let colon = userinfo.firstIndex(of: ":") {
             return prefix + userinfo[..<colon] + rest[at...]
         }
-        if url.hasPrefix("ssh://") { return url }
+        if url.hasPrefix("ssh://") { return prefix + rest }
         return prefix + rest[rest.index(after: at)...]
     }
 

@@ -96,6 +96,9 @@ struct DashboardTests {
         instance.spec.suspend = true
         #expect(InstanceRow(instance).state == "Suspended")
         #expect(InstanceRow.redacted("git@github.com:org/repo.git") == "git@github.com:org/repo.git")
+        #expect(InstanceRow.redacted("https://bot:pa@ss@git.example/x.git") == "https://git.example/x.git")
+        #expect(InstanceRow.redacted("https://git.example/x.git?private_token=abc") == "https://git.example/x.git")
+        #expect(InstanceRow.redacted("https://git.example/a@b/x.git") == "https://git.example/a@b/x.git")
         #expect(InstanceRow.redacted("ssh://git@host/x/y@z") == "ssh://host/x/y@z")
     }
 
@@ -163,6 +166,20 @@ struct RequestActionTests {
         }
         #expect(throws: ActionError.self) { try Action.release.patch(form: ["workload": "team-a:deployment/web", "image": "nginx"]) }
         #expect(throws: ActionError.self) { try Action.release.patch(form: ["workload": "team-a:deployment/web", "image": "nginx :1"]) }
+        #expect(throws: ActionError.self, "a registry port is not a tag") {
+            try Action.release.patch(form: ["workload": "team-a:deployment/web", "image": "registry:5000/team/web"])
+        }
         #expect(Action.isWorkloadID(":clusterrole/reader"), "cluster-scoped: an empty namespace")
+    }
+}
+
+@Suite("Page paths")
+struct PagePathTests {
+    @Test("only a namespace (DNS label) and a name (DNS subdomain) reach an API path", arguments: [
+        ("team-a", "apps", true), ("team-a", "apps.v2", true), ("team-a", "apps%2Fstatus", false), ("..", "apps", false),
+        ("team-a", "..", false), ("Team", "apps", false), ("team-a", "a?b", false), ("-x", "apps", false), ("team-a", String(repeating: "a", count: 254), false),
+    ])
+    func refs(namespace: String, name: String, valid: Bool) {
+        #expect(DashboardServer.isObjectRef(namespace: namespace, name: name) == valid)
     }
 }

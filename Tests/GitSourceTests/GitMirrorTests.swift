@@ -173,6 +173,10 @@ struct FileTransportTests {
         #expect(GitURL.redacted("https://user:s3cret@example.com/org/repo") == "https://example.com/org/repo")
         #expect(GitURL.redacted("ssh://git:pw@example.com:22/org/repo") == "ssh://git@example.com:22/org/repo")
         #expect(GitURL.redacted("git@github.com:org/repo") == "git@github.com:org/repo")
+        // The userinfo ends at the authority's last "@" (as git reads it); a query (token) is dropped.
+        #expect(GitURL.redacted("https://bot:pa@ss@example.com/x.git") == "https://example.com/x.git")
+        #expect(GitURL.redacted("https://example.com/x.git?private_token=abc") == "https://example.com/x.git")
+        #expect(GitURL.redacted("https://example.com/a@b/x.git") == "https://example.com/a@b/x.git")
         #expect(GitURL.parse("git@github.com:org/repo") == GitURL.Parts(scheme: "ssh", user: "git", host: "github.com", port: nil))
         #expect(GitURL.parse("ssh://root@127.0.0.1:2222/x")?.port == 2222)
     }

@@ -119,8 +119,8 @@ def test_overview_follow_an_instance_sync_and_see_it_live(emulator: Emulator, st
     ui = start_ui()
     browser.open(ui.url)
     browser.wait("the rows", "document.querySelectorAll('tbody tr[data-key]').length === 3")
-    assert browser.text("#row-ui-demo-web [data-field=state]") == "Ready"
-    assert browser.text("#row-ui-demo-web [data-field=revision]") == first[:7]
+    assert browser.text("tr[data-key='ui-demo/web'] [data-field=state]") == "Ready"
+    assert browser.text("tr[data-key='ui-demo/web'] [data-field=revision]") == first[:7]
     ready_rows = browser.evaluate("[...document.querySelectorAll('tbody [data-field=state]')].filter(c => c.textContent === 'Ready').length")
     assert browser.text("[data-count=Ready]") == str(ready_rows) and ready_rows >= 1
     browser.wait("the page's event stream", "document.getElementById('live-state').textContent === 'live'")
@@ -163,7 +163,7 @@ def test_overview_follow_an_instance_sync_and_see_it_live(emulator: Emulator, st
     emulator.must("PATCH", f"{FLUX}/namespaces/ui-demo/fluxinstances/web",
                   {"metadata": {"annotations": {"flotilla.dev/reconcile-requested-at": "third"}}},
                   content_type="application/merge-patch+json")
-    browser.wait("the row's new revision", f"document.querySelector('#row-ui-demo-web [data-field=revision]').textContent === '{third[:7]}'",
+    browser.wait("the row's new revision", f"document.querySelector('tr[data-key=\"ui-demo/web\"] [data-field=revision]').textContent === '{third[:7]}'",
                  timeout=30)
     assert browser.evaluate("window.stayed === true")
 
@@ -184,7 +184,7 @@ def test_a_user_sees_and_does_only_what_rbac_allows(emulator: Emulator, start_ui
 
     ui = start_ui("bob", "team-a")
     browser.open(ui.url)
-    browser.wait("team-a's row", "!!document.getElementById('row-team-a-apps')")
+    browser.wait("team-a's row", "!!document.querySelector('tr[data-key=\"team-a/apps\"]')")
     assert browser.evaluate("[...document.querySelectorAll('tbody tr[data-key]')].map(r => r.dataset.key)") == ["team-a/apps"]
     browser.open(ui.url + "instances/team-a/apps")
     before = instance(emulator, "team-a", "apps")["metadata"].get("annotations", {})
@@ -222,6 +222,14 @@ def test_lock_a_workload_and_see_the_answer(emulator: Emulator, start_ui: Callab
     answer = browser.wait("the instance's answer, live", "(r => r && r.textContent)([...document.querySelectorAll('#live tbody tr')]"
                                                          ".find(r => r.textContent.includes('Succeeded')))", timeout=30)
     assert "Succeeded" in answer
+    # An answer that changes nothing but status.requests reaches the page too (a lock of no such workload fails).
+    browser.evaluate("window.stayed = true; document.querySelector('#policy-form input[name=workload]').value = 'team-a:deployment/nope'")
+    browser.click("#lock")
+    browser.wait("the second answer", "location.search.includes('notice') && document.readyState === 'complete'")
+    browser.evaluate("window.stayed = true")
+    failed = browser.wait("the failed answer, live", "(r => r && r.textContent)([...document.querySelectorAll('#live tbody tr')]"
+                                                     ".find(r => r.textContent.includes('Failed')))", timeout=30)
+    assert "Failed" in failed and browser.evaluate("window.stayed === true")
     requests = instance(emulator, "team-a", "apps")["status"]["requests"]
     assert any(r["action"] == "policy" and r["state"] == "Succeeded" for r in requests), requests
     # A release without a tag is refused on the page; nothing is written.
