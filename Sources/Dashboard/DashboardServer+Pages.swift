@@ -160,6 +160,11 @@ extension DashboardServer {
 /// resolves its own name to 127.0.0.1 (DNS rebinding) is refused.
 struct LoopbackOnly: RouterMiddleware {
     let port: BoundPort
+    /// When set, only the person who opened the URL `flotilla ui` printed (`?key=`, then a cookie)
+    /// is served: another local process or user cannot act with the kubeconfig through this port.
+    let key: String?
+
+    static let cookie = "flotilla-ui-key"
 
     func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
         let bound = port.value.withLock { $0 }
@@ -168,7 +173,16 @@ struct LoopbackOnly: RouterMiddleware {
             return DashboardServer.text("refused: this dashboard answers only to 127.0.0.1:\(bound) or localhost:\(bound)",
                                         type: "text/plain; charset=utf-8", status: .forbidden)
         }
-        return try await next(request, context)
+        guard let key, !request.uri.path.hasPrefix("/assets/") else { return try await next(request, context) }
+        if DashboardServer.cookieValue(request, named: Self.cookie) == key { return try await next(request, context) }
+        if request.method == .get, DashboardServer.parameters(request.uri.query)["key"] == key {
+            // The printed URL: remember the key in a cookie, and drop it from the address bar.
+            var headers: HTTPFields = [.location: request.uri.path]
+            headers[.setCookie] = "\(Self.cookie)=\(key); Path=/; HttpOnly; SameSite=Strict"
+            return Response(status: .seeOther, headers: headers)
+        }
+        return DashboardServer.text("refused: open the URL `flotilla ui` printed (it carries this dashboard's key)",
+                                    type: "text/plain; charset=utf-8", status: .unauthorized)
     }
 }
 

@@ -71,11 +71,11 @@ extension DashboardServer {
         return Response(status: .seeOther, headers: headers)
     }
 
-    static func cookieValue(_ request: Request) -> String? {
+    static func cookieValue(_ request: Request, named name: String = cookie) -> String? {
         for header in request.headers[values: .cookie] {
             for pair in header.split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
-                if parts.count == 2, parts[0] == cookie { return parts[1] }
+                if parts.count == 2, parts[0] == name { return parts[1] }
             }
         }
         return nil

@@ -27,6 +27,8 @@ public struct DashboardServer: Service {
         /// How the header names the user and the cluster.
         public var user = ""
         public var cluster = ""
+        /// `.local`: the secret the printed URL carries; nil serves any loopback request (benchmarks).
+        public var key: String?
         public init() {}
     }
 
@@ -83,7 +85,7 @@ public struct DashboardServer: Service {
             router.post("/login") { request, _ in try await self.signIn(request, sessions: sessions) }
             router.post("/logout") { request, _ in try await self.signOut(request, sessions: sessions) }
         } else {
-            router.middlewares.add(LoopbackOnly(port: port))
+            router.middlewares.add(LoopbackOnly(port: port, key: settings.key))
         }
         router.get("/") { request, _ in try await self.overview(request) }
         router.get("/instances/:namespace/:name") { request, context in

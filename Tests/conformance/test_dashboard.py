@@ -51,12 +51,16 @@ class UI:
         except queue.Empty:
             self.stop()
             pytest.fail(f"flotilla ui printed nothing: {self.process.stderr.read() if self.process.poll() is not None else ''}")
-        self.url = line.split("on ", 1)[1].split(" ", 1)[0]
+        #: The printed URL, with this dashboard's key (opening it sets the key's cookie).
+        self.entry = line.split("on ", 1)[1].split(" ", 1)[0]
+        self.url = self.entry.split("?", 1)[0]
+        self.key = self.entry.split("key=", 1)[1]
         self.port = int(self.url.rstrip("/").rsplit(":", 1)[1])
 
-    def post(self, path: str, form: dict, host: str | None = None) -> tuple[int, str]:
+    def post(self, path: str, form: dict, host: str | None = None, with_key: bool = True) -> tuple[int, str]:
         request = urllib.request.Request(self.url.rstrip("/") + path, data=urllib.parse.urlencode(form).encode(), method="POST",
                                          headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                  **({"Cookie": f"flotilla-ui-key={self.key}"} if with_key else {}),
                                                   **({"Host": host} if host else {})})
         try:
             with urllib.request.urlopen(request, timeout=10) as r:
@@ -117,7 +121,7 @@ def test_overview_follow_an_instance_sync_and_see_it_live(emulator: Emulator, st
     wait_until("ui-demo/web applied", lambda: applied(emulator, "ui-demo", "web") == first, timeout=30)
 
     ui = start_ui()
-    browser.open(ui.url)
+    browser.open(ui.entry)
     browser.wait("the rows", "document.querySelectorAll('tbody tr[data-key]').length === 3")
     assert browser.text("tr[data-key='ui-demo/web'] [data-field=state]") == "Ready"
     assert browser.text("tr[data-key='ui-demo/web'] [data-field=revision]") == first[:7]
@@ -178,12 +182,12 @@ def test_a_user_sees_and_does_only_what_rbac_allows(emulator: Emulator, start_ui
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]})
 
     everywhere = start_ui("bob")
-    browser.open(everywhere.url)
+    browser.open(everywhere.entry)
     error = browser.wait("the refusal", "(e => e && e.textContent)(document.querySelector('.notice.error'))")
     assert "You may not list FluxInstances" in error and "forbidden" in error, error
 
     ui = start_ui("bob", "team-a")
-    browser.open(ui.url)
+    browser.open(ui.entry)
     browser.wait("team-a's row", "!!document.querySelector('tr[data-key=\"team-a/apps\"]')")
     assert browser.evaluate("[...document.querySelectorAll('tbody tr[data-key]')].map(r => r.dataset.key)") == ["team-a/apps"]
     browser.open(ui.url + "instances/team-a/apps")
@@ -199,9 +203,17 @@ def test_a_user_sees_and_does_only_what_rbac_allows(emulator: Emulator, start_ui
 
 
 def test_no_write_without_the_dashboards_form(emulator: Emulator, start_ui: Callable[..., UI]) -> None:
-    """A cross-site POST (no form token) and a rebinding Host are refused; nothing is written."""
+    """Another local process without the printed key, a cross-site POST (no form token) and a
+    rebinding Host are refused; nothing is written."""
     ui = start_ui()
     before = instance(emulator, "team-b", "apps")
+    status, body = ui.post("/instances/team-b/apps/suspend", {"csrf": "guess"}, with_key=False)
+    assert status == 401 and "open the URL `flotilla ui` printed" in body
+    try:
+        with urllib.request.urlopen(ui.url, timeout=10) as r:
+            pytest.fail(f"the overview was served without the key: {r.status}")
+    except urllib.error.HTTPError as error:
+        assert error.code == 401
     status, body = ui.post("/instances/team-b/apps/suspend", {"csrf": "guess"})
     assert status == 403 and "not this dashboard's" in body
     status, body = ui.post("/instances/team-b/apps/suspend", {}, host=f"evil.example:{ui.port}")
@@ -213,6 +225,7 @@ def test_no_write_without_the_dashboards_form(emulator: Emulator, start_ui: Call
 def test_lock_a_workload_and_see_the_answer(emulator: Emulator, start_ui: Callable[..., UI], browser: Browser) -> None:
     """Lock goes through the request path: the instance commits the lock and answers on the page."""
     ui = start_ui()
+    browser.open(ui.entry)
     browser.open(ui.url + "instances/team-a/apps")
     browser.evaluate("document.querySelector('#policy-form input[name=workload]').value = 'team-a:deployment/web'")
     browser.click("#lock")
@@ -232,6 +245,20 @@ def test_lock_a_workload_and_see_the_answer(emulator: Emulator, start_ui: Callab
     assert "Failed" in failed and browser.evaluate("window.stayed === true")
     requests = instance(emulator, "team-a", "apps")["status"]["requests"]
     assert any(r["action"] == "policy" and r["state"] == "Succeeded" for r in requests), requests
+    # Unlock: a second policy request, answered too.
+    succeeded = len([r for r in requests if r["state"] == "Succeeded"])
+    browser.evaluate("document.querySelector('#policy-form input[name=workload]').value = 'team-a:deployment/web'")
+    browser.click("#unlock")
+    browser.wait("the unlock's notice", "location.search.includes('notice') && document.readyState === 'complete'")
+    wait_until("the unlock answered", lambda: len([r for r in instance(emulator, "team-a", "apps")["status"].get("requests", [])
+                                                   if r["state"] == "Succeeded"]) > succeeded, timeout=30)
+    # Suspend, then resume: spec.suspend follows, and the page offers the other one.
+    browser.click("#suspend")
+    browser.wait("Resume offered", "!!document.getElementById('resume')")
+    assert instance(emulator, "team-a", "apps")["spec"]["suspend"] is True
+    browser.click("#resume")
+    browser.wait("Suspend offered", "!!document.getElementById('suspend')")
+    assert instance(emulator, "team-a", "apps")["spec"]["suspend"] is False
     # A release without a tag is refused on the page; nothing is written.
     browser.evaluate("(f => { f.workload.value = 'team-a:deployment/web'; f.image.value = 'nginx'; })(document.getElementById('release-form'))")
     browser.click("#release")
