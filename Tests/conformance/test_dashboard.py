@@ -268,3 +268,56 @@ def test_lock_a_workload_and_see_the_answer(emulator: Emulator, start_ui: Callab
     after = instance(emulator, "team-a", "apps")
     assert not any('"release"' in v for k, v in after["metadata"].get("annotations", {}).items() if k.startswith("requests.flotilla.dev/"))
     assert not any(r["action"] == "release" for r in after["status"].get("requests", []))
+
+
+def test_approve_held_deletions_and_release_an_image(emulator: Emulator, start_ui: Callable[..., UI], browser: Browser,
+                                                     tmp_path: Path) -> None:
+    """Deletions held by the guard are approved from the page and happen; a release from the page
+    is committed by the instance and applied."""
+    files = {f"c{i}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\ndata: {{v: x}}\n" for i in range(3)}
+    files["web.yaml"] = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n"
+                         "  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: web, image: 'nginx:1.27.0'}\n")
+    repo = git_repo(tmp_path / "held", files)
+    bare = tmp_path / "held.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], check=True)
+    git("remote", "add", "origin", str(bare), cwd=repo)
+    emulator.must("POST", "/api/v1/namespaces", {"metadata": {"name": "ui-held"}})
+    emulator.must("POST", f"{FLUX}/namespaces/ui-held/fluxinstances", {
+        "apiVersion": "flotilla.dev/v1alpha1", "kind": "FluxInstance", "metadata": {"name": "apps", "namespace": "ui-held"},
+        "spec": {"git": {"url": f"file://{bare}", "branch": "main", "pollInterval": "1h"},
+                 "sync": {"interval": "1h", "garbageCollection": {"enabled": True}}}})
+    head = git("rev-parse", "HEAD", cwd=repo)
+    wait_until("ui-held/apps applied", lambda: applied(emulator, "ui-held", "apps") == head, timeout=30)
+
+    # Three of four objects leave git: more than half of the inventory, so the guard holds them.
+    git("rm", "-q", "c0.yaml", "c1.yaml", "c2.yaml", cwd=repo)
+    git("commit", "-qm", "drop three", cwd=repo)
+    git("push", "-q", "origin", "main", cwd=repo)
+    ui = start_ui()
+    browser.open(ui.entry)
+    browser.open(ui.url + "instances/ui-held/apps")
+    browser.click("#sync-now")
+    wait_until("the deletions held", lambda: instance(emulator, "ui-held", "apps").get("status", {}).get("pendingDeletions"), timeout=30)
+    browser.wait("the held deletions", "!!document.getElementById('approve-prune')", timeout=30)
+    assert emulator.request("GET", "/api/v1/namespaces/ui-held/configmaps/c0").status == 200
+    browser.click("#approve-prune")
+    notice = browser.wait("the answer", "location.search.includes('notice') && document.readyState === 'complete' "
+                                        "&& document.querySelector('.notice').textContent")
+    assert notice.startswith("Deletions approved"), notice
+    wait_until("the approved deletions done", lambda: all(
+        emulator.request("GET", f"/api/v1/namespaces/ui-held/configmaps/c{i}").status == 404 for i in range(3)), timeout=30)
+    browser.wait("no deletions held any more", "!document.getElementById('approve-prune')", timeout=30)
+
+    # Release the Deployment to another tag, from the page: committed to git, then applied.
+    browser.evaluate("(f => { f.workload.value = 'ui-held:deployment/web'; f.image.value = 'nginx:1.27.1'; })(document.getElementById('release-form'))")
+    browser.click("#release")
+    notice = browser.wait("the answer", "location.search.includes('notice') && document.readyState === 'complete' "
+                                        "&& document.querySelector('.notice').textContent")
+    assert notice.startswith("Request sent"), notice
+    wait_until("the release applied", lambda: emulator.must("GET", "/apis/apps/v1/namespaces/ui-held/deployments/web")
+               ["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27.1", timeout=30)
+    git("pull", "-q", "origin", "main", cwd=repo)
+    assert "nginx:1.27.1" in (repo / "web.yaml").read_text() and "nginx:1.27.0" not in (repo / "web.yaml").read_text()
+    answer = browser.wait("the release's answer, live", "(r => r && r.textContent)([...document.querySelectorAll('#live tbody tr')]"
+                                                        ".find(r => r.textContent.includes('Succeeded')))", timeout=30)
+    assert "Succeeded" in answer
