@@ -70,7 +70,7 @@ struct InstanceSchedule: Sendable, Equatable {
     }
 
     static func atLeast50ms(_ seconds: Double) -> Duration {
-        .milliseconds(Int64(max(0.05, seconds) * 1000))
+        .milliseconds(Int64((max(0.05, seconds) * 1000).rounded(.up)))  // never early
     }
 }
 

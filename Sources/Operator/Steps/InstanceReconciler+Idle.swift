@@ -18,7 +18,7 @@ extension InstanceReconciler {
     /// A pass woken only to look at health again, the poll not due yet: the remote is not asked.
     func healthCheckOnly() -> Bool {
         let now = Date(), s = settings
-        guard let at = healthWatch?.nextCheck, at <= now, let polled = lastPoll, now.timeIntervalSince(polled) < s.pollInterval.seconds,
+        guard let at = healthWatch?.nextCheck, Self.healthCheckDue(at, now: now), let polled = lastPoll, now.timeIntervalSince(polled) < s.pollInterval.seconds,
               s.reconcileRequestedAt == lastRequest, !pushed, s.requests.isEmpty, !claimsMoved,
               syncerKey.map({ $0 == SyncOptionsKey(branch: $0.branch, settings: s) }) ?? false else { return false }
         return !schedule.intervalPassed(now: now) && !schedule.automationDue(now: now)
