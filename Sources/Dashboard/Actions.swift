@@ -19,7 +19,7 @@ enum Action: String, Sendable, CaseIterable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let body = (try? encoder.encode(request)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            return ["metadata": ["annotations": [.init(stringLiteral: Flotilla.requestAnnotationPrefix + Self.requestID(now)): .string(body)]]]
+            return ["metadata": ["annotations": [.init(stringLiteral: Flotilla.requestAnnotationPrefix + InstanceRequest.newID(now: now)): .string(body)]]]
         case .sync:
             // As `flotilla sync` writes it: a new value each time, so two requests in a second are two.
             let token = ISO8601DateFormatter().string(from: now) + "-" + UUID().uuidString.prefix(8).lowercased()
@@ -63,15 +63,6 @@ enum Action: String, Sendable, CaseIterable {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-.")
         let (namespace, kind, name) = (parts[0], parts[1][..<slash], parts[1][parts[1].index(after: slash)...])
         return !kind.isEmpty && !name.isEmpty && [namespace, kind, name].allSatisfy { $0.lowercased().allSatisfy(allowed.contains) }
-    }
-
-    /// Sortable by time, unique, and a valid annotation name, as the CLI makes them.
-    static func requestID(_ now: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: now)
-        let stamp = String(format: "%04d%02d%02dt%02d%02d%02d%03d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, c.nanosecond! / 1_000_000)
-        return stamp + "-" + UUID().uuidString.prefix(8).lowercased()
     }
 
     /// What the page says once the API server took the write.

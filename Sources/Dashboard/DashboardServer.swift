@@ -47,8 +47,13 @@ public struct DashboardServer: Service {
         self.logger = logger
         self.onListening = onListening
         feed = LiveFeed(informer: Informer(client: client, type: FluxInstance.resourceType, namespace: settings.namespace, logger: logger))
-        csrf = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+        csrf = Self.randomToken()
         sessions = settings.mode == .cluster ? Sessions(operatorClient: client) : nil
+    }
+
+    /// 256 random bits as hex (the form token, session ids, `flotilla ui`'s key).
+    public static func randomToken() -> String {
+        (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
     }
 
     public func run() async throws {

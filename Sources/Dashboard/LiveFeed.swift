@@ -113,8 +113,6 @@ final class LiveFeed: Sendable {
         return stream
     }
 
-    var listenerCount: Int { state.withLock { $0.listeners.count } }
-
     /// `instance` (the row), `touched` (something the row does not show) or `deleted`.
     static func frame(_ row: InstanceRow, kind: String, version: Int) -> String {
         let encoder = JSONEncoder()

@@ -26,7 +26,7 @@ final class Sessions: Sendable {
 
     /// Checks `token` with the API server; a session for its user, or why not.
     func signIn(token: String) async -> Result<String, SignInError> {
-        let token = token.trimmingSpacesAndTabs.trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = token.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty, token.count < 16 * 1024 else { return .failure(SignInError("paste a bearer token")) }
         let reviews = ResourceType(group: "authentication.k8s.io", version: "v1", resource: "tokenreviews", kind: "TokenReview", namespaced: false)
         let review: JSONValue
@@ -44,7 +44,7 @@ final class Sessions: Sendable {
         configuration.clientCertificatePEM = nil
         configuration.clientKeyPEM = nil
         guard let client = try? KubeClient(configuration: configuration) else { return .failure(SignInError("no client for this token")) }
-        let id = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+        let id = DashboardServer.randomToken()
         let expired = sessions.withLock { all -> [Session] in
             let now = Date()
             let gone = all.filter { $0.value.expires < now }

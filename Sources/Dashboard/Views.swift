@@ -66,7 +66,6 @@ struct InstanceView {
     var namespace, name, state, stateClass, message, source, revision, head, lastSync, counts, identity, health: String
     var branch: String?
     var paths: [String]
-    var behind: Int
     /// "2 commit(s) behind", or nil.
     var behindText: String?
     var suspended: Bool
@@ -110,8 +109,7 @@ struct InstanceView {
         paths = instance.spec.git.paths ?? []
         revision = status?.lastAppliedRevision ?? ""
         head = status?.headRevision ?? ""
-        behind = status?.behind ?? 0
-        behindText = behind > 0 ? "\(behind) commit(s) behind" : nil
+        behindText = (status?.behind ?? 0) > 0 ? "\(status?.behind ?? 0) commit(s) behind" : nil
         lastSync = status?.lastSyncTime ?? ""
         let c = status?.counts
         counts = c.map { "\($0.applied ?? 0) applied, \($0.unchanged ?? 0) unchanged, \($0.pruned ?? 0) pruned, \($0.failed ?? 0) failed" } ?? ""

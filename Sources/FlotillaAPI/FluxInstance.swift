@@ -1,3 +1,4 @@
+import Foundation
 import KubeModel
 
 /// A FluxInstance (`flotilla.dev/v1alpha1`): one git repository synchronised into the cluster by
@@ -270,6 +271,16 @@ public struct InstanceRequest: Codable, Sendable, Hashable {
     public var tags: [String: String]?
 
     public init(action: Action) { self.action = action }
+
+    /// The id of a request (its annotation is `requests.flotilla.dev/<id>`): sortable by time,
+    /// unique, and a valid annotation name (at most 63 characters).
+    public static func newID(now: Date = Date()) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: now)
+        let stamp = String(format: "%04d%02d%02dt%02d%02d%02d%03d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, c.nanosecond! / 1_000_000)
+        return stamp + "-" + UUID().uuidString.prefix(8).lowercased()
+    }
 }
 
 /// One container image change of a release.

@@ -162,7 +162,9 @@ def test_overview_follow_an_instance_sync_and_see_it_live(emulator: Emulator, st
     browser.open(ui.url)
     browser.evaluate("window.stayed = true")
     (repo / "config.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {v: three}\n")
-    git("commit", "-qam", "third", cwd=repo)
+    # A tenant writes the commit: its subject is shown as text, never run as markup.
+    hostile = '<img src=x onerror="window.pwned=1">third'
+    git("commit", "-qam", hostile, cwd=repo)
     third = git("rev-parse", "HEAD", cwd=repo)
     emulator.must("PATCH", f"{FLUX}/namespaces/ui-demo/fluxinstances/web",
                   {"metadata": {"annotations": {"flotilla.dev/reconcile-requested-at": "third"}}},
@@ -170,6 +172,10 @@ def test_overview_follow_an_instance_sync_and_see_it_live(emulator: Emulator, st
     browser.wait("the row's new revision", f"document.querySelector('tr[data-key=\"ui-demo/web\"] [data-field=revision]').textContent === '{third[:7]}'",
                  timeout=30)
     assert browser.evaluate("window.stayed === true")
+    browser.open(ui.url + "instances/ui-demo/web")
+    row = f"document.querySelector('#syncs tr[data-revision=\"{third}\"]')"
+    assert browser.evaluate(f"{row}.cells[1].textContent") == hostile
+    assert browser.evaluate(f"{row}.querySelector('img') === null && window.pwned === undefined")
 
 
 def test_a_user_sees_and_does_only_what_rbac_allows(emulator: Emulator, start_ui: Callable[..., UI], browser: Browser) -> None:
@@ -236,6 +242,7 @@ def test_lock_a_workload_and_see_the_answer(emulator: Emulator, start_ui: Callab
                                                          ".find(r => r.textContent.includes('Succeeded')))", timeout=30)
     assert "Succeeded" in answer
     # An answer that changes nothing but status.requests reaches the page too (a lock of no such workload fails).
+    browser.open(ui.url + "instances/team-a/apps")
     browser.evaluate("window.stayed = true; document.querySelector('#policy-form input[name=workload]').value = 'team-a:deployment/nope'")
     browser.click("#lock")
     browser.wait("the second answer", "location.search.includes('notice') && document.readyState === 'complete'")
@@ -247,6 +254,7 @@ def test_lock_a_workload_and_see_the_answer(emulator: Emulator, start_ui: Callab
     assert any(r["action"] == "policy" and r["state"] == "Succeeded" for r in requests), requests
     # Unlock: a second policy request, answered too.
     succeeded = len([r for r in requests if r["state"] == "Succeeded"])
+    browser.open(ui.url + "instances/team-a/apps")
     browser.evaluate("document.querySelector('#policy-form input[name=workload]').value = 'team-a:deployment/web'")
     browser.click("#unlock")
     browser.wait("the unlock's notice", "location.search.includes('notice') && document.readyState === 'complete'")
@@ -260,6 +268,7 @@ def test_lock_a_workload_and_see_the_answer(emulator: Emulator, start_ui: Callab
     browser.wait("Suspend offered", "!!document.getElementById('suspend')")
     assert instance(emulator, "team-a", "apps")["spec"]["suspend"] is False
     # A release without a tag is refused on the page; nothing is written.
+    browser.open(ui.url + "instances/team-a/apps")
     browser.evaluate("(f => { f.workload.value = 'team-a:deployment/web'; f.image.value = 'nginx'; })(document.getElementById('release-form'))")
     browser.click("#release")
     error = browser.wait("the refusal", "location.search.includes('notice') && location.search.includes('error=1') "
@@ -300,6 +309,7 @@ def test_approve_held_deletions_and_release_an_image(emulator: Emulator, start_u
     wait_until("the deletions held", lambda: instance(emulator, "ui-held", "apps").get("status", {}).get("pendingDeletions"), timeout=30)
     browser.wait("the held deletions", "!!document.getElementById('approve-prune')", timeout=30)
     assert emulator.request("GET", "/api/v1/namespaces/ui-held/configmaps/c0").status == 200
+    browser.open(ui.url + "instances/ui-held/apps")
     browser.click("#approve-prune")
     notice = browser.wait("the answer", "location.search.includes('notice') && document.readyState === 'complete' "
                                         "&& document.querySelector('.notice').textContent")
@@ -309,6 +319,7 @@ def test_approve_held_deletions_and_release_an_image(emulator: Emulator, start_u
     browser.wait("no deletions held any more", "!document.getElementById('approve-prune')", timeout=30)
 
     # Release the Deployment to another tag, from the page: committed to git, then applied.
+    browser.open(ui.url + "instances/ui-held/apps")
     browser.evaluate("(f => { f.workload.value = 'ui-held:deployment/web'; f.image.value = 'nginx:1.27.1'; })(document.getElementById('release-form'))")
     browser.click("#release")
     notice = browser.wait("the answer", "location.search.includes('notice') && document.readyState === 'complete' "

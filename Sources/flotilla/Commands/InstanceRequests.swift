@@ -29,7 +29,7 @@ struct InstanceRequester {
     /// Sends `request` (as the caller) and waits for its answer; a refused or failed request is
     /// a `CLIError` with the instance's reason.
     func send(_ request: InstanceRequest, verb: String, timeout: Duration) async throws -> RequestResult {
-        let id = Self.newID()
+        let id = InstanceRequest.newID()
         let key = Flotilla.requestAnnotationPrefix + id
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -58,16 +58,6 @@ struct InstanceRequester {
         _ = try? await client.patch(FluxInstance.resourceType, name: instance, namespace: namespace,
                                     ["metadata": ["annotations": [.init(stringLiteral: key): .null]]])
         throw CLIError("\(target) did not answer within \(Self.text(timeout)): is the operator running, and does it serve this instance (its shard's selector)?")
-    }
-
-    /// Sortable by time, unique, and a valid annotation name (at most 63 characters).
-    static func newID() -> String {
-        let now = Date()
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: now)
-        let stamp = String(format: "%04d%02d%02dt%02d%02d%02d%03d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, c.nanosecond! / 1_000_000)
-        return stamp + "-" + UUID().uuidString.prefix(8).lowercased()
     }
 
     static func text(_ d: Duration) -> String { "\(Int(d.components.seconds))s" }

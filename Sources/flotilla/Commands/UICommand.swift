@@ -37,7 +37,7 @@ struct UICommand: AsyncParsableCommand {
         settings.namespace = namespace
         settings.cluster = configuration.server
         settings.user = await Self.userName(client) ?? "you"
-        let key = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+        let key = DashboardServer.randomToken()
         settings.key = key
         let server = DashboardServer(client: client, settings: settings, logger: logger) { bound in
             FileHandle.standardOutput.write(Data("Flotilla dashboard on http://127.0.0.1:\(bound)/?key=\(key) (Ctrl-C to stop)\n".utf8))
