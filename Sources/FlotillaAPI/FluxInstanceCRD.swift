@@ -355,7 +355,13 @@ spec:
               headRevision: {type: string}
               lastAppliedRevision: {type: string}
               shortRevision: {type: string}
-              lastSyncTime: {type: string, format: date-time}
+              lastSyncTime:
+                type: string
+                format: date-time
+                description: The last sync. A resync that changes nothing else refreshes it at most every 10 minutes.
+              lastHandledReconcileAt:
+                type: string
+                description: The flotilla.dev/reconcile-requested-at value the last pass handled.
               behind: {type: integer}
               counts:
                 type: object

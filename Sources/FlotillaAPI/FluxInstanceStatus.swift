@@ -8,7 +8,12 @@ public struct FluxInstanceStatus: Codable, Sendable, Hashable {
     public var lastAppliedRevision: String?
     /// The first 7 characters of `lastAppliedRevision` (the REVISION column).
     public var shortRevision: String?
+    /// The last sync. A sync that changes nothing else refreshes it at most every
+    /// `timeRefreshPeriod` (see the operator's `StatusBuilder.worthWriting`).
     public var lastSyncTime: String?
+    /// The value of the `flotilla.dev/reconcile-requested-at` annotation the last pass handled (as
+    /// Flux's `lastHandledReconcileAt`): a client that asked for a sync waits until it is its own.
+    public var lastHandledReconcileAt: String?
     public var behind: Int?
     public var counts: SyncCounts?
     public var lastError: String?
@@ -25,6 +30,10 @@ public struct FluxInstanceStatus: Codable, Sendable, Hashable {
     public var history: [SyncRecord]?
 
     public init() {}
+
+    /// How long a `lastSyncTime` (and a health check time) may lag behind when nothing else in the
+    /// status changed.
+    public static let timeRefreshPeriod: Double = 600
 }
 
 /// One revision applied (`status.history`): its commit's subject and author, when, and the counts.

@@ -70,6 +70,39 @@ extension KubeClient {
     /// `firstPageOnly`, at most `pageSize` items: a cheap "may I list this?" probe).
     public func list(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
                      pageSize: Int = 500, firstPageOnly: Bool = false) async throws(KubeError) -> ObjectList {
+        var list = try await pages(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
+                                   pageSize: pageSize, firstPageOnly: firstPageOnly, accept: "application/json") { response throws(KubeError) in try response.json }
+        // Typed lists omit apiVersion/kind on items; restore them so items are self-describing.
+        for i in list.items.indices where list.items[i]["kind"] == nil {
+            list.items[i]["apiVersion"] = .string(type.apiVersion)
+            list.items[i]["kind"] = .string(type.kind)
+        }
+        return list
+    }
+
+    /// Lists only the objects' metadata (`PartialObjectMetadataList`, as client-go's metadata
+    /// client does), without `managedFields`: for "which objects are there, at which
+    /// resourceVersion", at a fraction of a full list's cost to send and to decode. A server that
+    /// cannot answer in that form sends the full list, read the same way. Each item is
+    /// `{"metadata": …}`.
+    public func listMetadata(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil,
+                             pageSize: Int = 500) async throws(KubeError) -> ObjectList {
+        try await pages(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil, pageSize: pageSize, firstPageOnly: false,
+                        accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json") { response throws(KubeError) in
+            do {
+                var page = try JSONValue.parse(response.body, skipping: "managedFields")
+                if let items = page["items"]?.arrayValue {
+                    page["items"] = .array(items.map { ["metadata": $0["metadata"] ?? .emptyObject] })
+                }
+                return page
+            } catch {
+                throw KubeError.transport("the server sent invalid JSON: \(error)")
+            }
+        }
+    }
+
+    private func pages(_ type: ResourceType, namespace: String?, labelSelector: String?, fieldSelector: String?, pageSize: Int, firstPageOnly: Bool,
+                       accept: String, parse: (Response) throws(KubeError) -> JSONValue) async throws(KubeError) -> ObjectList {
         var items: [JSONValue] = []
         var token: String? = nil
         var resourceVersion = ""
@@ -78,17 +111,12 @@ extension KubeClient {
             if let labelSelector, !labelSelector.isEmpty { q.append(("labelSelector", labelSelector)) }
             if let fieldSelector, !fieldSelector.isEmpty { q.append(("fieldSelector", fieldSelector)) }
             if let token { q.append(("continue", token)) }
-            let page = try await send(.GET, type.path(namespace: namespace) + Self.query(q)).json
+            let page = try parse(try await send(.GET, type.path(namespace: namespace) + Self.query(q), accept: accept))
             items += page["items"]?.arrayValue ?? []
             if resourceVersion.isEmpty { resourceVersion = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
             token = page["metadata"]?["continue"]?.stringValue
             if token?.isEmpty == true || firstPageOnly { token = nil }
         } while token != nil
-        // Typed lists omit apiVersion/kind on items; restore them so items are self-describing.
-        for i in items.indices where items[i]["kind"] == nil {
-            items[i]["apiVersion"] = .string(type.apiVersion)
-            items[i]["kind"] = .string(type.kind)
-        }
         return ObjectList(items: items, resourceVersion: resourceVersion)
     }
 

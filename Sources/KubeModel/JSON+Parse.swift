@@ -20,12 +20,28 @@ extension JSONValue {
     public static func parse(_ string: String) throws(JSONParseError) -> JSONValue {
         try parse(Array(string.utf8))
     }
+
+    /// Parses JSON text, leaving out every member named `skippedKey` at any depth: its value is
+    /// only scanned (strings and brackets balanced), never built. For the large parts of a
+    /// response nobody reads, such as `managedFields` in a list that only needs names and
+    /// resource versions.
+    public static func parse(_ bytes: some Collection<UInt8>, skipping skippedKey: String) throws(JSONParseError) -> JSONValue {
+        let run: (UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> = { buffer in
+            var parser = JSONParser(buffer: buffer)
+            parser.skippedKey = skippedKey
+            return Result { () throws(JSONParseError) in try parser.parseDocument() }
+        }
+        if let fast = bytes.withContiguousStorageIfAvailable(run) { return try fast.get() }
+        return try Array(bytes).withUnsafeBufferPointer(run).get()
+    }
 }
 
 struct JSONParser {
     let buffer: UnsafeBufferPointer<UInt8>
     var index = 0
     var depth = 0
+    /// A member name whose values are skipped, not built (see `parse(_:skipping:)`).
+    var skippedKey: String?
     static let maxDepth = 10_000
 
     init(buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
@@ -89,13 +105,57 @@ struct JSONParser {
             guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
             skipWhitespace()
-            object[key] = try parseValue()
+            if let skippedKey, key == skippedKey {
+                try skipValue()
+            } else {
+                object[key] = try parseValue()
+            }
             skipWhitespace()
             guard index < buffer.count else { throw fail("unexpected end of object") }
             if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
             if buffer[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
             throw fail("expected ',' or '}'")
         }
+    }
+
+    /// Moves past one value without building it: strings are scanned to their closing quote,
+    /// brackets are balanced, scalars run to the next delimiter.
+    mutating func skipValue() throws(JSONParseError) {
+        var level = 0
+        repeat {
+            guard index < buffer.count else { throw fail("unexpected end of input") }
+            switch buffer[index] {
+            case UInt8(ascii: "\""):
+                index += 1
+                while index < buffer.count && buffer[index] != UInt8(ascii: "\"") {
+                    index += buffer[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard index < buffer.count else { throw fail("unterminated string") }
+                index += 1
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                level += 1
+                guard level < Self.maxDepth else { throw fail("nesting too deep") }
+                index += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard level > 0 else { throw fail("unexpected '\(Character(Unicode.Scalar(buffer[index])))'") }
+                level -= 1
+                index += 1
+            default:
+                if level == 0 {
+                    // A scalar: up to the delimiter that ends it.
+                    let start = index
+                    scan: while index < buffer.count {
+                        switch buffer[index] {
+                        case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: ":"), 0x20, 0x0A, 0x0D, 0x09: break scan
+                        default: index += 1
+                        }
+                    }
+                    guard index > start else { throw fail("expected a value") }
+                    return
+                }
+                index += 1
+            }
+        } while level > 0
     }
 
     mutating func parseArray() throws(JSONParseError) -> JSONValue {

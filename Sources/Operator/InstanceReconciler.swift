@@ -103,7 +103,9 @@ public actor InstanceReconciler {
         self.metrics = OperatorMetrics.Instance(settings.ref)
         self.lastApplied = status?.lastAppliedRevision
         self.lastSync = status?.lastSyncTime.flatMap(StatusBuilder.date)
-        self.lastRequest = settings.reconcileRequestedAt
+        // A request made while no operator ran is handled now (older operators did not record
+        // the handled request: then the current one counts as handled).
+        self.lastRequest = status?.lastHandledReconcileAt ?? settings.reconcileRequestedAt
         self.lastWrittenStatus = status
         self.reportedReason = status.flatMap(Self.outcome(of:))?.reason
         self.requestResults = status?.requests ?? []

@@ -87,6 +87,25 @@ enum StatusBuilder {
 
     static func date(_ text: String) -> Date? { try? format.parse(text) }
 
+    /// Whether a new status is worth a write. One that differs from the last written only in its
+    /// time stamps (the last sync, the last health check, the last image scan: a resync, a check
+    /// or a scan that changed nothing) is written once the written sync time is `FluxInstanceStatus.timeRefreshPeriod`
+    /// old, not at every resync: a thousand instances resyncing every few seconds would
+    /// otherwise write a thousand statuses every few seconds, which no reader needs.
+    static func worthWriting(_ status: FluxInstanceStatus, previous: FluxInstanceStatus?, now: Date) -> Bool {
+        guard let previous else { return true }
+        guard status != previous else { return false }
+        var a = status, b = previous
+        a.lastSyncTime = nil
+        b.lastSyncTime = nil
+        a.health?.lastCheckTime = nil
+        b.health?.lastCheckTime = nil
+        a.images?.lastScanTime = nil
+        b.images?.lastScanTime = nil
+        guard a == b, let written = previous.lastSyncTime.flatMap(date) else { return true }
+        return now.timeIntervalSince(written) >= FluxInstanceStatus.timeRefreshPeriod
+    }
+
     /// kstatus conditions: `Ready` (`Unknown` while reconciling), `Reconciling` (only while true)
     /// and `Stalled` (only while true). A condition keeps its `lastTransitionTime` while its status
     /// does not change.

@@ -20,11 +20,22 @@ public final class LiveCache: Sendable {
         case unknown
     }
 
+    /// What a metadata-only list says of an object.
+    public enum Version: Sendable, Equatable {
+        case found(resourceVersion: String, uid: String?)
+        case absent
+        case unknown
+    }
+
     /// One scope's objects by "namespace/name".
     typealias Objects = [String: JSONValue]
+    /// One scope's resourceVersion and uid by "namespace/name".
+    typealias Versions = [String: (resourceVersion: String, uid: String?)]
 
     enum Slot {
         case listed(Objects)
+        /// Only the metadata was listed: a full lookup lists the scope again.
+        case versions(Versions)
         case unlistable
     }
     struct Key: Hashable {
@@ -46,6 +57,7 @@ public final class LiveCache: Sendable {
     /// Lists in flight: concurrent lookups in one scope share one LIST, cancelled when no lookup
     /// waits for it any more.
     private let lists = SingleFlight<Key, Objects?>(cancelWhenUnwanted: true)
+    private let versionLists = SingleFlight<Key, Versions?>(cancelWhenUnwanted: true)
 
     public init(client: KubeClient, instance: InstanceRef, logger: Logger) {
         self.client = client
@@ -77,7 +89,7 @@ public final class LiveCache: Sendable {
             switch s.slots[key] {
             case .listed(let objects): return .answer(objects)
             case .unlistable: return .answer(nil)
-            case nil: return s.passes > 0 ? .list(key) : .once(key)
+            case .versions, nil: return s.passes > 0 ? .list(key) : .once(key)
             }
         }
         let objects: Objects?
@@ -89,11 +101,69 @@ public final class LiveCache: Sendable {
         case .list(let key):
             objects = (try? await lists.run(key) { [self] in await list(key) })?.value ?? nil
             state.withLock { s in
-                if s.passes > 0, s.generation == key.generation, s.slots[key] == nil { s.slots[key] = objects.map(Slot.listed) ?? .unlistable }
+                guard s.passes > 0, s.generation == key.generation else { return }
+                switch s.slots[key] {
+                case nil, .versions: s.slots[key] = objects.map(Slot.listed) ?? .unlistable
+                case .listed, .unlistable: break
+                }
             }
         }
         guard let objects else { return .unknown }
         return objects[(objectNamespace ?? "") + "/" + name].map(Lookup.found) ?? .absent
+    }
+
+    /// The resourceVersion and uid of a live object: from the scope's full list when this pass
+    /// has one, else from a metadata-only list of the scope (names and versions, no bodies and no
+    /// `managedFields`), listed on first use in the pass. For objects that only need to be
+    /// recognised as the version already verified.
+    public func version(_ type: ResourceType, scope namespace: String?, objectNamespace: String?, name: String) async -> Version {
+        enum Next { case objects(Objects), versions(Versions), unknown, list(Key), once(Key) }
+        let next: Next = state.withLock { s in
+            let key = Key(type: type, namespace: namespace, generation: s.generation)
+            switch s.slots[key] {
+            case .listed(let objects): return .objects(objects)
+            case .versions(let versions): return .versions(versions)
+            case .unlistable: return .unknown
+            case nil: return s.passes > 0 ? .list(key) : .once(key)
+            }
+        }
+        let id = (objectNamespace ?? "") + "/" + name
+        let versions: Versions?
+        switch next {
+        case .objects(let objects):
+            guard let object = objects[id] else { return .absent }
+            return .found(resourceVersion: object["metadata"]?["resourceVersion"]?.stringValue ?? "", uid: object["metadata"]?["uid"]?.stringValue)
+        case .versions(let v):
+            versions = v
+        case .unknown:
+            return .unknown
+        case .once(let key):
+            versions = await listVersions(key)
+        case .list(let key):
+            versions = (try? await versionLists.run(key) { [self] in await listVersions(key) })?.value ?? nil
+            state.withLock { s in
+                if s.passes > 0, s.generation == key.generation, s.slots[key] == nil, let versions { s.slots[key] = .versions(versions) }
+            }
+        }
+        guard let versions else { return .unknown }
+        return versions[id].map { .found(resourceVersion: $0.resourceVersion, uid: $0.uid) } ?? .absent
+    }
+
+    private func listVersions(_ key: Key) async -> Versions? {
+        do {
+            let list = try await client.listMetadata(key.type, namespace: key.namespace, labelSelector: selector)
+            var versions: Versions = [:]
+            versions.reserveCapacity(list.items.count)
+            for item in list.items {
+                let metadata = item["metadata"]
+                versions[(metadata?["namespace"]?.stringValue ?? "") + "/" + (metadata?["name"]?.stringValue ?? "")] =
+                    (metadata?["resourceVersion"]?.stringValue ?? "", metadata?["uid"]?.stringValue)
+            }
+            return versions
+        } catch {
+            logger.debug("live object versions not listed", metadata: ["resource": "\(key.type)", "namespace": "\(key.namespace ?? "*")", "reason": "\(error.message)"])
+            return nil
+        }
     }
 
     private func list(_ key: Key) async -> Objects? {

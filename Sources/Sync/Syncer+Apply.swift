@@ -19,8 +19,9 @@ extension Syncer {
     func applyStaged(_ desired: [DesiredObject]) async -> [Applied] {
         var results = [Applied?](repeating: nil, count: desired.count)
         var first: [(Int, DesiredObject)] = [], rest: [(Int, DesiredObject)] = []
+        let readInFull = scopesReadInFull(desired)
         for (i, d) in desired.enumerated() {
-            if let settled = await unchangedSinceVerified(d) {
+            if let settled = await unchangedSinceVerified(d, readInFull: readInFull) {
                 results[i] = settled
             } else if d.kind == "CustomResourceDefinition" || (d.kind == "Namespace" && d.id.group.isEmpty) {
                 first.append((i, d))
@@ -37,14 +38,43 @@ extension Syncer {
         return results.map { $0! }
     }
 
-    /// `.unchanged` when the listed live object has the resourceVersion that was found up to date
-    /// with this very checksum (nothing about it can have changed since).
-    func unchangedSinceVerified(_ d: DesiredObject) async -> Applied? {
-        guard d.ignore != .ignored, let type = d.type, let seen = verified[d.id], seen.checksum == d.checksum else { return nil }
-        let scope = type.namespaced && !options.allowsAllNamespaces ? d.id.namespace : nil
-        guard case .found(let object) = await live.lookup(type, scope: scope, objectNamespace: d.id.namespace, name: d.id.name),
-              object["metadata"]?["resourceVersion"]?.stringValue == seen.resourceVersion else { return nil }
-        return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: object["metadata"]?["uid"]?.stringValue, health: .of(object))
+    /// A resource type in the scope the live cache lists it in.
+    struct Scope: Hashable {
+        var type: ResourceType
+        var namespace: String?
+    }
+
+    func scope(of d: DesiredObject, _ type: ResourceType) -> Scope {
+        Scope(type: type, namespace: type.namespaced && !options.allowsAllNamespaces ? d.id.namespace : nil)
+    }
+
+    /// The scopes holding an object that is not known up to date with its checksum (new in git,
+    /// changed in git, or never verified): those will be read in full anyway, so they are listed
+    /// in full at once. Every other scope is only checked for moved resourceVersions, with a
+    /// metadata-only list.
+    func scopesReadInFull(_ desired: [DesiredObject]) -> Set<Scope> {
+        var full = Set<Scope>()
+        for d in desired where d.ignore != .ignored {
+            guard let type = d.type else { continue }
+            if let seen = verified[d.id], seen.checksum == d.checksum, seen.current { continue }
+            full.insert(scope(of: d, type))
+        }
+        return full
+    }
+
+    /// `.unchanged` when the live object has the resourceVersion that was found up to date (and
+    /// healthy) with this very checksum: nothing about it can have changed since.
+    func unchangedSinceVerified(_ d: DesiredObject, readInFull: Set<Scope>) async -> Applied? {
+        guard d.ignore != .ignored, let type = d.type, let seen = verified[d.id], seen.checksum == d.checksum, seen.current else { return nil }
+        let scope = scope(of: d, type)
+        if readInFull.contains(scope) {
+            guard case .found(let object) = await live.lookup(type, scope: scope.namespace, objectNamespace: d.id.namespace, name: d.id.name),
+                  object["metadata"]?["resourceVersion"]?.stringValue == seen.resourceVersion else { return nil }
+            return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: object["metadata"]?["uid"]?.stringValue, health: .of(object))
+        }
+        guard case .found(let resourceVersion, let uid) = await live.version(type, scope: scope.namespace, objectNamespace: d.id.namespace, name: d.id.name),
+              resourceVersion == seen.resourceVersion else { return nil }
+        return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: uid, health: .current)
     }
 
     func applyByRank(_ objects: [(Int, DesiredObject)]) async -> [(Int, Applied)] {
@@ -84,8 +114,9 @@ extension Syncer {
             let added = options.driftCorrection == .revertIncludingAddedFields || options.driftCorrection == .report ? AddedFields.managers(of: live) : []
             let upToDate = LiveComparison.isUpToDate(desired: d.object, live: live, checksum: d.checksum)
             if upToDate && added.isEmpty {
-                if let rv = live["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = (rv, d.checksum) }
-                return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: uid, health: .of(live))
+                let health = ObjectHealth.of(live)
+                if let rv = live["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = Verified(rv, d.checksum, health: health) }
+                return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: uid, health: health)
             }
             // Git has not changed since this object was applied (same checksum), yet it differs:
             // drift. (A new checksum is a change in git, applied as such.)
@@ -121,9 +152,10 @@ extension Syncer {
             let response = try await client.apply(d.object, as: type, fieldManager: options.fieldManager, force: true)
             CrashPoint.pass("apply")
             logger.debug("applied", metadata: ["object": "\(d.id)", "created": "\(live == nil)"])
-            if let rv = response["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = (rv, d.checksum) }
+            let health = ObjectHealth.of(response)
+            if let rv = response["metadata"]?["resourceVersion"]?.stringValue { verified[d.id] = Verified(rv, d.checksum, health: health) }
             return Applied(object: d, change: Change(id: d.id, action: live == nil ? .created : .configured, drift: drift),
-                           uid: response["metadata"]?["uid"]?.stringValue, health: .of(response))
+                           uid: response["metadata"]?["uid"]?.stringValue, health: health)
         } catch {
             logger.warning("apply failed", metadata: ["object": "\(d.id)", "file": "\(location)", "error": "\(error.message)"])
             return Applied(object: d, change: Change(id: d.id, action: .failed, reason: "\(location): \(error.message)", drift: drift),

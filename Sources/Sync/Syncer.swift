@@ -34,9 +34,22 @@ public actor Syncer {
     var lastCheckedRevision: String?
     /// Plans by manifest content key (see `Planner.plan`).
     private var planCache: [String: CachedPlan] = [:]
-    /// Live objects already found up to date: resourceVersion and the checksum they matched. The
-    /// same resourceVersion means the same object, so the field-by-field check is not repeated.
-    var verified: [ResourceID: (resourceVersion: String, checksum: String)] = [:]
+    /// Live objects already found up to date: resourceVersion, the checksum they matched and
+    /// whether they were healthy (`Current`). The same resourceVersion means the same object, so
+    /// neither the field-by-field check nor the health is worked out again.
+    var verified: [ResourceID: Verified] = [:]
+
+    struct Verified {
+        var resourceVersion: String
+        var checksum: String
+        var current: Bool
+
+        init(_ resourceVersion: String, _ checksum: String, health: ObjectHealth) {
+            self.resourceVersion = resourceVersion
+            self.checksum = checksum
+            self.current = health.status == .current
+        }
+    }
 
     public init(client: KubeClient, live: LiveCache, inventoryStore: any InventoryStore, options: SyncOptions, logger: Logger) {
         self.client = client

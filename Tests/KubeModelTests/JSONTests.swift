@@ -36,6 +36,33 @@ struct JSONTests {
         }
     }
 
+    @Test("a skipped member is left out at every depth, whatever its value holds")
+    func skipping() throws {
+        let text = #"{"items":[{"metadata":{"name":"a","managedFields":[{"f:data":{"f:x]":{}},"m":"q\"}]{"}],"uid":"1"}},"#
+            + #"{"metadata":{"managedFields":null,"name":"b"}},{"metadata":{"name":"c","managedFields":-1.5e3}}],"managedFields":"top"}"#
+        let value = try JSONValue.parse(Array(text.utf8), skipping: "managedFields")
+        let items = try #require(value["items"]?.arrayValue)
+        #expect(items.map { $0["metadata"]?["name"]?.stringValue } == ["a", "b", "c"])
+        #expect(items[0]["metadata"]?["uid"] == "1", "members after a skipped one are read")
+        #expect(items.allSatisfy { $0["metadata"]?["managedFields"] == nil } && value["managedFields"] == nil)
+        // Everything else is as a full parse gives it.
+        func strip(_ v: JSONValue) -> JSONValue {
+            switch v {
+            case .object(let o): return .object(o.filter { $0.key != "managedFields" }.mapValues(strip))
+            case .array(let a): return .array(a.map(strip))
+            default: return v
+            }
+        }
+        #expect(strip(try JSONValue.parse(text)) == value)
+    }
+
+    @Test("a skipped member must still be a value", arguments: [
+        #"{"managedFields":,"a":1}"#, #"{"managedFields":[1,2}"#, #"{"managedFields":"open}"#, #"{"managedFields":]}"#, #"{"managedFields":"#,
+    ])
+    func skippingMalformed(text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(text.utf8), skipping: "managedFields") }
+    }
+
     @Test("1 and 1.0 are semantically equal, but not equal as values")
     func semanticEquality() {
         #expect(JSONValue.int(1).semanticallyEquals(.double(1.0)))

@@ -51,5 +51,9 @@ struct HealthWatchTests {
         let restarted = HealthWatch(after: result("r4", unhealthy: [web: progressing]), previous: healthy, timeout: .seconds(30), now: t0.addingTimeInterval(3600))
         #expect(restarted.since == t0.addingTimeInterval(3600))
         #expect(restarted.summary(now: restarted.checkedAt).state == .progressing)
+        // Healthy, and a resync finds it healthy still: healthy since the first time (so the
+        // status does not change with every resync).
+        let still = HealthWatch(after: result("r4", unhealthy: [:]), previous: healthy, timeout: .seconds(30), now: t0.addingTimeInterval(60))
+        #expect(still.since == t0 && still.checkedAt == t0.addingTimeInterval(60))
     }
 }

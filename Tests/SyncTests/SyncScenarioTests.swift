@@ -30,9 +30,35 @@ struct SyncScenarioTests {
             f.cluster.api.resetRequestCounts()
             let again = try await f.sync(syncer)
             #expect(again.count(.unchanged) == 3)
-            // One LIST of the instance's ConfigMaps in each namespace it uses, as its identity; no
-            // GET, no write.
-            #expect(f.cluster.api.requestCounts() == ["list configmaps": 2])
+            // One metadata-only LIST of the instance's ConfigMaps in each namespace it uses, as its
+            // identity (every object is at the resourceVersion its apply returned); no GET, no write.
+            #expect(f.cluster.api.requestCounts() == ["list configmaps (metadata)": 2])
+        }
+    }
+
+    @Test("a resync of verified objects lists only metadata; an object edited or deleted by hand since is read in full and put back")
+    func resyncByResourceVersion() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b"), "c.yaml": cm("c", namespace: "flux-system")]) { f in
+            let syncer = f.syncer(f.options())
+            try await f.sync(syncer)
+            _ = try await f.client.patch(.configMaps, name: "a", namespace: "apps", ["data": ["k": "edited"]])
+            f.cluster.api.resetRequestCounts()
+            let corrected = try await f.sync(syncer)
+            #expect(corrected.changes(.configured).map(\.id.name) == ["a"])
+            // The moved resourceVersion is seen in the metadata; only that namespace is read in full.
+            #expect(f.cluster.api.requestCounts() == ["list configmaps (metadata)": 2, "list configmaps": 1, "patch configmaps": 1])
+            #expect(try await f.configMap("a")?["data"]?["k"] == "v")
+
+            try await f.client.delete(.configMaps, name: "b", namespace: "apps")
+            f.cluster.api.resetRequestCounts()
+            let recreated = try await f.sync(syncer)
+            #expect(recreated.changes(.created).map(\.id.name) == ["b"])
+            #expect(recreated.count(.unchanged) == 2)
+            #expect(try await f.configMap("b") != nil)
+
+            f.cluster.api.resetRequestCounts()
+            #expect(try await f.sync(syncer).count(.unchanged) == 3)
+            #expect(f.cluster.api.requestCounts() == ["list configmaps (metadata)": 2])
         }
     }
 

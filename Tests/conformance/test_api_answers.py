@@ -158,3 +158,34 @@ def test_kubectl_shows_the_servers_words(kubectl: Kubectl, emulator: Emulator, t
     emulator.wait_until("the CRD to be gone", lambda: emulator.request("GET", f"/apis/{group}/v1").status == 404)
     out = kubectl.fails("get", "--raw", f"/apis/{group}/v1/namespaces/{ns}/widgets")
     assert "the server could not find the requested resource" in out.stderr, str(out)
+
+
+def test_metadata_only_reads(emulator: Emulator) -> None:
+    """client-go's metadata client (handlers/response.go asPartialObjectMetadata[List]): the
+    metadata of each object, managedFields included, under meta.k8s.io/v1 kinds; the wrong form
+    for the request is 406."""
+    ns = create_namespace(emulator, "partial")
+    for name in ("m1", "m2"):
+        r = emulator.request("POST", f"/api/v1/namespaces/{ns}/configmaps",
+                             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"set": "x"}}, "data": {"k": "v"}})
+        assert r.status == 201
+    as_list = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"}
+    r = emulator.request("GET", f"/api/v1/namespaces/{ns}/configmaps?labelSelector=set%3Dx", headers=as_list)
+    body = r.json()
+    assert (r.status, body["kind"], body["apiVersion"]) == (200, "PartialObjectMetadataList", "meta.k8s.io/v1")
+    assert body["metadata"]["resourceVersion"].isdigit()
+    assert [(i["kind"], i["apiVersion"], i["metadata"]["name"]) for i in body["items"]] == [
+        ("PartialObjectMetadata", "meta.k8s.io/v1", "m1"), ("PartialObjectMetadata", "meta.k8s.io/v1", "m2")]
+    item = body["items"][0]
+    assert set(item) == {"kind", "apiVersion", "metadata"}, "no data, only metadata"
+    assert item["metadata"]["managedFields"][0]["manager"] == "Python-urllib"
+    full = emulator.request("GET", f"/api/v1/namespaces/{ns}/configmaps/m1").json()
+    assert item["metadata"] == full["metadata"]
+
+    as_object = {"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"}
+    r = emulator.request("GET", f"/api/v1/namespaces/{ns}/configmaps/m1", headers=as_object)
+    assert (r.status, r.json()) == (200, {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": full["metadata"]})
+    r = emulator.request("GET", f"/api/v1/namespaces/{ns}/configmaps", headers=as_object)
+    assert (r.status, r.json()["reason"]) == (406, "NotAcceptable")
+    r = emulator.request("GET", f"/api/v1/namespaces/{ns}/configmaps/m1", headers=as_list)
+    assert (r.status, r.json()["reason"]) == (406, "NotAcceptable")

@@ -69,6 +69,9 @@ extension KubeAPIServer {
             metadata["continue"] = .string(ContinueToken(rv: token?.rv ?? rv, start: State.key(ObjectMeta.namespace(last), ObjectMeta.name(last))).encoded)
             if selector.isEmpty && fields.terms.isEmpty { metadata["remainingItemCount"] = .int(Int64(remaining)) }
         }
+        if let form = wantsMetadata(request) {
+            return try metadataList(form, items: items, metadata: metadata)
+        }
         if wantsTable(request) {
             var t = table(r, objects: items.map { served($0, r) }, listRV: metadata["resourceVersion"]?.stringValue ?? "", request: request)
             t["metadata"] = metadata

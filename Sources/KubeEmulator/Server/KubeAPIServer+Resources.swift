@@ -121,6 +121,7 @@ extension KubeAPIServer {
 
     func get(_ request: APIRequest, _ r: ResourceInfo, _ info: RequestInfo) throws(APIError) -> APIResponse {
         let o = try state.withLock { s throws(APIError) in try live(s, r, info) }
+        if let form = wantsMetadata(request) { return try metadataObject(form, o) }
         if wantsTable(request) {
             return .json(200, table(r, objects: [served(o, r)], listRV: ObjectMeta.resourceVersion(o), request: request))
         }

@@ -89,8 +89,9 @@ public final class KubeAPIServer: Sendable {
     public func handle(_ request: APIRequest) async -> APIResponse {
         let info = RequestInfo(method: request.method, path: request.path, query: request.query)
         // Faults first: they model a misbehaving server in front of everything else.
+        let counted = "\(info.verb) \(info.resource)" + (wantsMetadata(request) != nil ? " (metadata)" : "")
         let fault = state.withLock { s -> FaultRule.Action? in
-            s.requestCounts["\(info.verb) \(info.resource)", default: 0] += info.isResourceRequest ? 1 : 0
+            s.requestCounts[counted, default: 0] += info.isResourceRequest ? 1 : 0
             guard let i = s.faults.firstIndex(where: { $0.rule.matches(info) }) else { return nil }
             let action = s.faults[i].rule.action
             s.faultHits[s.faults[i].id, default: 0] += 1

@@ -78,7 +78,7 @@ extension KubeAPIServer {
         state.withLock { $0.requestCounts["\(verb) \(resource)"] ?? 0 }
     }
 
-    /// Every counter, keyed "verb resource".
+    /// Every counter, keyed "verb resource" (with " (metadata)" for metadata-only reads).
     public func requestCounts() -> [String: Int] { state.withLock { $0.requestCounts } }
 
     public func resetRequestCounts() { state.withLock { $0.requestCounts.removeAll() } }

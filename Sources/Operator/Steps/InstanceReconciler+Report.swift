@@ -23,7 +23,7 @@ extension InstanceReconciler {
     /// `flotilla-status`) when it differs from what was last written. `reconciling`: a sync has
     /// started (`Reconciling=True`, `Ready=Unknown`; the last error and the metric stay).
     func writeStatus(_ outcome: Outcome, head: String?, behind: Int? = nil, reconciling: Bool = false) async {
-        let inputs = StatusInputs(outcome: outcome, reconciling: reconciling, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync,
+        let inputs = StatusInputs(outcome: outcome, reconciling: reconciling, head: head, behind: behind, lastApplied: lastApplied, lastSync: lastSync, lastRequest: lastRequest,
                                   syncsCompleted: syncsCompleted, settings: settings, publicKey: publicKey, verification: verification,
                                   images: imagesStatus, requests: requestResults, health: healthWatch, drift: driftReport, history: history)
         if inputs == lastStatusInputs { return }
@@ -42,6 +42,7 @@ extension InstanceReconciler {
         status.lastAppliedRevision = lastApplied
         status.shortRevision = lastApplied.map { String($0.prefix(7)) }
         status.lastSyncTime = lastSync.map { StatusBuilder.timestamp($0) }
+        status.lastHandledReconcileAt = lastRequest
         if let behind { status.behind = behind }
         if let result = lastCounts {
             status.counts = SyncCounts(applied: result.count(.created) + result.count(.configured), unchanged: result.count(.unchanged),
@@ -56,7 +57,7 @@ extension InstanceReconciler {
         status.images = imagesStatus
         status.requests = requestResults.isEmpty ? nil : requestResults
         status.history = history.isEmpty ? nil : history
-        guard status != previous else {
+        guard StatusBuilder.worthWriting(status, previous: previous, now: Date()) else {
             lastStatusInputs = inputs
             return
         }
@@ -109,6 +110,7 @@ struct StatusInputs: Equatable {
     var behind: Int?
     var lastApplied: String?
     var lastSync: Date?
+    var lastRequest: String?
     var syncsCompleted: Int
     var settings: InstanceSettings
     var publicKey: String?

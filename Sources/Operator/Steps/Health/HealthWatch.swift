@@ -16,13 +16,16 @@ struct HealthWatch: Sendable, Equatable {
     var checks = 0
     var checkedAt: Date
 
-    /// After a sync of `revision`. The clock keeps running only while the same revision is still
-    /// getting healthy; a revision that was healthy (or already judged) starts a new one when
+    /// After a sync of `revision`. The clock keeps running while the same revision is still
+    /// getting healthy, and `since` stays while it stays healthy; a revision that was healthy (or already judged) starts a new one when
     /// something of it stops being healthy (a restart, a drift put back, a scale-up).
     init(after result: SyncResult, previous: HealthWatch?, timeout: Duration, now: Date) {
         revision = result.revision
-        let stillProgressing = previous.map { $0.revision == result.revision && $0.summary(now: $0.checkedAt).state == .progressing } ?? false
-        since = stillProgressing ? previous!.since : now
+        // The same revision still getting healthy, or still healthy (a resync that found nothing
+        // wrong), keeps its time.
+        let before = previous.flatMap { $0.revision == result.revision ? $0.summary(now: $0.checkedAt).state : nil }
+        let keeps = before == .progressing || (before == .healthy && result.unhealthy.isEmpty)
+        since = keeps ? previous!.since : now
         self.timeout = timeout
         unhealthy = result.unhealthy
         total = result.assessed
