@@ -62,12 +62,23 @@ enum Blocking {
     }
 }
 
-/// Threads for blocking git work: as many as there are operations in flight. A thread that
-/// finishes waits up to `keepAlive` for the next operation; the most recently idle one is handed
-/// the next operation, so after a burst (a thousand first clones) the others time out and exit.
+/// Threads for blocking git work: as many as there are operations in flight (never a queue: a
+/// remote that hangs must not hold up anyone else's). A thread that finishes waits up to
+/// `keepAlive` for the next operation, but at most `maxIdle` threads wait: after a burst (a
+/// thousand first clones, a thousand polls falling due together) the rest exit at once. The most
+/// recently idle thread is handed the next operation, so the others time out and exit.
 final class GitThreads: Sendable {
     static let shared = GitThreads()
     let keepAlive: Duration = .seconds(30)
+    let maxIdle: Int
+
+    init(maxIdle: Int = 8) { self.maxIdle = maxIdle }
+
+    /// Threads waiting for work now.
+    var idleCount: Int { idle.withLock { $0.count } }
+    /// Threads alive now (working or waiting).
+    var threadCount: Int { alive.load(ordering: .relaxed) }
+    private let alive = Atomic<Int>(0)
 
     /// An idle thread: it sleeps on its semaphore until handed work.
     final class Worker: Sendable {
@@ -84,12 +95,19 @@ final class GitThreads: Sendable {
     }
 
     private func startThread(_ first: @escaping @Sendable () -> Void) {
+        alive.add(1, ordering: .relaxed)
         let thread = Thread { [self] in
+            defer { alive.subtract(1, ordering: .relaxed) }
             var work = first
             let me = Worker()
             while true {
                 work()
-                idle.withLock { $0.append(me) }
+                let waits = idle.withLock { list in
+                    guard list.count < maxIdle else { return false }
+                    list.append(me)
+                    return true
+                }
+                if !waits { return }
                 let nanos = Int(keepAlive.components.seconds) * 1_000_000_000
                 if me.wakeUp.wait(timeout: .now() + .nanoseconds(nanos)) == .timedOut {
                     let retired = idle.withLock { list -> Bool in

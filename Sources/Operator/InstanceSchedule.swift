@@ -50,9 +50,12 @@ struct InstanceSchedule: Sendable, Equatable {
     }
 
     /// After a pass that succeeded: the poll interval, or sooner when the next resync or
-    /// automation run comes first (never less than 50 ms).
-    func nextDelay(now: Date) -> Duration {
-        var delay = pollInterval
+    /// automation run comes first (never less than 50 ms). `jitter` (0 ..< 1) takes up to a tenth
+    /// off the poll interval, so that instances that polled together (after a storm, after a
+    /// start) drift apart instead of polling in one burst for ever; a poll is never later than
+    /// its interval.
+    func nextDelay(now: Date, jitter: Double = 0) -> Duration {
+        var delay = pollInterval * (1 - 0.1 * min(max(jitter, 0), 1))
         if let lastSync {
             delay = min(delay, Self.atLeast50ms(syncInterval.seconds - now.timeIntervalSince(lastSync)))
         }
@@ -86,7 +89,7 @@ extension InstanceReconciler {
     }
 
     func nextDelay() -> Duration {
-        let scheduled = schedule.nextDelay(now: Date())
+        let scheduled = schedule.nextDelay(now: Date(), jitter: Double.random(in: 0..<1))
         return healthDelay.map { min($0, scheduled) } ?? scheduled
     }
 

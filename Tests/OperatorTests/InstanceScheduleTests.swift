@@ -44,6 +44,14 @@ struct InstanceScheduleTests {
         #expect(schedule(automation: .seconds(100)).nextDelay(now: t0) == .milliseconds(50), "automation never ran: at once")
     }
 
+    @Test("jitter takes up to a tenth off the poll interval, never more, and never moves a resync")
+    func jitter() {
+        #expect(schedule().nextDelay(now: t0, jitter: 0.5) == .seconds(57))
+        #expect(schedule().nextDelay(now: t0, jitter: 0.999_999) > .seconds(54))
+        #expect(schedule().nextDelay(now: t0, jitter: 7) == .seconds(54), "out of range: clamped")
+        #expect(schedule(lastSync: 0).nextDelay(now: t0.addingTimeInterval(270), jitter: 0.9) == .seconds(30), "the resync's time is kept")
+    }
+
     @Test("backoff: 2 s doubling per failure in a row, up to the poll interval")
     func backoff() {
         #expect((1...7).map { schedule(failures: $0).backoff } == [.seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(32), .seconds(60), .seconds(60)])
