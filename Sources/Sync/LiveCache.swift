@@ -28,9 +28,9 @@ public final class LiveCache: Sendable {
     }
 
     /// One scope's objects by "namespace/name".
-    typealias Objects = [String: JSONValue]
+    public typealias Objects = [String: JSONValue]
     /// One scope's resourceVersion and uid by "namespace/name".
-    typealias Versions = [String: (resourceVersion: String, uid: String?)]
+    public typealias Versions = [String: (resourceVersion: String, uid: String?)]
 
     enum Slot {
         case listed(Objects)
@@ -80,26 +80,63 @@ public final class LiveCache: Sendable {
         }
     }
 
-    /// The live object of a type in a scope (`namespace` nil: all namespaces or cluster-scoped),
-    /// listing the scope on its first lookup in the pass.
-    public func lookup(_ type: ResourceType, scope namespace: String?, objectNamespace: String?, name: String) async -> Lookup {
-        enum Next { case answer(Objects?), list(Key), once(Key) }
+    /// What a pass knows of one scope's objects: in full, or only their versions.
+    public enum View: Sendable {
+        case objects(Objects)
+        case versions(Versions)
+        /// Not listable by the identity (or the list failed): read objects with GET.
+        case unknown
+
+        public func object(namespace: String?, name: String) -> Lookup {
+            switch self {
+            case .objects(let objects): return objects[(namespace ?? "") + "/" + name].map(Lookup.found) ?? .absent
+            case .versions, .unknown: return .unknown
+            }
+        }
+
+        public func version(namespace: String?, name: String) -> Version {
+            let id = (namespace ?? "") + "/" + name
+            switch self {
+            case .objects(let objects):
+                guard let metadata = objects[id]?["metadata"] else { return .absent }
+                return .found(resourceVersion: metadata["resourceVersion"]?.stringValue ?? "", uid: metadata["uid"]?.stringValue)
+            case .versions(let versions):
+                return versions[id].map { .found(resourceVersion: $0.resourceVersion, uid: $0.uid) } ?? .absent
+            case .unknown:
+                return .unknown
+            }
+        }
+    }
+
+    /// A type's objects in a scope (`namespace` nil: all namespaces or cluster-scoped), listed on
+    /// the first use in the pass: in full, or with `metadataOnly` only their versions (a
+    /// metadata-only list: no bodies, no `managedFields`) unless the pass listed them in full
+    /// already. Callers that settle many objects take the view once and read it synchronously.
+    public func view(_ type: ResourceType, scope namespace: String?, metadataOnly: Bool = false) async -> View {
+        enum Next { case answer(View), list(Key), once(Key) }
         let next: Next = state.withLock { s in
             let key = Key(type: type, namespace: namespace, generation: s.generation)
             switch s.slots[key] {
-            case .listed(let objects): return .answer(objects)
-            case .unlistable: return .answer(nil)
+            case .listed(let objects): return .answer(.objects(objects))
+            case .versions(let versions) where metadataOnly: return .answer(.versions(versions))
+            case .unlistable: return .answer(.unknown)
             case .versions, nil: return s.passes > 0 ? .list(key) : .once(key)
             }
         }
-        let objects: Objects?
         switch next {
-        case .answer(let o):
-            objects = o
+        case .answer(let view):
+            return view
         case .once(let key):
-            objects = await list(key)
+            if metadataOnly { return await listVersions(key).map(View.versions) ?? .unknown }
+            return await list(key).map(View.objects) ?? .unknown
+        case .list(let key) where metadataOnly:
+            let versions = (try? await versionLists.run(key) { [self] in await listVersions(key) })?.value ?? nil
+            state.withLock { s in
+                if s.passes > 0, s.generation == key.generation, s.slots[key] == nil, let versions { s.slots[key] = .versions(versions) }
+            }
+            return versions.map(View.versions) ?? .unknown
         case .list(let key):
-            objects = (try? await lists.run(key) { [self] in await list(key) })?.value ?? nil
+            let objects = (try? await lists.run(key) { [self] in await list(key) })?.value ?? nil
             state.withLock { s in
                 guard s.passes > 0, s.generation == key.generation else { return }
                 switch s.slots[key] {
@@ -107,46 +144,18 @@ public final class LiveCache: Sendable {
                 case .listed, .unlistable: break
                 }
             }
+            return objects.map(View.objects) ?? .unknown
         }
-        guard let objects else { return .unknown }
-        return objects[(objectNamespace ?? "") + "/" + name].map(Lookup.found) ?? .absent
     }
 
-    /// The resourceVersion and uid of a live object: from the scope's full list when this pass
-    /// has one, else from a metadata-only list of the scope (names and versions, no bodies and no
-    /// `managedFields`), listed on first use in the pass. For objects that only need to be
-    /// recognised as the version already verified.
+    /// The live object of a type in a scope, listing the scope on its first lookup in the pass.
+    public func lookup(_ type: ResourceType, scope namespace: String?, objectNamespace: String?, name: String) async -> Lookup {
+        await view(type, scope: namespace).object(namespace: objectNamespace, name: name)
+    }
+
+    /// The resourceVersion and uid of a live object (see `view(_:scope:metadataOnly:)`).
     public func version(_ type: ResourceType, scope namespace: String?, objectNamespace: String?, name: String) async -> Version {
-        enum Next { case objects(Objects), versions(Versions), unknown, list(Key), once(Key) }
-        let next: Next = state.withLock { s in
-            let key = Key(type: type, namespace: namespace, generation: s.generation)
-            switch s.slots[key] {
-            case .listed(let objects): return .objects(objects)
-            case .versions(let versions): return .versions(versions)
-            case .unlistable: return .unknown
-            case nil: return s.passes > 0 ? .list(key) : .once(key)
-            }
-        }
-        let id = (objectNamespace ?? "") + "/" + name
-        let versions: Versions?
-        switch next {
-        case .objects(let objects):
-            guard let object = objects[id] else { return .absent }
-            return .found(resourceVersion: object["metadata"]?["resourceVersion"]?.stringValue ?? "", uid: object["metadata"]?["uid"]?.stringValue)
-        case .versions(let v):
-            versions = v
-        case .unknown:
-            return .unknown
-        case .once(let key):
-            versions = await listVersions(key)
-        case .list(let key):
-            versions = (try? await versionLists.run(key) { [self] in await listVersions(key) })?.value ?? nil
-            state.withLock { s in
-                if s.passes > 0, s.generation == key.generation, s.slots[key] == nil, let versions { s.slots[key] = .versions(versions) }
-            }
-        }
-        guard let versions else { return .unknown }
-        return versions[id].map { .found(resourceVersion: $0.resourceVersion, uid: $0.uid) } ?? .absent
+        await view(type, scope: namespace, metadataOnly: true).version(namespace: objectNamespace, name: name)
     }
 
     private func listVersions(_ key: Key) async -> Versions? {

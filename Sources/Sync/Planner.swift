@@ -30,10 +30,29 @@ public struct DesiredObject: Sendable {
     /// nil when the server serves no such kind (then `unresolved` says why; the object fails).
     public var type: ResourceType?
     public var unresolved: String?
-    public var object: JSONValue
+    /// The object to apply (from a cached plan, decoded on first use).
+    public var object: JSONValue {
+        get { body.value }
+        set { body = DeferredJSON(newValue) }
+    }
     public var checksum: String
     public var ignore: IgnoreMode
     public var manifest: Manifest
+    var body: DeferredJSON
+
+    init(id: ResourceID, type: ResourceType?, unresolved: String?, body: DeferredJSON, checksum: String, ignore: IgnoreMode, manifest: Manifest) {
+        self.id = id
+        self.type = type
+        self.unresolved = unresolved
+        self.body = body
+        self.checksum = checksum
+        self.ignore = ignore
+        self.manifest = manifest
+    }
+
+    init(id: ResourceID, type: ResourceType?, unresolved: String?, object: JSONValue, checksum: String, ignore: IgnoreMode, manifest: Manifest) {
+        self.init(id: id, type: type, unresolved: unresolved, body: DeferredJSON(object), checksum: checksum, ignore: ignore, manifest: manifest)
+    }
 
     public var apiVersion: String { manifest.apiVersion }
     public var kind: String { id.kind }
@@ -41,7 +60,8 @@ public struct DesiredObject: Sendable {
 
 /// A plan kept between syncs: all of it but the object, which is kept as its JSON text (a tree of
 /// small dictionaries costs several times as much memory, and a thousand instances keep a hundred
-/// thousand plans). Decoding it again when the plan is reused costs about 10 µs per object.
+/// thousand plans). Decoding it again costs about 10 µs per object, paid only when the object is
+/// read (`DeferredJSON`).
 public struct CachedPlan: Sendable {
     var id: ResourceID
     var type: ResourceType
@@ -58,9 +78,10 @@ public struct CachedPlan: Sendable {
         self.json = d.object.compactJSONBytes()
     }
 
+    /// The plan again, for a manifest of the same content. Its object is decoded only if the sync
+    /// reads it: a resync that finds the live object at the version already verified never does.
     func thaw(_ manifest: Manifest) -> DesiredObject? {
-        guard let object = try? JSONValue.parse(json) else { return nil }
-        return DesiredObject(id: id, type: type, unresolved: nil, object: object, checksum: checksum, ignore: ignore, manifest: manifest)
+        DesiredObject(id: id, type: type, unresolved: nil, body: DeferredJSON(compact: json), checksum: checksum, ignore: ignore, manifest: manifest)
     }
 }
 

@@ -20,8 +20,10 @@ extension Syncer {
         var results = [Applied?](repeating: nil, count: desired.count)
         var first: [(Int, DesiredObject)] = [], rest: [(Int, DesiredObject)] = []
         let readInFull = scopesReadInFull(desired)
+        // Each scope's view is taken once (one await, not one per object).
+        var views: [Scope: LiveCache.View] = [:]
         for (i, d) in desired.enumerated() {
-            if let settled = await unchangedSinceVerified(d, readInFull: readInFull) {
+            if let settled = await unchangedSinceVerified(d, readInFull: readInFull, views: &views) {
                 results[i] = settled
             } else if d.kind == "CustomResourceDefinition" || (d.kind == "Namespace" && d.id.group.isEmpty) {
                 first.append((i, d))
@@ -64,15 +66,17 @@ extension Syncer {
 
     /// `.unchanged` when the live object has the resourceVersion that was found up to date (and
     /// healthy) with this very checksum: nothing about it can have changed since.
-    func unchangedSinceVerified(_ d: DesiredObject, readInFull: Set<Scope>) async -> Applied? {
+    func unchangedSinceVerified(_ d: DesiredObject, readInFull: Set<Scope>, views: inout [Scope: LiveCache.View]) async -> Applied? {
         guard d.ignore != .ignored, let type = d.type, let seen = verified[d.id], seen.checksum == d.checksum, seen.current else { return nil }
         let scope = scope(of: d, type)
-        if readInFull.contains(scope) {
-            guard case .found(let object) = await live.lookup(type, scope: scope.namespace, objectNamespace: d.id.namespace, name: d.id.name),
-                  object["metadata"]?["resourceVersion"]?.stringValue == seen.resourceVersion else { return nil }
-            return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: object["metadata"]?["uid"]?.stringValue, health: .of(object))
+        let view: LiveCache.View
+        if let known = views[scope] {
+            view = known
+        } else {
+            view = await live.view(type, scope: scope.namespace, metadataOnly: !readInFull.contains(scope))
+            views[scope] = view
         }
-        guard case .found(let resourceVersion, let uid) = await live.version(type, scope: scope.namespace, objectNamespace: d.id.namespace, name: d.id.name),
+        guard case .found(let resourceVersion, let uid) = view.version(namespace: d.id.namespace, name: d.id.name),
               resourceVersion == seen.resourceVersion else { return nil }
         return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: uid, health: .current)
     }

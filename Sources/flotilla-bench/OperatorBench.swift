@@ -296,11 +296,11 @@ final class EmulatorProcess: Sendable {
         self.kubeconfig = kubeconfig
     }
 
-    static func start(binary: String, directory: String) throws -> EmulatorProcess {
+    static func start(binary: String, directory: String, extraArguments: [String] = []) throws -> EmulatorProcess {
         let kubeconfig = directory + "/kubeconfig"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["dev", "--api-only", "--port", "0", "--kubeconfig", kubeconfig, "--watch-window", "200000", "--log-level", "error"]
+        process.arguments = ["dev", "--api-only", "--port", "0", "--kubeconfig", kubeconfig, "--watch-window", "200000", "--log-level", "error"] + extraArguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardOutput = FileHandle.nullDevice
         try process.run()

@@ -17,6 +17,8 @@ struct SyncBench: AsyncParsableCommand {
 
     @Option(help: "Manifests in the repository (Deployment / Service / ConfigMap mix).") var manifests = 1000
     @Option(help: "Rounds for the parse and no-op figures (the median is reported).") var rounds = 21
+    @Option(help: "Serve the API from `flotilla dev --api-only` run from this binary in its own process, so that the CPU figures are the instance's alone (by default the emulator runs in this process and its work is counted too).")
+    var emulatorProcess: String?
     @Flag(inversion: .prefixedNo, help: "Run the emulator's workload controllers, so that Deployments roll out and become healthy as on a cluster (without them a Deployment never reports status and stays in progress).")
     var workloadControllers = true
 
@@ -107,81 +109,117 @@ struct SyncBench: AsyncParsableCommand {
             precondition(count == manifests)
         }
 
-        try await withTestCluster({ $0.workloadControllers = workloadControllers; $0.workloadStartDelay = .milliseconds(100) }) { cluster in
-            let admin = try cluster.client { $0.qps = 10_000; $0.burst = 10_000 }
-            _ = try await admin.create(.namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "bench"]])
-            var logger = Logger(label: "bench")
-            logger.logLevel = .error
-            let instance = InstanceRef(namespace: "bench", name: "bench")
-            let mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("bench-mirror")))
-            let renderer = ManifestRenderer(source: mirror, workDirectory: tempDir("bench-render"), sandbox: .unsandboxed, logger: logger)
-            let live = LiveCache(client: admin, instance: instance, logger: logger)
-            var options = SyncOptions(instance: instance, setName: GCMark.setName(url: upstream.url, branch: "main", paths: ["apps"]))
-            options.garbageCollection.enabled = true
-            let syncer = Syncer(client: admin, live: live, inventoryStore: ConfigMapInventoryStore(client: admin, instance: instance),
-                                options: options, logger: logger)
-            var head = try await mirror.fetch()["main"]!
-            let renderOptions = RenderOptions(paths: ["apps"])
-
-            /// Render, then sync; wall time of both, and CPU of the render and of the sync.
-            func renderAndSync() async throws -> (SyncResult, wall: Duration, cpu: (render: Duration, sync: Duration)) {
-                let cpu0 = cpuTime(), t0 = ContinuousClock.now
-                let rendered = try await renderer.render(revision: head, options: renderOptions)
-                let cpu1 = cpuTime()
-                let result = try await syncer.sync(rendered)
-                return (result, ContinuousClock.now - t0, (cpu1 - cpu0, cpuTime() - cpu1))
+        if let emulatorProcess {
+            let emulator = try EmulatorProcess.start(binary: emulatorProcess, directory: tempDir("sync-bench"),
+                                                     extraArguments: ["--workloads", workloadControllers ? "true" : "false"])
+            defer { emulator.stop() }
+            var configuration = try ClientConfiguration.resolve(kubeconfig: emulator.kubeconfig)
+            configuration.qps = 10_000
+            configuration.burst = 10_000
+            let admin = try KubeClient(configuration: configuration)
+            let counts = RequestCounter { try await apiRequests(admin) }
+            try await measure(admin: admin, counts: counts, upstream: upstream, files: files, bytes: bytes, parseTimes: parseTimes,
+                              where: "the API server in its own process: CPU is the instance's alone")
+            try await admin.shutdown()
+        } else {
+            try await withTestCluster({ $0.workloadControllers = workloadControllers; $0.workloadStartDelay = .milliseconds(100) }) { cluster in
+                let admin = try cluster.client { $0.qps = 10_000; $0.burst = 10_000 }
+                let counts = RequestCounter { cluster.api.requestCounts() }
+                try await measure(admin: admin, counts: counts, upstream: upstream, files: files, bytes: bytes, parseTimes: parseTimes,
+                                  where: "the emulator in this process: CPU includes its work")
             }
-
-            let (first, firstWall, firstCPU) = try await renderAndSync()
-            precondition(first.count(.created) == manifests, "first sync created \(first.count(.created))")
-            // Let the instance's informers catch up with the writes.
-            var settled = false
-            for _ in 0..<100 where !settled {
-                try await Task.sleep(for: .milliseconds(100))
-                cluster.api.resetRequestCounts()
-                settled = try await renderAndSync().0.count(.unchanged) == manifests
-            }
-
-            var noopCPU: [(render: Duration, sync: Duration)] = [], noopWall: [Duration] = []
-            var noopCounts: [String: Int] = [:]
-            for _ in 0..<rounds {
-                cluster.api.resetRequestCounts()
-                let (r, wall, cpu) = try await renderAndSync()
-                precondition(r.count(.unchanged) == manifests)
-                for (k, v) in cluster.api.requestCounts() { noopCounts[k, default: 0] += v }
-                noopCPU.append(cpu)
-                noopWall.append(wall)
-            }
-
-            var changeCPU: [(render: Duration, sync: Duration)] = [], changeWall: [Duration] = []
-            var changeCounts: [String: Int] = [:]
-            let changes = 5
-            for round in 0..<changes {
-                let i = 3 * (round * 37 % (manifests / 3)) + 2
-                try upstream.commit(["apps/group\(i / 50)/m\(i).yaml": Self.configMap(i, workers: 100 + round)], message: "change \(i)")
-                head = try await mirror.fetch()["main"]!
-                try await Task.sleep(for: .milliseconds(300))
-                cluster.api.resetRequestCounts()
-                let (r, wall, cpu) = try await renderAndSync()
-                precondition(r.count(.configured) == 1, "configured \(r.count(.configured))")
-                for (k, v) in cluster.api.requestCounts() { changeCounts[k, default: 0] += v }
-                changeCPU.append(cpu)
-                changeWall.append(wall)
-            }
-
-            print("Repository: \(manifests) manifests (\(bytes / 1024) KiB of YAML in \(files.count) files), one instance, GC on.\n")
-            print("| step | wall | CPU: render | CPU: sync | requests to the API server |")
-            print("|---|---:|---:|---:|---|")
-            print("| parse every file (libyaml → JSONValue, no cache), median of \(rounds) | \(ms(median(parseTimes))) | – | – | – |")
-            print("| first sync (cold parse cache; CPU includes the emulator serving it) | \(ms(firstWall)) | \(ms(firstCPU.render)) | \(ms(firstCPU.sync)) | \(first.count(.created)) created |")
-            func perRound(_ counts: [String: Int], _ rounds: Int) -> String {
-                counts.sorted { $0.key < $1.key }.map { "\($0.key): \(Double($0.value) / Double(rounds))" }.joined(separator: ", ")
-            }
-            print("| no-op resync (render from the parse cache + compare with the live cache), median of \(rounds) | \(ms(median(noopWall))) | \(ms(median(noopCPU.map(\.render)))) | \(ms(median(noopCPU.map(\.sync)))) | per round: \(perRound(noopCounts, rounds)) |")
-            print("| one changed object, median of \(changes) | \(ms(median(changeWall))) | \(ms(median(changeCPU.map(\.render)))) | \(ms(median(changeCPU.map(\.sync)))) | per round: \(perRound(changeCounts, changes)) |")
-            print("\nRSS after: \(Int(rssMiB())) MiB (emulator, its copy of the objects and the instance in one process)")
-            renderer.release()
         }
+    }
+
+    /// Requests served, as a difference between two readings of the server's counters.
+    struct RequestCounter {
+        let read: () async throws -> [String: Int]
+        private var base: [String: Int] = [:]
+        init(_ read: @escaping () async throws -> [String: Int]) { self.read = read }
+        mutating func reset() async throws { base = try await read() }
+        func since() async throws -> [String: Int] {
+            try await read().compactMapValues { $0 }.reduce(into: [:]) { out, item in
+                let n = item.value - (base[item.key] ?? 0)
+                if n > 0 { out[item.key] = n }
+            }
+        }
+    }
+
+    func measure(admin: KubeClient, counts: RequestCounter, upstream: UpstreamRepo, files: [String: String], bytes: Int, parseTimes: [Duration],
+                 where place: String) async throws {
+        var counts = counts
+        _ = try await admin.create(.namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "bench"]])
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let instance = InstanceRef(namespace: "bench", name: "bench")
+        let mirror = GitMirror(GitMirror.Options(url: upstream.url, directory: tempDir("bench-mirror")))
+        let renderer = ManifestRenderer(source: mirror, workDirectory: tempDir("bench-render"), sandbox: .unsandboxed, logger: logger)
+        let live = LiveCache(client: admin, instance: instance, logger: logger)
+        var options = SyncOptions(instance: instance, setName: GCMark.setName(url: upstream.url, branch: "main", paths: ["apps"]))
+        options.garbageCollection.enabled = true
+        let syncer = Syncer(client: admin, live: live, inventoryStore: ConfigMapInventoryStore(client: admin, instance: instance),
+                            options: options, logger: logger)
+        var head = try await mirror.fetch()["main"]!
+        let renderOptions = RenderOptions(paths: ["apps"])
+
+        /// Render, then sync; wall time of both, and CPU of the render and of the sync.
+        func renderAndSync() async throws -> (SyncResult, wall: Duration, cpu: (render: Duration, sync: Duration)) {
+            let cpu0 = cpuTime(), t0 = ContinuousClock.now
+            let rendered = try await renderer.render(revision: head, options: renderOptions)
+            let cpu1 = cpuTime()
+            let result = try await syncer.sync(rendered)
+            return (result, ContinuousClock.now - t0, (cpu1 - cpu0, cpuTime() - cpu1))
+        }
+
+        let (first, firstWall, firstCPU) = try await renderAndSync()
+        precondition(first.count(.created) == manifests, "first sync created \(first.count(.created))")
+        // Let the instance's informers catch up with the writes.
+        var settled = false
+        for _ in 0..<100 where !settled {
+            try await Task.sleep(for: .milliseconds(100))
+            try await counts.reset()
+            settled = try await renderAndSync().0.count(.unchanged) == manifests
+        }
+
+        var noopCPU: [(render: Duration, sync: Duration)] = [], noopWall: [Duration] = []
+        var noopCounts: [String: Int] = [:]
+        for _ in 0..<rounds {
+            try await counts.reset()
+            let (r, wall, cpu) = try await renderAndSync()
+            precondition(r.count(.unchanged) == manifests)
+            for (k, v) in try await counts.since() { noopCounts[k, default: 0] += v }
+            noopCPU.append(cpu)
+            noopWall.append(wall)
+        }
+
+        var changeCPU: [(render: Duration, sync: Duration)] = [], changeWall: [Duration] = []
+        var changeCounts: [String: Int] = [:]
+        let changes = 5
+        for round in 0..<changes {
+            let i = 3 * (round * 37 % (manifests / 3)) + 2
+            try upstream.commit(["apps/group\(i / 50)/m\(i).yaml": Self.configMap(i, workers: 100 + round)], message: "change \(i)")
+            head = try await mirror.fetch()["main"]!
+            try await Task.sleep(for: .milliseconds(300))
+            try await counts.reset()
+            let (r, wall, cpu) = try await renderAndSync()
+            precondition(r.count(.configured) == 1, "configured \(r.count(.configured))")
+            for (k, v) in try await counts.since() { changeCounts[k, default: 0] += v }
+            changeCPU.append(cpu)
+            changeWall.append(wall)
+        }
+
+        print("Repository: \(manifests) manifests (\(bytes / 1024) KiB of YAML in \(files.count) files), one instance, GC on; \(place).\n")
+        print("| step | wall | CPU: render | CPU: sync | requests to the API server |")
+        print("|---|---:|---:|---:|---|")
+        print("| parse every file (libyaml → JSONValue, no cache), median of \(rounds) | \(ms(median(parseTimes))) | – | – | – |")
+        print("| first sync (cold parse cache) | \(ms(firstWall)) | \(ms(firstCPU.render)) | \(ms(firstCPU.sync)) | \(first.count(.created)) created |")
+        func perRound(_ counts: [String: Int], _ rounds: Int) -> String {
+            counts.sorted { $0.key < $1.key }.map { "\($0.key): \(Double($0.value) / Double(rounds))" }.joined(separator: ", ")
+        }
+        print("| no-op resync (render from the parse cache + compare with the live cache), median of \(rounds) | \(ms(median(noopWall))) | \(ms(median(noopCPU.map(\.render)))) | \(ms(median(noopCPU.map(\.sync)))) | per round: \(perRound(noopCounts, rounds)) |")
+        print("| one changed object, median of \(changes) | \(ms(median(changeWall))) | \(ms(median(changeCPU.map(\.render)))) | \(ms(median(changeCPU.map(\.sync)))) | per round: \(perRound(changeCounts, changes)) |")
+        print("\nRSS after: \(Int(rssMiB())) MiB (\(emulatorProcess == nil ? "emulator, its copy of the objects and the instance in one process" : "the instance and its caches"))")
+        renderer.release()
     }
 }
 
