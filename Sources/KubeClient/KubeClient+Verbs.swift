@@ -80,26 +80,25 @@ extension KubeClient {
         return list
     }
 
-    /// Lists only the objects' metadata (`PartialObjectMetadataList`, as client-go's metadata
-    /// client does), without `managedFields`: for "which objects are there, at which
-    /// resourceVersion", at a fraction of a full list's cost to send and to decode. A server that
-    /// cannot answer in that form sends the full list, read the same way. Each item is
-    /// `{"metadata": …}`.
+    /// Lists which objects there are and at which version: each item is
+    /// `{"metadata": {"name", "namespace", "uid", "resourceVersion"}}`. Asked as
+    /// `PartialObjectMetadataList` (as client-go's metadata client does), at a fraction of a full
+    /// list's cost to send; only those four fields are decoded (labels, annotations and
+    /// `managedFields` are scanned past). A server that cannot answer in that form sends the full
+    /// list, read the same way.
     public func listMetadata(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil,
                              pageSize: Int = 500) async throws(KubeError) -> ObjectList {
         try await pages(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil, pageSize: pageSize, firstPageOnly: false,
                         accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json") { response throws(KubeError) in
             do {
-                var page = try JSONValue.parse(response.body, skipping: "managedFields")
-                if let items = page["items"]?.arrayValue {
-                    page["items"] = .array(items.map { ["metadata": $0["metadata"] ?? .emptyObject] })
-                }
-                return page
+                return try JSONValue.parse(response.body, keeping: Self.listedMetadata)
             } catch {
                 throw KubeError.transport("the server sent invalid JSON: \(error)")
             }
         }
     }
+
+    static let listedMetadata: Set<String> = ["items", "metadata", "continue", "name", "namespace", "uid", "resourceVersion"]
 
     private func pages(_ type: ResourceType, namespace: String?, labelSelector: String?, fieldSelector: String?, pageSize: Int, firstPageOnly: Bool,
                        accept: String, parse: (Response) throws(KubeError) -> JSONValue) async throws(KubeError) -> ObjectList {

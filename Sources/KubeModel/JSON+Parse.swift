@@ -26,9 +26,20 @@ extension JSONValue {
     /// response nobody reads, such as `managedFields` in a list that only needs names and
     /// resource versions.
     public static func parse(_ bytes: some Collection<UInt8>, skipping skippedKey: String) throws(JSONParseError) -> JSONValue {
+        try parse(bytes, filter: .skip(skippedKey))
+    }
+
+    /// Parses JSON text keeping only members whose name is in `keptKeys`, at every depth (the
+    /// others are scanned, never built): `["items", "metadata", "name", "resourceVersion"]`
+    /// reads a list's names and versions and nothing else.
+    public static func parse(_ bytes: some Collection<UInt8>, keeping keptKeys: Set<String>) throws(JSONParseError) -> JSONValue {
+        try parse(bytes, filter: .keep(keptKeys))
+    }
+
+    static func parse(_ bytes: some Collection<UInt8>, filter: JSONParser.KeyFilter) throws(JSONParseError) -> JSONValue {
         let run: (UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> = { buffer in
             var parser = JSONParser(buffer: buffer)
-            parser.skippedKey = skippedKey
+            parser.filter = filter
             return Result { () throws(JSONParseError) in try parser.parseDocument() }
         }
         if let fast = bytes.withContiguousStorageIfAvailable(run) { return try fast.get() }
@@ -40,8 +51,13 @@ struct JSONParser {
     let buffer: UnsafeBufferPointer<UInt8>
     var index = 0
     var depth = 0
-    /// A member name whose values are skipped, not built (see `parse(_:skipping:)`).
-    var skippedKey: String?
+    /// Which members are built; the others are only scanned.
+    enum KeyFilter {
+        case all
+        case skip(String)
+        case keep(Set<String>)
+    }
+    var filter = KeyFilter.all
     static let maxDepth = 10_000
 
     init(buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
@@ -105,10 +121,16 @@ struct JSONParser {
             guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
             skipWhitespace()
-            if let skippedKey, key == skippedKey {
-                try skipValue()
-            } else {
+            let wanted: Bool
+            switch filter {
+            case .all: wanted = true
+            case .skip(let skipped): wanted = key != skipped
+            case .keep(let kept): wanted = kept.contains(key)
+            }
+            if wanted {
                 object[key] = try parseValue()
+            } else {
+                try skipValue()
             }
             skipWhitespace()
             guard index < buffer.count else { throw fail("unexpected end of object") }

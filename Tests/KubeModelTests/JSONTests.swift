@@ -56,6 +56,14 @@ struct JSONTests {
         #expect(strip(try JSONValue.parse(text)) == value)
     }
 
+    @Test("keeping some names builds only those members, at every depth")
+    func keeping() throws {
+        let text = #"{"kind":"List","metadata":{"resourceVersion":"9","continue":""},"items":[{"metadata":{"name":"a","labels":{"name":"x"},"#
+            + #""managedFields":[{"name":"m"}],"uid":"u1","resourceVersion":"5"},"spec":{"name":"s"}}]}"#
+        let value = try JSONValue.parse(Array(text.utf8), keeping: ["items", "metadata", "name", "uid", "resourceVersion", "continue"])
+        #expect(value == ["metadata": ["resourceVersion": "9", "continue": ""], "items": [["metadata": ["name": "a", "uid": "u1", "resourceVersion": "5"]]]])
+    }
+
     @Test("a skipped member must still be a value", arguments: [
         #"{"managedFields":,"a":1}"#, #"{"managedFields":[1,2}"#, #"{"managedFields":"open}"#, #"{"managedFields":]}"#, #"{"managedFields":"#,
     ])
