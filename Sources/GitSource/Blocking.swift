@@ -65,14 +65,15 @@ enum Blocking {
 /// Threads for blocking git work: as many as there are operations in flight (never a queue: a
 /// remote that hangs must not hold up anyone else's). A thread that finishes waits up to
 /// `keepAlive` for the next operation, but at most `maxIdle` threads wait: after a burst (a
-/// thousand first clones, a thousand polls falling due together) the rest exit at once. The most
+/// thousand first clones, a thousand polls falling due together) the rest exit at once, while
+/// the usual concurrency of a storm (its syncs, their fetches and pushes) reuses threads. The most
 /// recently idle thread is handed the next operation, so the others time out and exit.
 final class GitThreads: Sendable {
     static let shared = GitThreads()
     let keepAlive: Duration = .seconds(30)
     let maxIdle: Int
 
-    init(maxIdle: Int = 8) { self.maxIdle = maxIdle }
+    init(maxIdle: Int = 32) { self.maxIdle = maxIdle }
 
     /// Threads waiting for work now.
     var idleCount: Int { idle.withLock { $0.count } }

@@ -43,11 +43,10 @@ public final class EventRecorder: Sendable {
 
     public enum EventType: String, Sendable { case normal = "Normal", warning = "Warning" }
 
-    static func timestamp(_ date: Date = Date()) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
-    }
+    /// RFC 3339 in UTC, whole seconds (a value type: no ICU formatter built per Event).
+    static let format = Date.ISO8601FormatStyle()
+
+    static func timestamp(_ date: Date = Date()) -> String { date.formatted(format) }
 
     /// Records an event about `object` (its apiVersion, kind, metadata.name/namespace/uid are used).
     public func record(_ object: JSONValue, type: EventType, reason: String, message: String) async {

@@ -83,6 +83,8 @@ public actor InstanceReconciler {
     var history: [SyncRecord] = []
     /// Reconcile passes so far (for tests and metrics).
     public private(set) var passes = 0
+    /// The applied revision as the status last written says it (for benchmarks and tests).
+    public var reportedRevision: String? { lastWrittenStatus?.lastAppliedRevision }
     /// Syncers built so far: a new one starts with empty plan and verified caches (for tests).
     public internal(set) var syncersBuilt = 0
     /// The loop's pause: resumed by its timer or by `wake()`, whichever comes first.

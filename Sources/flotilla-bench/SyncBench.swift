@@ -173,12 +173,15 @@ struct SyncBench: AsyncParsableCommand {
 
         let (first, firstWall, firstCPU) = try await renderAndSync()
         precondition(first.count(.created) == manifests, "first sync created \(first.count(.created))")
-        // Let the instance's informers catch up with the writes.
+        // Settled: every object unchanged and verified (the workload controllers have rolled the
+        // Deployments out, so a resync needs no full list). Up to a minute.
         var settled = false
-        for _ in 0..<100 where !settled {
-            try await Task.sleep(for: .milliseconds(100))
+        for _ in 0..<300 where !settled {
+            try await Task.sleep(for: .milliseconds(200))
             try await counts.reset()
-            settled = try await renderAndSync().0.count(.unchanged) == manifests
+            let unchanged = try await renderAndSync().0.count(.unchanged) == manifests
+            let fullLists = try await counts.since().keys.filter { $0.lowercased().hasPrefix("list ") && !$0.hasSuffix("(metadata)") }
+            settled = unchanged && fullLists.isEmpty
         }
 
         var noopCPU: [(render: Duration, sync: Duration)] = [], noopWall: [Duration] = []
