@@ -35,6 +35,8 @@ public final class Supervisor: Service, Sendable {
         var reconcilers: [InstanceRef: InstanceReconciler] = [:]
         var start: AsyncStream<InstanceReconciler>.Continuation?
         var pending: [InstanceReconciler] = []
+        /// What the last event of each FluxInstance said of its inputs (`Supervisor.inputs`).
+        var inputs: [InstanceRef: JSONValue] = [:]
     }
     let state = Mutex(State())
     /// Replays and rate limits of the push webhooks (see `receive`).
@@ -72,6 +74,7 @@ public final class Supervisor: Service, Sendable {
                 guard let o = event.object, let name = o["metadata"]?["name"]?.stringValue,
                       let namespace = o["metadata"]?["namespace"]?.stringValue else { return }
                 let ref = InstanceRef(namespace: namespace, name: name)
+                guard self.inputsMoved(ref, event) else { return }
                 Task { await queue.add(ref) }
             }
         }
@@ -137,6 +140,36 @@ public final class Supervisor: Service, Sendable {
     }
 
     /// Level-based: brings the set of reconcilers in line with the instance as cached now.
+    /// What the supervisor acts on in a FluxInstance: its spec (through `generation`), annotations,
+    /// labels, finalizers, deletion and uid. A change of anything else is the status (most
+    /// often the instance's own write) and is not worth decoding the object for.
+    static func inputs(of object: JSONValue) -> JSONValue {
+        let m = object["metadata"]
+        return ["generation": m?["generation"] ?? .null, "annotations": m?["annotations"] ?? .null, "labels": m?["labels"] ?? .null,
+                "finalizers": m?["finalizers"] ?? .null, "deletionTimestamp": m?["deletionTimestamp"] ?? .null, "uid": m?["uid"] ?? .null]
+    }
+
+    /// Records an event's inputs; false for a modification that changed none of them.
+    func inputsMoved(_ ref: InstanceRef, _ event: WatchEvent) -> Bool {
+        state.withLock { s in
+            switch event {
+            case .deleted:
+                s.inputs[ref] = nil
+                return true
+            case .modified(let object):
+                let inputs = Self.inputs(of: object)
+                if s.inputs[ref] == inputs { return false }
+                s.inputs[ref] = inputs
+                return true
+            case .added(let object):
+                s.inputs[ref] = Self.inputs(of: object)
+                return true
+            case .synced, .bookmark:
+                return true
+            }
+        }
+    }
+
     func reconcile(_ ref: InstanceRef) async throws {
         guard let object = cached(ref) else {
             await stopReconciler(ref)
