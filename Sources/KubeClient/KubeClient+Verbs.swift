@@ -67,11 +67,17 @@ extension KubeClient {
     }
 
     /// Lists a collection, following `continue` tokens until the list is complete (with
-    /// `firstPageOnly`, at most `pageSize` items: a cheap "may I list this?" probe).
+    /// `firstPageOnly`, at most `pageSize` items: a cheap "may I list this?" probe). With
+    /// `skippingManagedFields`, the objects' `managedFields` are scanned past, never decoded.
     public func list(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-                     pageSize: Int = 500, firstPageOnly: Bool = false) async throws(KubeError) -> ObjectList {
+                     pageSize: Int = 500, firstPageOnly: Bool = false, skippingManagedFields: Bool = false) async throws(KubeError) -> ObjectList {
         var list = try await pages(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
-                                   pageSize: pageSize, firstPageOnly: firstPageOnly, accept: "application/json") { response throws(KubeError) in try response.json }
+                                   pageSize: pageSize, firstPageOnly: firstPageOnly, accept: "application/json") { response throws(KubeError) in
+            guard skippingManagedFields else { return try response.json }
+            do { return try JSONValue.parse(response.body, skipping: "managedFields") } catch {
+                throw KubeError.transport("the server sent invalid JSON: \(error)")
+            }
+        }
         // Typed lists omit apiVersion/kind on items; restore them so items are self-describing.
         for i in list.items.indices where list.items[i]["kind"] == nil {
             list.items[i]["apiVersion"] = .string(type.apiVersion)

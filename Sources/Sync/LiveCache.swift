@@ -175,9 +175,18 @@ public final class LiveCache: Sendable {
         }
     }
 
+    /// Whether listed objects keep the `managedFields` entries of hand edits (the drift modes
+    /// that look for added fields need them; plain `revert` does not, and then `managedFields`
+    /// are not even decoded).
+    public var keepsHandEdits: Bool {
+        get { handEdits.load(ordering: .relaxed) }
+        set { handEdits.store(newValue, ordering: .relaxed) }
+    }
+    private let handEdits = Atomic<Bool>(true)
+
     private func list(_ key: Key) async -> Objects? {
         do {
-            let list = try await client.list(key.type, namespace: key.namespace, labelSelector: selector)
+            let list = try await client.list(key.type, namespace: key.namespace, labelSelector: selector, skippingManagedFields: !keepsHandEdits)
             var objects: Objects = [:]
             objects.reserveCapacity(list.items.count)
             for var item in list.items {

@@ -56,6 +56,7 @@ public actor Syncer {
         self.live = live
         self.store = inventoryStore
         self.options = options
+        live.keepsHandEdits = options.driftCorrection != .revert
         var logger = logger
         logger[metadataKey: "instance"] = "\(options.instance)"
         self.logger = logger

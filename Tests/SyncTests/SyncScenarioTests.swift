@@ -62,6 +62,24 @@ struct SyncScenarioTests {
         }
     }
 
+    @Test("the live lists keep hand edits' managedFields entries only for the drift modes that look for added fields")
+    func handEditsKeptOnlyWhenNeeded() async throws {
+        try await withSyncFixture(["a.yaml": cm("a")]) { f in
+            try await f.sync(f.syncer(f.options()))
+            _ = try await f.client.patch(.configMaps, name: "a", namespace: "apps", ["data": ["added": "x"]], options: WriteOptions(fieldManager: "kubectl-edit"))
+            func managers(_ mode: DriftCorrection) async throws -> [String]? {
+                _ = f.syncer(f.options { $0.driftCorrection = mode })  // a syncer sets what its live cache keeps
+                f.live.beginPass()
+                defer { f.live.endPass() }
+                guard case .found(let a) = await f.live.lookup(.configMaps, scope: "apps", objectNamespace: "apps", name: "a") else { return nil }
+                return a["metadata"]?["managedFields"]?.arrayValue?.compactMap { $0["manager"]?.stringValue }
+            }
+            #expect(try await managers(.revertIncludingAddedFields) == ["kubectl-edit"])
+            #expect(try await managers(.report) == ["kubectl-edit"])
+            #expect(try await managers(.revert) == nil, "revert alone never reads them: not decoded")
+        }
+    }
+
     @Test("one changed object out of many sends exactly one PATCH")
     func oneChangeOnePatch() async throws {
         var files: [String: String] = [:]
