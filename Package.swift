@@ -52,6 +52,7 @@ let package = Package(
             name: "GitSource",
             dependencies: [
                 "CLibGit2",
+                "CSupport",
                 "Primitives",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -60,7 +61,9 @@ let package = Package(
         .target(name: "CSupport"),
         .target(
             name: "Primitives",
-            dependencies: [],
+            dependencies: [
+                "CSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <malloc.h>
@@ -16,4 +17,8 @@ void flotilla_malloc_stats(size_t *in_use, size_t *from_system) {
     struct mallinfo2 info = mallinfo2();
     *in_use = info.uordblks + info.hblkhd;
     *from_system = info.arena + info.hblkhd;
+}
+
+void flotilla_set_thread_name(const char *name) {
+    prctl(PR_SET_NAME, name, 0, 0, 0);
 }

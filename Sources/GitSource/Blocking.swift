@@ -1,4 +1,5 @@
 import CLibGit2
+import CSupport
 import Foundation
 import Primitives
 import Synchronization
@@ -99,6 +100,9 @@ final class GitThreads: Sendable {
         alive.add(1, ordering: .relaxed)
         let thread = Thread { [self] in
             defer { alive.subtract(1, ordering: .relaxed) }
+            // Named from inside: on Linux a thread otherwise keeps the name of the thread that
+            // started it (a Swift concurrency worker), and `top -H` could not tell git work apart.
+            flotilla_set_thread_name("flotilla-git")
             var work = first
             let me = Worker()
             while true {
@@ -124,7 +128,6 @@ final class GitThreads: Sendable {
                 work = next
             }
         }
-        thread.name = "flotilla-git"
         thread.stackSize = 1 << 20
         thread.start()
     }

@@ -1,3 +1,4 @@
+import CSupport
 import Foundation
 import Synchronization
 
@@ -69,8 +70,11 @@ public final class DeadlineTimer: Sendable {
             return (s.next, !s.running, wake)
         }
         if start {
-            let thread = Thread { [self] in loop() }
-            thread.name = "flotilla-timer"
+            let thread = Thread { [self] in
+                // Named from inside (on Linux a thread otherwise keeps its starter's name).
+                flotilla_set_thread_name("flotilla-timer")
+                loop()
+            }
             thread.stackSize = 256 << 10
             thread.start()
         }

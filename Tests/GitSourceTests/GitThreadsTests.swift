@@ -27,9 +27,15 @@ struct GitThreadsTests {
         #expect(threads.idleCount == 2)
         // The idle ones take the next operations.
         let again = Atomic<Int>(0)
-        threads.submit { again.add(1, ordering: .relaxed) }
+        let name = Mutex("")
+        threads.submit {
+            let text = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+            name.withLock { $0 = text.trimmingCharacters(in: .newlines) }
+            again.add(1, ordering: .relaxed)
+        }
         #expect(await within(.seconds(10)) { again.load(ordering: .relaxed) == 1 })
         #expect(threads.threadCount == 2)
+        #expect(name.withLock { $0 } == "flotilla-git", "named, so that top -H tells git work apart")
     }
 }
 

@@ -13,4 +13,7 @@ void flotilla_malloc_trim(void);
 /// glibc's heap figures (mallinfo2): bytes allocated and in use, and bytes taken from the system.
 void flotilla_malloc_stats(size_t *in_use, size_t *from_system);
 
+/// Names the calling thread (the kernel's 15-character comm, as `top -H` and /proc show it).
+void flotilla_set_thread_name(const char *name);
+
 #endif
