@@ -222,6 +222,7 @@ let package = Package(
         .executableTarget(
             name: "flotilla",
             dependencies: [
+                "CSupport",
                 "Dashboard",
                 "FlotillaAPI",
                 "GitSource",

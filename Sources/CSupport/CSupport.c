@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <sys/prctl.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <malloc.h>
@@ -7,6 +8,10 @@
 
 int flotilla_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
+}
+
+void flotilla_limit_malloc_arenas(int arenas) {
+    if (getenv("MALLOC_ARENA_MAX") == NULL) mallopt(M_ARENA_MAX, arenas);
 }
 
 void flotilla_malloc_trim(void) {

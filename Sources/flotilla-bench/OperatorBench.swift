@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSupport
 import Crypto
 import FlotillaAPI
 import Foundation
@@ -33,6 +34,7 @@ struct OperatorBench: AsyncParsableCommand {
     static let webhookToken = "bench-webhook-token"
 
     func run() async throws {
+        flotilla_limit_malloc_arenas(2)  // as `flotilla run` does
         let work = tempDir("opbench")
         let emulator = try EmulatorProcess.start(binary: flotilla, directory: work)
         defer { emulator.stop() }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSupport
 import FlotillaAPI
 import Foundation
 import KubeClient
@@ -84,6 +85,9 @@ struct Dev: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Two malloc arenas: a thousand instances' work spread over many threads otherwise leaves
+        // freed memory in arenas other threads do not reuse (BENCHMARKS.md: 36 MiB less RSS).
+        flotilla_limit_malloc_arenas(2)
         bootstrapLogging(.text)
         let logger = makeLogger(logLevel)
         Self.progress("generating a certificate authority and serving certificate…")

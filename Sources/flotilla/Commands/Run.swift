@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSupport
 import Dashboard
 import Foundation
 import ImageAutomation
@@ -18,6 +19,9 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: OperatorOptions
 
     func run() async throws {
+        // Two malloc arenas: a thousand instances' work spread over many threads otherwise leaves
+        // freed memory in arenas other threads do not reuse (BENCHMARKS.md: 36 MiB less RSS).
+        flotilla_limit_malloc_arenas(2)
         bootstrapLogging(options.logFormat)
         let logger = makeLogger(options.logLevel)
         let client: KubeClient
