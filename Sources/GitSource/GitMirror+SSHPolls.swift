@@ -17,14 +17,15 @@ extension GitMirror {
         // types keeps libgit2, so that what is accepted stays what it was.
         let types = knownHosts.keyTypes(host: remote.host, port: remote.port)
         guard types.isEmpty || types.contains("ssh-ed25519") else { return nil }
-        return SSHHandshakeSettings(remote: remote, key: key, knownHosts: knownHosts, url: options.url, operation: listOperation)
+        return SSHHandshakeSettings(remote: remote, key: key, knownHosts: knownHosts, knownHostsText: options.knownHosts,
+                                    url: options.url, operation: listOperation)
     }
 
     /// `git ls-remote` over the pool: one poll at a time per mirror, like every mirror operation.
     func listRemote(_ settings: SSHHandshakeSettings, pool: SSHConnections) async throws(GitError) -> RemoteHeads {
         await gate.acquire()
         defer { gate.release() }
-        return try await pool.listRemote(settings, knownHostsText: options.knownHosts, timeout: options.timeout)
+        return try await pool.listRemote(settings, timeout: options.timeout)
     }
 
     /// Whether this mirror's polls use pooled SSH connections (not libgit2).

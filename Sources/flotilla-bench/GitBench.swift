@@ -13,6 +13,7 @@ struct GitBench: AsyncParsableCommand {
     @Option(help: "Files in the test repository.") var files = 1000
     @Option(help: "Polls to time (median and p99 are reported).") var polls = 200
     @Flag(help: "Also poll over SSH (starts sshd on 127.0.0.1).") var ssh = false
+    @Option(help: "With --ssh: polls over a pooled connection to time (after the first).") var sshPolls = 200
     @Option(help: "With --ssh: pooled connections opened to measure their memory.") var sshConnections = 100
 
     func shell(_ command: String) throws {
@@ -68,7 +69,7 @@ struct GitBench: AsyncParsableCommand {
         print("| no-op fetch, file:// | \(fetchP50) | \(fetchP99) |")
         print("\nCPU per no-op poll (file://, all threads): \(pollCPU)\n")
         print("")
-        if ssh { try await sshPolls(root: root, url: "\(root)/up.git") }
+        if ssh { try await sshBench(root: root, url: "\(root)/up.git") }
         print("Clone (fetch into an empty mirror) of \(files) files: \(ms(cloneTime)); listing the tree and reading all \(blobs.count) blobs (\(bytes / 1024) KiB) from the object database: \(ms(readTime)).")
         try? FileManager.default.removeItem(atPath: root)
     }

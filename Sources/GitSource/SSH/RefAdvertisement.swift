@@ -13,6 +13,11 @@ struct RefAdvertisement {
     /// cannot make a poll hold unbounded memory): 64 MiB, more than any real repository's refs.
     static let maxTotal = 64 << 20
 
+    private static let errPrefix = Array("ERR ".utf8)
+    private static let versionLine = Array("version 1".utf8)
+    private static let shallowPrefix = Array("shallow ".utf8)
+    private static let symrefPrefix = Array("symref=".utf8)
+
     private var pending: [UInt8] = []
     private var total = 0
     private var refs: [String: String] = [:]
@@ -33,7 +38,7 @@ struct RefAdvertisement {
         guard total <= Self.maxTotal else { throw Self.malformed("the ref advertisement is larger than \(Self.maxTotal >> 20) MiB") }
         pending.append(contentsOf: bytes)
         var start = 0
-        defer { pending.removeFirst(start) }
+        defer { if start == pending.count { pending.removeAll(keepingCapacity: false) } else { pending.removeFirst(start) } }
         while pending.count - start >= 4 {
             guard let length = Self.hexLength(pending[start..<start + 4]) else {
                 throw Self.malformed("bad pkt-line length \(Self.printable(pending[start..<start + 4]))")
@@ -65,14 +70,14 @@ struct RefAdvertisement {
         var payload = packet
         if payload.last == UInt8(ascii: "\n") { payload = payload.dropLast() }
         if payload.isEmpty { return }
-        if payload.starts(with: Array("ERR ".utf8)) {
+        if payload.starts(with: Self.errPrefix) {
             throw GitError(.other, "remote error: \(Self.printable(payload.dropFirst(4)))")
         }
-        if !sawRef && !sawVersion && payload.elementsEqual("version 1".utf8) {
+        if !sawRef && !sawVersion && payload.elementsEqual(Self.versionLine) {
             sawVersion = true
             return
         }
-        if payload.starts(with: Array("shallow ".utf8)) { return }  // a shallow server's boundary, not a ref
+        if payload.starts(with: Self.shallowPrefix) { return }  // a shallow server's boundary, not a ref
         var text = payload
         if let nul = payload.firstIndex(of: 0) {
             guard !sawRef else { throw Self.malformed("capabilities after the first ref") }
@@ -95,8 +100,8 @@ struct RefAdvertisement {
     }
 
     private mutating func capabilities(_ text: ArraySlice<UInt8>) {
-        for word in text.split(separator: UInt8(ascii: " ")) where word.starts(with: Array("symref=".utf8)) {
-            let value = String(decoding: word.dropFirst("symref=".utf8.count), as: UTF8.self)
+        for word in text.split(separator: UInt8(ascii: " ")) where word.starts(with: Self.symrefPrefix) {
+            let value = String(decoding: word.dropFirst(Self.symrefPrefix.count), as: UTF8.self)
             guard let colon = value.firstIndex(of: ":") else { continue }
             symrefs[String(value[..<colon])] = String(value[value.index(after: colon)...])
         }

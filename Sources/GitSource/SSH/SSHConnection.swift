@@ -13,20 +13,29 @@ import Synchronization
 /// without a channel, and when retired (too old) once its channels are done; the pool forgets it
 /// when it closes, whatever the reason.
 final class SSHConnection: Sendable {
-    /// A poll waiting for, or holding, a channel.
+    /// A poll waiting for, or holding, a channel. Lives on the event loop.
     private final class Pending {
         let command: String
         /// How the poll's errors begin: its operation and (redacted) URL.
         let prefix: String
         let result: EventLoopPromise<RemoteHeads>
+        let timeout: Duration
+        let deadline: NIODeadline
         /// On a reused connection: when an unanswered channel open means the connection is dead.
         let staleAfter: NIODeadline?
         var done = false
+        var failed = false
+        /// The channel open was sent and not yet answered.
+        var opening = false
+        var channel: (any Channel)?
+        var timer: Scheduled<Void>?
 
-        init(command: String, prefix: String, result: EventLoopPromise<RemoteHeads>, staleAfter: NIODeadline?) {
+        init(command: String, prefix: String, result: EventLoopPromise<RemoteHeads>, timeout: Duration, deadline: NIODeadline, staleAfter: NIODeadline?) {
             self.command = command
             self.prefix = prefix
             self.result = result
+            self.timeout = timeout
+            self.deadline = deadline
             self.staleAfter = staleAfter
         }
     }
@@ -128,14 +137,13 @@ final class SSHConnection: Sendable {
 
     /// Runs `command` on a channel of its own and returns the advertised refs. Fails with an
     /// `SSHPollFailure`. `deadline` (the poll's `timeout` from its start) bounds the poll, queueing
-    /// included; cancelling the task fails it at once and closes its channel.
+    /// included, and the wait for the server to close the channel after the answer; cancelling the
+    /// task fails the poll at once and closes its channel.
     func poll(_ command: String, prefix: String, timeout: Duration, deadline: NIODeadline, staleAfter: NIODeadline?) async throws -> RemoteHeads {
         let result = eventLoop.makePromise(of: RemoteHeads.self)
-        let timer = eventLoop.scheduleTask(deadline: deadline) {
-            result.fail(SSHPollFailure(error: GitError(.timeout, "\(prefix) timed out after \(timeout)"), retryable: false))
+        eventLoop.execute { [self] in
+            enqueue(Pending(command: command, prefix: prefix, result: result, timeout: timeout, deadline: deadline, staleAfter: staleAfter))
         }
-        result.futureResult.whenComplete { _ in timer.cancel() }
-        eventLoop.execute { [self] in enqueue(Pending(command: command, prefix: prefix, result: result, staleAfter: staleAfter)) }
         return try await withTaskCancellationHandler {
             try await result.futureResult.get()
         } onCancel: {
@@ -144,7 +152,14 @@ final class SSHConnection: Sendable {
     }
 
     private func enqueue(_ pending: Pending) {
-        pending.result.futureResult.assumeIsolated().whenComplete { _ in pending.done = true }
+        arm(pending, at: pending.staleAfter ?? pending.deadline)
+        pending.result.futureResult.assumeIsolated().whenComplete { outcome in
+            pending.done = true
+            guard case .failure = outcome else { return }
+            pending.failed = true
+            pending.channel?.close(promise: nil)  // timed out or cancelled: stop the command
+            if pending.channel == nil { pending.timer?.cancel() }
+        }
         if case .closed(let failure) = state.value.phase {
             pending.result.fail(failure)
             return
@@ -153,6 +168,23 @@ final class SSHConnection: Sendable {
         state.value.idleTimer = nil
         state.value.queue.append(pending)
         pump()
+    }
+
+    /// One timer per poll, cancelled when its channel closes. At `staleAfter` (reused connections
+    /// only): a channel open still unanswered means the connection is dead (a peer gone silently),
+    /// so it is dropped and the poll may try once more on a fresh one. At the deadline: the poll
+    /// fails if still waiting, and a channel the server has not closed by then is closed.
+    private func arm(_ pending: Pending, at when: NIODeadline) {
+        pending.timer = eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
+            if when < pending.deadline {
+                guard pending.opening && !pending.done else { return arm(pending, at: pending.deadline) }
+                let failure = SSHPollFailure(error: GitError(.unreachable, "\(pending.prefix): the ssh connection stopped answering"), retryable: true)
+                pending.result.fail(failure)
+                return close(failure)
+            }
+            pending.result.fail(SSHPollFailure(error: GitError(.timeout, "\(pending.prefix) timed out after \(pending.timeout)"), retryable: false))
+            pending.channel?.close(promise: nil)
+        }
     }
 
     /// Opens channels for queued polls while there is room.
@@ -174,31 +206,26 @@ final class SSHConnection: Sendable {
                 try child.pipeline.syncOperations.addHandler(UploadPackHandler(command: command, result: result, prefix: prefix))
             }
         }
-        if let staleAfter = pending.staleAfter {
-            // A reused connection that does not even answer a channel open is dead (a peer gone
-            // silently): drop it, and let the poll try once more on a fresh one.
-            let stale = eventLoop.scheduleTask(deadline: staleAfter) { [self] in
-                let failure = SSHPollFailure(error: GitError(.unreachable, "\(prefix): the ssh connection stopped answering"), retryable: true)
-                result.fail(failure)
-                close(failure)
-            }
-            opened.futureResult.whenComplete { _ in stale.cancel() }
-        }
-        opened.futureResult.whenComplete { [self] outcome in
+        pending.opening = true
+        opened.futureResult.assumeIsolated().whenComplete { [self] outcome in
+            pending.opening = false
             switch outcome {
             case .success(let child):
-                result.futureResult.whenFailure { _ in child.close(promise: nil) }
-                result.futureResult.whenSuccess { _ in
-                    // The server closes the channel after upload-pack exits; don't wait forever.
-                    child.eventLoop.scheduleTask(in: .seconds(10)) { child.close(promise: nil) }
+                pending.channel = child
+                if pending.failed { child.close(promise: nil) }
+                child.closeFuture.assumeIsolated().whenComplete { _ in
+                    pending.timer?.cancel()
+                    pending.channel = nil
+                    self.channelEnded()
                 }
-                child.closeFuture.whenComplete { _ in self.channelEnded() }
             case .failure(let error as NIOSSHError) where error.type == .channelSetupRejected:
                 // The server said no (a lower MaxSessions, a policy): the connection is fine.
                 result.fail(SSHPollFailure(error: GitError(.other, "\(prefix): the server refused an ssh channel: \(error)"), retryable: false))
+                pending.timer?.cancel()
                 channelEnded()
             case .failure(let error):
                 result.fail(SSHPollFailure(error: GitError(.unreachable, "\(prefix): the ssh connection failed before a channel opened: \(error)"), retryable: true))
+                pending.timer?.cancel()
                 channelEnded()
             }
         }

@@ -34,13 +34,31 @@ public final class SSHConnections: Sendable {
     }
 
     /// What a connection is shared by: everything that decides who it authenticated as and which
-    /// server it trusted. The key is kept as a digest.
+    /// server it trusted. The key is kept as a digest. Hashed once, when made.
     struct Key: Hashable, Sendable {
-        var host: String
-        var port: Int
-        var user: String
-        var keyDigest: [UInt8]
-        var knownHosts: String
+        let host: String
+        let port: Int
+        let user: String
+        let keyDigest: [UInt8]
+        let knownHosts: String
+        private let hash: Int
+
+        init(host: String, port: Int, user: String, keyDigest: [UInt8], knownHosts: String) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.keyDigest = keyDigest
+            self.knownHosts = knownHosts
+            var hasher = Hasher()
+            hasher.combine(host)
+            hasher.combine(port)
+            hasher.combine(user)
+            hasher.combine(keyDigest)
+            hasher.combine(knownHosts)
+            hash = hasher.finalize()
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
     }
 
     public let options: Options
@@ -71,11 +89,10 @@ public final class SSHConnections: Sendable {
 
     /// The refs `git-upload-pack` advertises for `remote`'s path, over this pool's connection for
     /// the key. Fails with a `GitError`; `timeout` bounds the whole poll (a handshake included).
-    func listRemote(_ settings: SSHHandshakeSettings, knownHostsText: String, timeout: Duration) async throws(GitError) -> RemoteHeads {
+    func listRemote(_ settings: SSHHandshakeSettings, timeout: Duration) async throws(GitError) -> RemoteHeads {
         let start = NIODeadline.now()
         let deadline = start + TimeAmount(timeout)
-        let key = Key(host: settings.remote.host, port: settings.remote.connectPort, user: settings.remote.user,
-                      keyDigest: settings.key.digest, knownHosts: knownHostsText)
+        let key = settings.poolKey
         var retried = false
         while true {
             if Task.isCancelled { throw GitError(.cancelled, "\(settings.prefix) cancelled") }

@@ -5,14 +5,26 @@ import NIOSSH
 
 /// What a connection's handshake checks and offers, and the names its errors use.
 struct SSHHandshakeSettings: Sendable {
-    var remote: SSHRemote
-    var key: SSHClientKey
-    var knownHosts: KnownHosts
+    let remote: SSHRemote
+    let key: SSHClientKey
+    let knownHosts: KnownHosts
     /// The remote's URL, redacted in every message.
-    var url: String
-    var operation: String
+    let url: String
+    let operation: String
+    /// How errors begin: the operation and the redacted URL (made once, not per poll).
+    let prefix: String
+    /// The connection these polls share (made once: its hash covers the known_hosts text).
+    let poolKey: SSHConnections.Key
 
-    var prefix: String { "\(operation) \(GitURL.redacted(url))" }
+    init(remote: SSHRemote, key: SSHClientKey, knownHosts: KnownHosts, knownHostsText: String, url: String, operation: String) {
+        self.remote = remote
+        self.key = key
+        self.knownHosts = knownHosts
+        self.url = url
+        self.operation = operation
+        prefix = "\(operation) \(GitURL.redacted(url))"
+        poolKey = SSHConnections.Key(host: remote.host, port: remote.connectPort, user: remote.user, keyDigest: key.digest, knownHosts: knownHostsText)
+    }
 }
 
 /// Checks the server's host key against the instance's known_hosts, exactly as libgit2's

@@ -5,36 +5,37 @@ import Foundation
 /// `ssh://host/abs/path` it is `/abs/path` (`/~user/repo` becomes `~user/repo`), for
 /// `git@host:org/repo.git` it is `org/repo.git`.
 struct SSHRemote: Sendable, Hashable {
-    var host: String
+    let host: String
     /// The port as the URL gives it (nil: none given), which is how known_hosts and the host-key
     /// errors name the host; connections go to 22 when nil.
-    var port: Int?
-    var user: String
-    var path: String
+    let port: Int?
+    let user: String
+    let path: String
+    /// `git-upload-pack '<path>'`, the path quoted as git's `sq_quote_buf` does: in single quotes,
+    /// with `'` and `!` each closed, backslash-escaped and reopened.
+    let uploadPackCommand: String
 
     init?(url: String) {
         guard let parts = GitURL.parse(url), ["ssh", "ssh+git", "git+ssh"].contains(parts.scheme), !parts.host.isEmpty else { return nil }
         host = parts.host
         port = parts.port
         user = parts.user.flatMap { $0.isEmpty ? nil : $0 } ?? "git"
+        var path: Substring
         if let scheme = url.range(of: "://") {
             let rest = url[scheme.upperBound...]
             guard let slash = rest.firstIndex(of: "/") else { return nil }
-            var path = rest[slash...]
+            path = rest[slash...]
             if path.dropFirst().hasPrefix("~") { path = path.dropFirst() }
-            self.path = String(path)
         } else {
             guard let colon = url.firstIndex(of: ":") else { return nil }
-            path = String(url[url.index(after: colon)...])
+            path = url[url.index(after: colon)...]
         }
         guard !path.isEmpty else { return nil }
+        self.path = String(path)
+        uploadPackCommand = "git-upload-pack " + Self.quoted(self.path)
     }
 
     var connectPort: Int { port ?? 22 }
-
-    /// `git-upload-pack '<path>'`, the path quoted as git's `sq_quote_buf` does: in single quotes,
-    /// with `'` and `!` each closed, backslash-escaped and reopened.
-    var uploadPackCommand: String { "git-upload-pack " + Self.quoted(path) }
 
     static func quoted(_ text: String) -> String {
         var out = "'"

@@ -10,9 +10,9 @@ struct SSHPollFailure: Error {
 }
 
 /// One exec channel: runs `git-upload-pack '<path>'`, reads the ref advertisement up to its flush
-/// packet, completes `result`, then says "I want nothing" (a flush) and sends EOF so upload-pack
-/// exits cleanly; the server then closes the channel. A failure before the advertisement is
-/// reported with what the server wrote on stderr.
+/// packet, completes `result`, then says "I want nothing" (a flush) and closes the channel, so
+/// upload-pack exits cleanly. A failure before the advertisement is reported with what the server
+/// wrote on stderr.
 final class UploadPackHandler: ChannelDuplexHandler {
     typealias InboundIn = SSHChannelData
     typealias OutboundIn = Never
@@ -56,11 +56,11 @@ final class UploadPackHandler: ChannelDuplexHandler {
             guard let heads = try advertisement.consume(bytes.readableBytesView) else { return }
             finished = true
             result.succeed(heads)
-            // "0000": no wants. Then EOF; upload-pack exits and the server closes the channel.
+            // "0000": no wants (what `git ls-remote` sends), then close: upload-pack reads the
+            // flush, then EOF, and exits; the server answers the close with its own.
             let flush = SSHChannelData(type: .channel, data: .byteBuffer(ByteBuffer(string: "0000")))
-            context.write(wrapOutboundOut(flush), promise: nil)
-            context.close(mode: .output, promise: nil)
-            context.flush()
+            context.writeAndFlush(wrapOutboundOut(flush), promise: nil)
+            context.close(promise: nil)
         } catch {
             fail(context, GitError(error.kind, "\(prefix): \(error.message)"))
         }
