@@ -59,6 +59,7 @@ extension GitBench {
         flotilla_malloc_trim()
         var before = 0, after = 0, fromSystem = 0
         flotilla_malloc_stats(&before, &fromSystem)
+        let cpu = cpuTime()
         // Eight at a time: sshd drops unauthenticated connections beyond MaxStartups (10).
         for batch in stride(from: 0, to: mirrors.count, by: 8) {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -66,12 +67,13 @@ extension GitBench {
                 try await group.waitForAll()
             }
         }
+        let handshakeCPU = (cpuTime() - cpu) / keys.count
         flotilla_malloc_trim()
         flotilla_malloc_stats(&after, &fromSystem)
         guard pool.count == keys.count else { throw FixtureError("\(pool.count) connections open, not \(keys.count)") }
         let perConnection = Double(after - before) / Double(keys.count) / 1024
-        print(String(format: "Pooled SSH connections: %d open (one per key), malloc in use %+.0f KiB in all, %.1f KiB per connection (sshd's side not included).",
-                     keys.count, Double(after - before) / 1024, perConnection))
+        print(String(format: "Pooled SSH connections: %d opened (one per key, eight at a time), %@ of CPU each (handshake and first poll); with all open, malloc in use %+.0f KiB in all, %.1f KiB per connection (sshd's side not included).",
+                     keys.count, ms(handshakeCPU), Double(after - before) / 1024, perConnection))
         pool.closeAll()
     }
 }
