@@ -44,6 +44,17 @@ struct SSHPoolFailureTests {
         #expect(pooled == libgit2, "pooled: \(String(describing: pooled)); libgit2: \(String(describing: libgit2))")
         #expect(pooled?.message.contains("PRIVATE KEY") == false)
         #expect(pool.count == 0)
+        // Two repositories polled at once with that key share the (failing) handshake; each error
+        // names its own repository.
+        let other = try UpstreamRepo()
+        let (m1, m2) = (sshMirror(sshd.url(up.bare), key: stranger.privateKeyOpenSSH, knownHosts: sshd.hostKeyLine, pool: pool),
+                        sshMirror(sshd.url(other.bare), key: stranger.privateKeyOpenSSH, knownHosts: sshd.hostKeyLine, pool: pool))
+        async let first = pollError(m1)
+        async let second = pollError(m2)
+        let (a, b) = await (first, second)
+        #expect(a?.message.hasPrefix("list remote refs of \(sshd.url(up.bare)):") == true, "\(String(describing: a))")
+        #expect(b?.message.hasPrefix("list remote refs of \(sshd.url(other.bare)):") == true, "\(String(describing: b))")
+        #expect(a?.kind == .authenticationFailed && b?.kind == .authenticationFailed)
     }
 
     @Test("a missing repository fails with the server's words, classified as libgit2 classifies them")
