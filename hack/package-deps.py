@@ -30,6 +30,8 @@ PRODUCTS = {
     "Metrics": ("Metrics", "swift-metrics"),
     "NIOCore": ("NIOCore", "swift-nio"),
     "NIOHTTP1": ("NIOHTTP1", "swift-nio"),
+    "NIOPosix": ("NIOPosix", "swift-nio"),
+    "NIOSSH": ("NIOSSH", "swift-nio-ssh"),
     "NIOSSL": ("NIOSSL", "swift-nio-ssl"),
     "Prometheus": ("Prometheus", "swift-prometheus"),
     "ServiceLifecycle": ("ServiceLifecycle", "swift-service-lifecycle"),

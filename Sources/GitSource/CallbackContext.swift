@@ -66,7 +66,7 @@ final class CallbackContext: Sendable {
             let ctx = CallbackContext.from(payload)
             // libgit2 asks again after every failure: give up after a couple of attempts.
             if ctx.attempts.add(1, ordering: .relaxed).newValue > ctx.maxCredentialAttempts || ctx.isCancelled {
-                ctx.fail(GitError(.authenticationFailed, "\(ctx.operation) \(GitURL.redacted(ctx.url)): authentication failed (the deploy key or credentials were refused)"))
+                ctx.fail(.refusedCredentials(ctx.operation, url: ctx.url))
                 return GIT_EUSER.rawValue
             }
             let user = usernameFromURL.map { String(cString: $0) } ?? GitURL.parse(ctx.url)?.user ?? "git"
@@ -94,14 +94,8 @@ final class CallbackContext: Sendable {
                     }
                     let digest = withUnsafeBytes(of: hk.pointee.hash_sha256) { Array($0) }
                     let fingerprint = KnownHosts.fingerprint(sha256: digest)
-                    let known = ctx.knownHosts.fingerprints(host: hostName, port: parts?.port)
-                    if known.contains(fingerprint) { return 0 }
-                    let name = KnownHosts.name(host: hostName, port: parts?.port)
-                    if known.isEmpty {
-                        ctx.fail(GitError(.hostKeyUnknown, "host \(name) is not in known_hosts; its key fingerprint is \(fingerprint) — add the host's key to known_hosts (ssh-keyscan \(parts?.port.map { "-p \($0) " } ?? "")\(hostName))"))
-                    } else {
-                        ctx.fail(GitError(.hostKeyMismatch, "host key of \(name) does not match known_hosts: the server presented \(fingerprint), known_hosts has \(known.joined(separator: ", ")) — the key changed or the connection is intercepted"))
-                    }
+                    guard let refusal = ctx.knownHosts.refusal(of: fingerprint, host: hostName, port: parts?.port) else { return 0 }
+                    ctx.fail(refusal)
                     return GIT_ECERTIFICATE.rawValue
                 }
             }

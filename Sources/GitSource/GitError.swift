@@ -37,18 +37,28 @@ public struct GitError: Error, Sendable, CustomStringConvertible, Equatable {
         case GIT_EAUTH.rawValue: kind = .authenticationFailed
         case GIT_ENOTFOUND.rawValue: kind = .notFound
         case GIT_ECERTIFICATE.rawValue: kind = .hostKeyUnknown
-        default:
-            let lower = detail.lowercased()
-            if lower.contains("authentication") || lower.contains("credentials") || lower.contains("permission denied") {
-                kind = .authenticationFailed
-            } else if lower.contains("failed to connect") || lower.contains("could not resolve") || lower.contains("connection refused")
-                        || lower.contains("failed to start ssh session") || lower.contains("unreachable") {
-                kind = .unreachable
-            } else {
-                kind = .other
-            }
+        default: kind = Self.kind(ofRemoteText: detail)
         }
         return GitError(kind, "\(operation)\(target): \(GitURL.scrub(detail))")
+    }
+
+    /// The class of a failure described only by text (libgit2's message, a server's `ERR` line or
+    /// stderr): authentication, reachability, or other.
+    static func kind(ofRemoteText detail: String) -> Kind {
+        let lower = detail.lowercased()
+        if lower.contains("authentication") || lower.contains("credentials") || lower.contains("permission denied") {
+            return .authenticationFailed
+        }
+        if lower.contains("failed to connect") || lower.contains("could not resolve") || lower.contains("connection refused")
+            || lower.contains("failed to start ssh session") || lower.contains("unreachable") {
+            return .unreachable
+        }
+        return .other
+    }
+
+    /// The server refused the deploy key or credentials (both SSH transports say it this way).
+    static func refusedCredentials(_ operation: String, url: String) -> GitError {
+        GitError(.authenticationFailed, "\(operation) \(GitURL.redacted(url)): authentication failed (the deploy key or credentials were refused)")
     }
 }
 

@@ -66,6 +66,10 @@ public final class GitMirror: Sendable {
         public var commitMessageSuffix: String?
         /// Where `remoteHeads(maxAge:)` shares poll results (one table per process by default).
         public var polls: SharedPolls = .shared
+        /// The connections SSH polls reuse (one pool per process by default); nil: polls make a
+        /// connection of their own through libgit2, like fetches. Used only with an ed25519 or
+        /// ECDSA key (see `GitMirror+SSHPolls.swift`).
+        public var sshConnections: SSHConnections? = .shared
         /// Signs the commits this mirror makes: given the commit object, returns the armored
         /// signature (GPG or SSH) stored in its `gpgsig` header. Runs on the git thread.
         public var signer: CommitSigner?
@@ -82,10 +86,13 @@ public final class GitMirror: Sendable {
     /// The local branches as the last fetch left them (nil: unknown, read the mirror). Saves a
     /// repository open per poll when the remote has not moved.
     let localBranches = Mutex<[String: String]?>(nil)
+    /// How polls reach an SSH remote over a pooled connection; nil: through libgit2.
+    let sshPolls: SSHHandshakeSettings?
 
     public init(_ options: Options) {
         self.options = options
         self.knownHosts = KnownHosts(options.knownHosts)
+        self.sshPolls = options.sshConnections == nil ? nil : Self.pooledSSH(options, knownHosts: knownHosts)
     }
 
     var path: String { options.directory + "/mirror.git" }
@@ -124,8 +131,9 @@ public final class GitMirror: Sendable {
     }
 
     func listRemote() async throws(GitError) -> RemoteHeads {
+        if let sshPolls, let pool = options.sshConnections { return try await listRemote(sshPolls, pool: pool) }
         let url = options.url
-        return try await run("list remote refs of") { ctx throws(GitError) in
+        return try await run(Self.listOperation) { ctx throws(GitError) in
             var remote: OpaquePointer?
             try check(git_remote_create_detached(&remote, url), "open remote", remote: url)
             defer { git_remote_free(remote) }

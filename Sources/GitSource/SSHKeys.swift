@@ -47,6 +47,10 @@ public struct KnownHosts: Sendable {
 
     /// The fingerprints known for a host.
     public func fingerprints(host: String, port: Int?) -> [String] {
+        matching(host: host, port: port).map(\.fingerprint)
+    }
+
+    private func matching(host: String, port: Int?) -> [Entry] {
         let name = Self.name(host: host, port: port)
         return entries.filter { e in
             if let (salt, hash) = e.hashed {
@@ -54,7 +58,25 @@ public struct KnownHosts: Sendable {
                 return Array(mac) == hash
             }
             return e.patterns.contains(name)
-        }.map(\.fingerprint)
+        }
+    }
+
+    /// The key types known for a host (`ssh-ed25519`, `ecdsa-sha2-nistp256`, …).
+    func keyTypes(host: String, port: Int?) -> Set<String> {
+        Set(matching(host: host, port: port).map(\.keyType))
+    }
+
+    /// Why a host key the server presented is refused, or nil when known_hosts has it: an unknown
+    /// host names the fingerprint to add and the `ssh-keyscan` command; a different key is a
+    /// mismatch. Both SSH transports (libgit2's callback, the pooled connections) report these.
+    func refusal(of fingerprint: String, host: String, port: Int?) -> GitError? {
+        let known = fingerprints(host: host, port: port)
+        if known.contains(fingerprint) { return nil }
+        let name = Self.name(host: host, port: port)
+        if known.isEmpty {
+            return GitError(.hostKeyUnknown, "host \(name) is not in known_hosts; its key fingerprint is \(fingerprint) — add the host's key to known_hosts (ssh-keyscan \(port.map { "-p \($0) " } ?? "")\(host))")
+        }
+        return GitError(.hostKeyMismatch, "host key of \(name) does not match known_hosts: the server presented \(fingerprint), known_hosts has \(known.joined(separator: ", ")) — the key changed or the connection is intercepted")
     }
 
     public var isEmpty: Bool { entries.isEmpty }

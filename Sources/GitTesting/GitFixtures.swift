@@ -86,7 +86,7 @@ public struct UpstreamRepo: Sendable {
 public final class TestSSHD {
     public let dir: String
     public let port: Int
-    let process: Process
+    private(set) var process: Process
     public let hostKeyLine: String
 
     public init(authorizedKeys: [String]) throws {
@@ -108,19 +108,35 @@ public final class TestSSHD {
             """
         try config.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
         try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        process = Process()
+        process = try Self.launch(dir: dir, port: port)
+        let publicKey = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        hostKeyLine = "[127.0.0.1]:\(port) \(publicKey)"
+    }
+
+    /// Starts sshd with the configuration in `dir` and waits until it accepts connections.
+    static func launch(dir: String, port: Int) throws -> Process {
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
         process.arguments = ["-D", "-e", "-f", dir + "/sshd_config"]
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let publicKey = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
-        hostKeyLine = "[127.0.0.1]:\(port) \(publicKey)"
-        // Wait until it accepts connections.
         for _ in 0..<100 {
-            if Self.canConnect(port) { return }
+            if Self.canConnect(port) { return process }
             usleep(50_000)
         }
         throw FixtureError("sshd did not start on port \(port)")
+    }
+
+    /// Kills sshd and every session it serves (what a host restart does), then starts it again on
+    /// the same port with the same host key.
+    public func restart() throws {
+        stop()
+        var waited = 0
+        while (process.isRunning || Self.canConnect(port)) && waited < 100 {
+            usleep(50_000)
+            waited += 1
+        }
+        process = try Self.launch(dir: dir, port: port)
     }
 
     public static func canConnect(_ port: Int) -> Bool {
@@ -144,8 +160,9 @@ public final class TestSSHD {
         try handle.write(contentsOf: Data((publicKey + "\n").utf8))
     }
 
-    /// Stops sshd (SIGKILL; not waiting: Foundation reaps the child).
+    /// Stops sshd and the sessions it serves (SIGKILL; not waiting: Foundation reaps the child).
     public func stop() {
+        signalSessions(SIGKILL)
         kill(process.processIdentifier, SIGKILL)
     }
 

@@ -5,13 +5,16 @@ import GitTesting
 import KubeModel
 
 /// Git operations through libgit2: the no-op poll, a no-op fetch, and clone + reading every file of
-/// a 1,000-file repository. With `--ssh`, the poll also runs against a real sshd on loopback.
+/// a 1,000-file repository. With `--ssh`, polls also run against a real sshd on loopback
+/// (`GitBench+SSH.swift`).
 struct GitBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "git", abstract: "libgit2 poll, fetch and clone figures.")
 
     @Option(help: "Files in the test repository.") var files = 1000
     @Option(help: "Polls to time (median and p99 are reported).") var polls = 200
     @Flag(help: "Also poll over SSH (starts sshd on 127.0.0.1).") var ssh = false
+    @Option(help: "With --ssh: polls over a pooled connection to time (after the first).") var sshPolls = 200
+    @Option(help: "With --ssh: pooled connections opened to measure their memory.") var sshConnections = 100
 
     func shell(_ command: String) throws {
         let p = Process()
@@ -65,29 +68,9 @@ struct GitBench: AsyncParsableCommand {
         print("| no-op poll (ls-remote), file:// | \(pollP50) | \(pollP99) |")
         print("| no-op fetch, file:// | \(fetchP50) | \(fetchP99) |")
         print("\nCPU per no-op poll (file://, all threads): \(pollCPU)\n")
-        if ssh {
-            let samples = try await sshPolls(root: root, url: "\(root)/up.git")
-            let (p50, p99) = stats(samples)
-            print("| no-op poll (ls-remote), ssh on loopback | \(p50) | \(p99) |")
-        }
         print("")
+        if ssh { try await sshBench(root: root, url: "\(root)/up.git") }
         print("Clone (fetch into an empty mirror) of \(files) files: \(ms(cloneTime)); listing the tree and reading all \(blobs.count) blobs (\(bytes / 1024) KiB) from the object database: \(ms(readTime)).")
         try? FileManager.default.removeItem(atPath: root)
-    }
-
-    func sshPolls(root: String, url: String) async throws -> [Duration] {
-        let key = DeployKey.generateEd25519(comment: "bench")
-        let sshd = try TestSSHD(authorizedKeys: [key.publicKey])
-        defer { sshd.stop() }
-        var options = GitMirror.Options(url: sshd.url(url), directory: root + "/ssh-mirror")
-        options.credentials = .sshKey(privateKey: key.privateKeyOpenSSH)
-        options.knownHosts = sshd.hostKeyLine
-        let mirror = GitMirror(options)
-        let clock = ContinuousClock()
-        var samples: [Duration] = []
-        let cpu0 = cpuTime()
-        for _ in 0..<min(polls, 50) { samples.append(try await clock.measure { _ = try await mirror.remoteHeads() }) }
-        print("CPU per no-op poll over ssh (this process, all threads; sshd's own not included): \((cpuTime() - cpu0) / samples.count)")
-        return samples
     }
 }

@@ -1,0 +1,152 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// SSH connections kept for polls (`git ls-remote`), one per host, port, user, deploy key and
+/// known_hosts: a poll runs as a new exec channel on its key's connection instead of paying a key
+/// exchange and an authentication each time. A connection is shared only by mirrors with the
+/// identical key (private key, passphrase and known_hosts alike), so one tenant never rides on a
+/// connection another tenant's key authenticated. Connections live on NIO's shared event loops
+/// (no thread per connection), close after `idleTimeout` without a poll, and are replaced after
+/// `maxAge` so a deploy key revoked on the server stops working for polls too. A connection the
+/// server closed, or that stopped answering, is dropped; a poll that lost its connection before any
+/// byte of its channel arrived is tried once more on a fresh one. Fetches and pushes do not use
+/// these connections (libgit2 makes its own).
+public final class SSHConnections: Sendable {
+    /// One per process: every mirror's default.
+    public static let shared = SSHConnections()
+
+    public struct Options: Sendable {
+        /// A connection without a poll for this long is closed.
+        public var idleTimeout: Duration = .seconds(600)
+        /// A connection this old takes no new polls (a fresh one authenticates again).
+        public var maxAge: Duration = .seconds(3600)
+        /// Channels in flight per connection; more polls wait their turn (sshd's default
+        /// `MaxSessions` is 10).
+        public var channelsPerConnection = 8
+
+        public init(idleTimeout: Duration = .seconds(600), maxAge: Duration = .seconds(3600), channelsPerConnection: Int = 8) {
+            self.idleTimeout = idleTimeout
+            self.maxAge = maxAge
+            self.channelsPerConnection = max(1, channelsPerConnection)
+        }
+    }
+
+    /// What a connection is shared by: everything that decides who it authenticated as and which
+    /// server it trusted. The key is kept as a digest. Hashed once, when made.
+    struct Key: Hashable, Sendable {
+        let host: String
+        let port: Int
+        let user: String
+        let keyDigest: [UInt8]
+        let knownHosts: String
+        private let hash: Int
+
+        init(host: String, port: Int, user: String, keyDigest: [UInt8], knownHosts: String) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.keyDigest = keyDigest
+            self.knownHosts = knownHosts
+            var hasher = Hasher()
+            hasher.combine(host)
+            hasher.combine(port)
+            hasher.combine(user)
+            hasher.combine(keyDigest)
+            hasher.combine(knownHosts)
+            hash = hasher.finalize()
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    }
+
+    public let options: Options
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let connections = Mutex<[Key: SSHConnection]>([:])
+    private let handshakeCount = Atomic<Int>(0)
+
+    public init(options: Options = Options(), logger: Logger = Logger(label: "flotilla.git.ssh")) {
+        self.options = options
+        self.group = MultiThreadedEventLoopGroup.singleton
+        self.logger = logger
+    }
+
+    /// Connections open or being opened.
+    public var count: Int { connections.withLock { $0.values.filter { !$0.isClosed }.count } }
+    /// Connections started since this pool was made (each one a key exchange and authentication).
+    public var handshakes: Int { handshakeCount.load(ordering: .relaxed) }
+
+    /// Closes every connection (polls in flight on them fail).
+    public func closeAll() {
+        let all = connections.withLock { map in
+            defer { map.removeAll() }
+            return Array(map.values)
+        }
+        for connection in all { connection.close(nil) }
+    }
+
+    /// The refs `git-upload-pack` advertises for `remote`'s path, over this pool's connection for
+    /// the key. Fails with a `GitError`; `timeout` bounds the whole poll (a handshake included).
+    func listRemote(_ settings: SSHHandshakeSettings, timeout: Duration) async throws(GitError) -> RemoteHeads {
+        let start = NIODeadline.now()
+        let deadline = start + TimeAmount(timeout)
+        let key = settings.poolKey
+        var retried = false
+        while true {
+            if Task.isCancelled { throw GitError(.cancelled, "\(settings.prefix) cancelled") }
+            let (connection, reused) = connection(for: key, settings, deadline: deadline)
+            // On a reused connection, half the time is allowed for the server to answer a channel
+            // open; the other half is left for a retry on a fresh connection.
+            let staleAfter = reused && !retried ? start + TimeAmount(timeout / 2) : nil
+            do {
+                return try await connection.poll(settings.remote.uploadPackCommand, prefix: settings.prefix, timeout: timeout,
+                                                 deadline: deadline, staleAfter: staleAfter)
+            } catch let failure as SSHPollFailure {
+                guard failure.retryable, !retried, NIODeadline.now() < deadline else {
+                    // A handshake failure names the URL of the poll that started the connection.
+                    var error = failure.error
+                    if error.message.hasPrefix(connection.settings.prefix) {
+                        error.message = settings.prefix + error.message.dropFirst(connection.settings.prefix.count)
+                    }
+                    throw error
+                }
+                logger.debug("SSH poll retried on a new connection", metadata: ["host": "\(key.host)", "port": "\(key.port)"])
+                connection.close(nil)
+                retried = true
+            } catch {
+                throw GitError(.other, "\(settings.prefix): \(error)")
+            }
+        }
+    }
+
+    /// The connection for `key`: the open one, or a new one started now.
+    private func connection(for key: Key, _ settings: SSHHandshakeSettings, deadline: NIODeadline) -> (SSHConnection, reused: Bool) {
+        let now = NIODeadline.now()
+        let (connection, retired, isNew) = connections.withLock { map -> (SSHConnection, SSHConnection?, Bool) in
+            var retired: SSHConnection?
+            if let existing = map[key] {
+                if !existing.isClosed && now - existing.openedAt < TimeAmount(options.maxAge) { return (existing, nil, false) }
+                retired = existing
+            }
+            let fresh = SSHConnection(settings: settings, eventLoop: group.next(), limits: options, logger: logger) { [weak self] closed in
+                self?.forget(key, closed)
+            }
+            map[key] = fresh
+            return (fresh, retired, true)
+        }
+        retired?.retire()
+        if isNew {
+            handshakeCount.add(1, ordering: .relaxed)
+            connection.start(deadline: deadline)
+        }
+        return (connection, !isNew)
+    }
+
+    private func forget(_ key: Key, _ connection: SSHConnection) {
+        connections.withLock { map in
+            if map[key] === connection { map[key] = nil }
+        }
+    }
+}
