@@ -13,6 +13,16 @@ extension DashboardServer {
         guard let viewer = viewer(request) else { return Response(status: .seeOther, headers: [.location: "/login"]) }
         let query = OverviewQuery(parameters: Self.parameters(request.uri.query))
         var problem: String?
+        if !feed.informer.hasSynced {
+            // Just started: give the first list a moment, so that the first page is not empty
+            // (the live feed updates rows it shows; it does not add the ones a page never had).
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.feed.informer.waitForSync() }
+                group.addTask { try? await Task.sleep(for: .seconds(3)) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
         if !feed.informer.hasSynced, sessions == nil {
             // Not listed yet: say why, as the API server says it (e.g. RBAC), rather than show nothing.
             do {
