@@ -38,6 +38,8 @@ public actor Syncer {
     /// whether they were healthy (`Current`). The same resourceVersion means the same object, so
     /// neither the field-by-field check nor the health is worked out again.
     var verified: [ResourceID: Verified] = [:]
+    /// The revision `verified` was last pruned for.
+    private var verifiedRevision: String?
 
     struct Verified {
         var resourceVersion: String
@@ -124,16 +126,21 @@ public actor Syncer {
         }
         var changes = applied.map(\.change)
         var appliedUIDs = Set<String>()
-        let idsByUID = Dictionary(inventory.entries.values.map { ($0.uid, [$0.id]) }, uniquingKeysWith: +)
+        appliedUIDs.reserveCapacity(applied.count)
+        // Built only if an entry changes (a resync that changes nothing never needs it).
+        var idsByUID: [String: [ResourceID]]? = nil
         for result in applied {
             switch result.change.action {
             case .created, .configured, .unchanged:
                 guard let uid = result.uid else { continue }
                 appliedUIDs.insert(uid)
+                let id = result.object.id
+                if let entry = inventory.entries[id], entry.uid == uid, entry.apiVersion == result.object.apiVersion { continue }
+                if idsByUID == nil { idsByUID = Dictionary(inventory.entries.values.map { ($0.uid, [$0.id]) }, uniquingKeysWith: +) }
                 // The same object recorded under another API group (e.g. an Ingress that moved from
                 // extensions to networking.k8s.io) is one object: keep one entry.
-                for other in idsByUID[uid] ?? [] where other != result.object.id { inventory.entries[other] = nil }
-                inventory.entries[result.object.id] = InventoryEntry(id: result.object.id, apiVersion: result.object.apiVersion, uid: uid)
+                for other in idsByUID?[uid] ?? [] where other != id { inventory.entries[other] = nil }
+                inventory.entries[id] = InventoryEntry(id: id, apiVersion: result.object.apiVersion, uid: uid)
             default:
                 break
             }
@@ -179,7 +186,13 @@ public actor Syncer {
             }
         }
         self.inventory = inventory
-        verified = verified.filter { wanted.contains($0.key.description) }
+        // Entries of objects no longer in git go (only when the revision moved: the same
+        // revision declares the same objects, unless a generator printed others, whose stale
+        // entries then wait for the next revision and are never read meanwhile).
+        if rendered.revision != verifiedRevision {
+            verified = verified.filter { wanted.contains($0.key.description) }
+            verifiedRevision = rendered.revision
+        }
         let assessed = applied.filter { $0.health != nil }
         let unhealthy = Dictionary(assessed.compactMap { a in a.health.flatMap { $0.status == .current ? nil : (a.object.id, $0) } },
                                    uniquingKeysWith: { a, _ in a })
