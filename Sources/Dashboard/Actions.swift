@@ -21,9 +21,7 @@ enum Action: String, Sendable, CaseIterable {
             let body = (try? encoder.encode(request)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             return ["metadata": ["annotations": [.init(stringLiteral: Flotilla.requestAnnotationPrefix + InstanceRequest.newID(now: now)): .string(body)]]]
         case .sync:
-            // As `flotilla sync` writes it: a new value each time, so two requests in a second are two.
-            let token = ISO8601DateFormatter().string(from: now) + "-" + UUID().uuidString.prefix(8).lowercased()
-            return ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string(token)]]]
+            return Flotilla.reconcileRequest(at: now)
         case .suspend: return ["spec": ["suspend": true]]
         case .resume: return ["spec": ["suspend": false]]
         case .approvePrune:

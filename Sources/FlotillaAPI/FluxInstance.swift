@@ -317,3 +317,13 @@ public struct RequestResult: Codable, Sendable, Hashable {
         (self.id, self.action, self.state, self.message, self.completedAt) = (id, action, state, message, completedAt)
     }
 }
+
+extension Flotilla {
+    /// The merge patch that asks an instance to sync now (`flotilla sync`, the dashboard's Sync
+    /// button): a new `reconcile-requested-at` value each time, the time and a random suffix, so
+    /// two requests in one second are two.
+    public static func reconcileRequest(at now: Date = Date()) -> JSONValue {
+        let token = ISO8601DateFormatter().string(from: now) + "-" + UUID().uuidString.prefix(8).lowercased()
+        return ["metadata": ["annotations": [.init(stringLiteral: reconcileRequestedAt): .string(token)]]]
+    }
+}

@@ -43,10 +43,6 @@ public final class EventRecorder: Sendable {
 
     public enum EventType: String, Sendable { case normal = "Normal", warning = "Warning" }
 
-    /// RFC 3339 in UTC, whole seconds (a value type: no ICU formatter built per Event).
-    static let format = Date.ISO8601FormatStyle()
-
-    static func timestamp(_ date: Date = Date()) -> String { date.formatted(format) }
 
     /// Records an event about `object` (its apiVersion, kind, metadata.name/namespace/uid are used).
     public func record(_ object: JSONValue, type: EventType, reason: String, message: String) async {
@@ -55,7 +51,7 @@ public final class EventRecorder: Sendable {
         let name = meta?["name"]?.stringValue ?? ""
         let uid = meta?["uid"]?.stringValue ?? ""
         let key = [uid, namespace, name, type.rawValue, reason, message].joined(separator: "\u{0}")
-        let stamp = Self.timestamp()
+        let stamp = KubeTime.string()
         let window = self.window
         let clock = self.now()
         let previous = memory.withLock { m -> Seen? in

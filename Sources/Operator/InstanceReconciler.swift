@@ -104,7 +104,7 @@ public actor InstanceReconciler {
         self.workDirectory = "\(environment.workRoot)/\(settings.ref.namespace)/\(settings.ref.name)"
         self.metrics = OperatorMetrics.Instance(settings.ref)
         self.lastApplied = status?.lastAppliedRevision
-        self.lastSync = status?.lastSyncTime.flatMap(StatusBuilder.date)
+        self.lastSync = status?.lastSyncTime.flatMap(KubeTime.date)
         // A request made while no operator ran is handled now (older operators did not record
         // the handled request: then the current one counts as handled).
         self.lastRequest = status?.lastHandledReconcileAt ?? settings.reconcileRequestedAt

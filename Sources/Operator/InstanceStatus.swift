@@ -80,13 +80,6 @@ public struct Outcome: Sendable, Equatable {
 }
 
 enum StatusBuilder {
-    /// RFC 3339 in UTC, whole seconds (a value type: no ICU formatter built per call).
-    static let format = Date.ISO8601FormatStyle()
-
-    static func timestamp(_ date: Date = Date()) -> String { date.formatted(format) }
-
-    static func date(_ text: String) -> Date? { try? format.parse(text) }
-
     /// Whether a new status is worth a write. One that differs from the last written only in its
     /// time stamps (the last sync, the last health check, the last image scan: a resync, a check
     /// or a scan that changed nothing) is written once the written sync time is `FluxInstanceStatus.timeRefreshPeriod`
@@ -102,7 +95,7 @@ enum StatusBuilder {
         b.health?.lastCheckTime = nil
         a.images?.lastScanTime = nil
         b.images?.lastScanTime = nil
-        guard a == b, let written = previous.lastSyncTime.flatMap(date) else { return true }
+        guard a == b, let written = previous.lastSyncTime.flatMap(KubeTime.date) else { return true }
         return now.timeIntervalSince(written) >= FluxInstanceStatus.timeRefreshPeriod
     }
 

@@ -139,7 +139,6 @@ public final class Supervisor: Service, Sendable {
         return nil
     }
 
-    /// Level-based: brings the set of reconcilers in line with the instance as cached now.
     /// What the supervisor acts on in a FluxInstance: its spec (through `generation`), annotations,
     /// labels, finalizers, deletion and uid. A change of anything else is the status (most
     /// often the instance's own write) and is not worth decoding the object for.
@@ -170,8 +169,10 @@ public final class Supervisor: Service, Sendable {
         }
     }
 
+    /// Level-based: brings the set of reconcilers in line with the instance as cached now.
     func reconcile(_ ref: InstanceRef) async throws {
         guard let object = cached(ref) else {
+            state.withLock { _ = $0.inputs.removeValue(forKey: ref) }
             await stopReconciler(ref)
             return
         }
@@ -220,7 +221,7 @@ public final class Supervisor: Service, Sendable {
     }
 
     func writeInvalid(_ instance: FluxInstance, _ error: InvalidSpec) async {
-        let now = StatusBuilder.timestamp()
+        let now = KubeTime.string()
         var status = instance.status ?? FluxInstanceStatus()
         status.observedGeneration = instance.metadata.generation
         status.conditions = StatusBuilder.conditions(.failure(ConditionReason.invalidSpec, error.message, .terminal), reconciling: false,

@@ -153,11 +153,6 @@ public final class LiveCache: Sendable {
         await view(type, scope: namespace).object(namespace: objectNamespace, name: name)
     }
 
-    /// The resourceVersion and uid of a live object (see `view(_:scope:metadataOnly:)`).
-    public func version(_ type: ResourceType, scope namespace: String?, objectNamespace: String?, name: String) async -> Version {
-        await view(type, scope: namespace, metadataOnly: true).version(namespace: objectNamespace, name: name)
-    }
-
     private func listVersions(_ key: Key) async -> Versions? {
         do {
             let list = try await client.listMetadata(key.type, namespace: key.namespace, labelSelector: selector)

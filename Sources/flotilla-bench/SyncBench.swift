@@ -138,7 +138,7 @@ struct SyncBench: AsyncParsableCommand {
         init(_ read: @escaping () async throws -> [String: Int]) { self.read = read }
         mutating func reset() async throws { base = try await read() }
         func since() async throws -> [String: Int] {
-            try await read().compactMapValues { $0 }.reduce(into: [:]) { out, item in
+            try await read().reduce(into: [:]) { out, item in
                 let n = item.value - (base[item.key] ?? 0)
                 if n > 0 { out[item.key] = n }
             }

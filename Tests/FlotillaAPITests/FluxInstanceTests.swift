@@ -24,6 +24,16 @@ struct FluxInstanceTests {
         #expect(back.semanticallyEquals(json))
     }
 
+    @Test("a sync request is a new reconcile-requested-at value each time, even within one second")
+    func reconcileRequest() {
+        let now = Date()
+        let a = Flotilla.reconcileRequest(at: now), b = Flotilla.reconcileRequest(at: now)
+        let value = { (p: JSONValue) in p["metadata"]?["annotations"]?[Flotilla.reconcileRequestedAt]?.stringValue ?? "" }
+        #expect(value(a).hasPrefix(ISO8601DateFormatter().string(from: now) + "-"))
+        #expect(value(a) != value(b))
+        #expect(a["metadata"]?["annotations"]?.objectValue?.count == 1 && a.objectValue?.count == 1, "nothing else is patched")
+    }
+
     @Test("Flux v1 annotations are read under either prefix, fluxcd.io first")
     func annotations() {
         #expect(FluxAnnotations.value("automated", in: ["flux.weave.works/automated": "true"]) == "true")

@@ -1,3 +1,4 @@
+import Foundation
 import KubeModel
 import Testing
 
@@ -69,6 +70,14 @@ struct JSONTests {
     ])
     func skippingMalformed(text: String) {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(text.utf8), skipping: "managedFields") }
+    }
+
+    @Test("Kubernetes time stamps: RFC 3339 in UTC, whole seconds, read back")
+    func kubeTime() throws {
+        let date = Date(timeIntervalSince1970: 1_796_553_600.75)
+        #expect(KubeTime.string(date) == "2026-12-06T10:40:00Z")
+        #expect(KubeTime.date("2026-12-06T10:40:00Z") == Date(timeIntervalSince1970: 1_796_553_600))
+        #expect(KubeTime.date("yesterday") == nil)
     }
 
     @Test("1 and 1.0 are semantically equal, but not equal as values")

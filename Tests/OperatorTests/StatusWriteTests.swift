@@ -26,7 +26,7 @@ struct StatusWriteTests {
     @Test("a status whose only change is its times is written once the written sync time is ten minutes old; any other change at once")
     func onlyTimesMoved() throws {
         let written = Self.status(synced: "2026-12-06T10:00:00Z", checked: "2026-12-06T10:00:00Z")
-        let at = { (text: String) in try #require(StatusBuilder.date(text)) }
+        let at = { (text: String) in try #require(KubeTime.date(text)) }
         let resync = Self.status(synced: "2026-12-06T10:00:05Z", checked: "2026-12-06T10:00:05Z")
         #expect(!StatusBuilder.worthWriting(resync, previous: written, now: try at("2026-12-06T10:00:05Z")))
         #expect(!StatusBuilder.worthWriting(resync, previous: written, now: try at("2026-12-06T10:09:59Z")))
@@ -56,13 +56,13 @@ struct StatusWriteTests {
             #expect(await reconciler.syncsCompleted >= syncs + 3, "it did resync")
             #expect(f.cluster.api.requestCount(verb: "patch", resource: "fluxinstances") == 0, "\(f.cluster.api.requestCounts())")
 
-            let before = try #require(try await f.instance("apps", namespace: "team-a")?.status?.lastSyncTime.flatMap(StatusBuilder.date))
+            let before = try #require(try await f.instance("apps", namespace: "team-a")?.status?.lastSyncTime.flatMap(KubeTime.date))
             _ = try await f.client.patch(FluxInstance.resourceType, name: "apps", namespace: "team-a",
                                          ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): "token-1"]]])
             #expect(try await eventually(timeout: .seconds(10)) {
                 try await f.instance("apps", namespace: "team-a")?.status?.lastHandledReconcileAt == "token-1"
             })
-            let after = try #require(try await f.instance("apps", namespace: "team-a")?.status?.lastSyncTime.flatMap(StatusBuilder.date))
+            let after = try #require(try await f.instance("apps", namespace: "team-a")?.status?.lastSyncTime.flatMap(KubeTime.date))
             #expect(after > before)
         }
     }

@@ -20,7 +20,7 @@ extension InstanceReconciler {
         lastAutomation = Date()
         defer { rescan = [] }  // scanned afresh by this run
         var status = ImagesStatus()
-        status.lastScanTime = StatusBuilder.timestamp()
+        status.lastScanTime = KubeTime.string()
         status.lastCommit = imagesStatus?.lastCommit
         var pushed = false
         do {

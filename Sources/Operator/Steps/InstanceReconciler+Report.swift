@@ -30,7 +30,7 @@ extension InstanceReconciler {
         if !reconciling { env.metrics.setReady(settings.ref, outcome.ready) }
         let previous = lastWrittenStatus
         var status = previous ?? FluxInstanceStatus()
-        let now = StatusBuilder.timestamp()
+        let now = KubeTime.string()
         status.observedGeneration = settings.generation
         status.health = healthReport(now: Date())
         status.drift = driftReport
@@ -41,7 +41,7 @@ extension InstanceReconciler {
         if let head { status.headRevision = head }
         status.lastAppliedRevision = lastApplied
         status.shortRevision = lastApplied.map { String($0.prefix(7)) }
-        status.lastSyncTime = lastSync.map { StatusBuilder.timestamp($0) }
+        status.lastSyncTime = lastSync.map { KubeTime.string($0) }
         status.lastHandledReconcileAt = lastRequest
         if let behind { status.behind = behind }
         if let result = lastCounts {

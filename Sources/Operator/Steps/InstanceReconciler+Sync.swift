@@ -61,7 +61,7 @@ extension InstanceReconciler {
             lastApplied = head
             if previous != head {
                 let commit = try? await mirror.commit(head)
-                history.insert(SyncRecord(revision: head, subject: commit?.summary, author: commit?.author, time: StatusBuilder.timestamp(),
+                history.insert(SyncRecord(revision: head, subject: commit?.summary, author: commit?.author, time: KubeTime.string(),
                                           applied: result.count(.created) + result.count(.configured), unchanged: result.count(.unchanged),
                                           pruned: result.count(.deleted), failed: result.count(.failed) + result.count(.conflict)), at: 0)
                 history = Array(history.prefix(SyncRecord.kept))

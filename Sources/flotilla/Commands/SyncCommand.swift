@@ -21,10 +21,9 @@ struct SyncCommand: AsyncParsableCommand {
         try await using(requester.client) { _ in
             let target = requester.target
             let requestedAt = Date()
-            let token = ISO8601DateFormatter().string(from: requestedAt) + "-" + UUID().uuidString.prefix(8).lowercased()
             do {
                 _ = try await requester.client.patch(FluxInstance.resourceType, name: instance, namespace: requester.namespace,
-                                                     ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): .string(token)]]])
+                                                     Flotilla.reconcileRequest(at: requestedAt))
             } catch let error as KubeError {
                 if error.code == 403 { throw CLIError("you may not ask \(target) to sync: \(error.message)") }
                 if error.isNotFound { throw CLIError("\(target) not found") }

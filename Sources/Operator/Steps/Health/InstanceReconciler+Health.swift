@@ -92,8 +92,8 @@ extension InstanceReconciler {
         var report = HealthReport(state: summary.state.rawValue)
         report.revision = watch.revision
         report.total = summary.total
-        report.since = StatusBuilder.timestamp(watch.since)
-        report.lastCheckTime = StatusBuilder.timestamp(watch.checkedAt)
+        report.since = KubeTime.string(watch.since)
+        report.lastCheckTime = KubeTime.string(watch.checkedAt)
         let objects = summary.unhealthy.prefix(20).map {
             UnhealthyObject(object: "\($0.id)", status: $0.health.status.rawValue, reason: $0.health.reason.isEmpty ? nil : $0.health.reason,
                             message: $0.health.message.isEmpty ? nil : $0.health.message)
@@ -113,7 +113,7 @@ extension InstanceReconciler {
         }
         var report = DriftReport(count: drifted.count)
         report.corrected = corrected.count
-        report.detectedAt = driftReport?.detectedAt ?? StatusBuilder.timestamp(now)
+        report.detectedAt = driftReport?.detectedAt ?? KubeTime.string(now)
         report.objects = drifted.prefix(20).map { DriftedObject(object: "\($0.id)", drift: $0.drift ?? "", corrected: $0.action != .drifted) }
         if driftReport == nil {
             let first = drifted.prefix(3).map { "\($0.id) (\($0.drift ?? ""))" }.joined(separator: ", ")

@@ -61,7 +61,7 @@ extension InstanceReconciler {
     func dropStalePayloads() -> Bool {
         var changed = false
         for i in requestResults.indices where requestResults[i].result != nil {
-            if let at = StatusBuilder.date(requestResults[i].completedAt), Date().timeIntervalSince(at) < Self.requestPayloadLifetime { continue }
+            if let at = KubeTime.date(requestResults[i].completedAt), Date().timeIntervalSince(at) < Self.requestPayloadLifetime { continue }
             requestResults[i].result = nil
             changed = true
         }
@@ -84,7 +84,7 @@ extension InstanceReconciler {
         } catch {
             result.message = "\(error)"
         }
-        result.completedAt = StatusBuilder.timestamp()
+        result.completedAt = KubeTime.string()
         let level: Logger.Level = result.state == "Succeeded" ? .notice : .warning
         logger.log(level: level, "request", metadata: ["request": "\(id)", "action": "\(result.action)", "user": "\(result.user ?? "")",
                                                    "state": "\(result.state)", "message": "\(result.message)"])
@@ -170,7 +170,7 @@ extension InstanceReconciler {
                 row["tags"] = .array(ordered.prefix(limit).map { tag in
                     var t: [String: JSONValue] = ["tag": .string(tag), "allowed": .bool(filter.matches(tag))]
                     if tag == current { t["current"] = true }
-                    if let created = c.info[tag]?.created { t["created"] = .string(StatusBuilder.timestamp(created)) }
+                    if let created = c.info[tag]?.created { t["created"] = .string(KubeTime.string(created)) }
                     return .object(t)
                 })
                 if ordered.count > limit { row["moreTags"] = .int(Int64(ordered.count - limit)) }
