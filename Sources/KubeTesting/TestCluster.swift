@@ -3,6 +3,7 @@ import KubeClient
 import KubeEmulator
 import KubeModel
 import Logging
+import Synchronization
 
 /// A Kubernetes API emulator served over HTTPS on 127.0.0.1 for tests, with clients for its users.
 /// Use `withTestCluster { cluster in … }`, which stops the server and the clients afterwards.
@@ -11,6 +12,10 @@ public final class TestCluster: Sendable {
     public let tls: TLSMaterial
     public let port: Int
     let serving: Task<Void, any Error>
+    /// Every client made by `client(user:adjust:)`, shut down by `stop()`: a test that fails
+    /// half-way (a fixture's init that throws) never drops a client that was not shut down, which
+    /// AsyncHTTPClient treats as a fatal error in debug builds.
+    private let clients = Mutex<[KubeClient]>([])
 
     init(api: KubeAPIServer, tls: TLSMaterial, port: Int, serving: Task<Void, any Error>) {
         self.api = api
@@ -40,6 +45,7 @@ public final class TestCluster: Sendable {
     }
 
     public func stop() async {
+        for client in clients.withLock({ $0 }) { try? await client.shutdown() }  // already shut down: fine
         serving.cancel()
         _ = try? await serving.value
     }
@@ -54,7 +60,9 @@ public final class TestCluster: Sendable {
     public func client(user: String = "admin", adjust: (inout ClientConfiguration) -> Void = { _ in }) throws -> KubeClient {
         var c = configuration(user: user)
         adjust(&c)
-        return try KubeClient(configuration: c)
+        let client = try KubeClient(configuration: c)
+        clients.withLock { $0.append(client) }
+        return client
     }
 
     /// A kubeconfig YAML for this cluster with the given users' tokens.
