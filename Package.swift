@@ -306,6 +306,7 @@ let package = Package(
             dependencies: [
                 "GitSource",
                 "GitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

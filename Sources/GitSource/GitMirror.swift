@@ -70,6 +70,9 @@ public final class GitMirror: Sendable {
         /// connection of their own through libgit2, like fetches. Used only with an ed25519 or
         /// ECDSA key (see `GitMirror+SSHPolls.swift`).
         public var sshConnections: SSHConnections? = .shared
+        /// `git://` polls over SwiftNIO (`GitDaemonPoll`: no git thread, a deadline on every wait);
+        /// false: through libgit2, like fetches.
+        public var gitDaemonPollsOverNIO = true
         /// Signs the commits this mirror makes: given the commit object, returns the armored
         /// signature (GPG or SSH) stored in its `gpgsig` header. Runs on the git thread.
         public var signer: CommitSigner?
@@ -88,11 +91,14 @@ public final class GitMirror: Sendable {
     let localBranches = Mutex<[String: String]?>(nil)
     /// How polls reach an SSH remote over a pooled connection; nil: through libgit2.
     let sshPolls: SSHHandshakeSettings?
+    /// Where polls of a `git://` remote go over SwiftNIO; nil: through libgit2.
+    let gitDaemonPolls: GitDaemonRemote?
 
     public init(_ options: Options) {
         self.options = options
         self.knownHosts = KnownHosts(options.knownHosts)
         self.sshPolls = options.sshConnections == nil ? nil : Self.pooledSSH(options, knownHosts: knownHosts)
+        self.gitDaemonPolls = options.gitDaemonPollsOverNIO ? GitDaemonRemote(url: options.url) : nil
     }
 
     var path: String { options.directory + "/mirror.git" }
@@ -132,6 +138,7 @@ public final class GitMirror: Sendable {
 
     func listRemote() async throws(GitError) -> RemoteHeads {
         if let sshPolls, let pool = options.sshConnections { return try await listRemote(sshPolls, pool: pool) }
+        if let gitDaemonPolls { return try await listRemote(gitDaemonPolls) }
         let url = options.url
         return try await run(Self.listOperation) { ctx throws(GitError) in
             var remote: OpaquePointer?

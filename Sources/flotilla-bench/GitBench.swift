@@ -6,13 +6,14 @@ import KubeModel
 
 /// Git operations through libgit2: the no-op poll, a no-op fetch, and clone + reading every file of
 /// a 1,000-file repository. With `--ssh`, polls also run against a real sshd on loopback
-/// (`GitBench+SSH.swift`).
+/// (`GitBench+SSH.swift`); with `--git-daemon`, against `git daemon` (`GitBench+Daemon.swift`).
 struct GitBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "git", abstract: "libgit2 poll, fetch and clone figures.")
 
     @Option(help: "Files in the test repository.") var files = 1000
     @Option(help: "Polls to time (median and p99 are reported).") var polls = 200
     @Flag(help: "Also poll over SSH (starts sshd on 127.0.0.1).") var ssh = false
+    @Flag(help: "Also poll over git:// (starts git daemon on 127.0.0.1), over SwiftNIO and through libgit2.") var gitDaemon = false
     @Option(help: "With --ssh: polls over a pooled connection to time (after the first).") var sshPolls = 200
     @Option(help: "With --ssh: pooled connections opened to measure their memory.") var sshConnections = 100
 
@@ -70,6 +71,7 @@ struct GitBench: AsyncParsableCommand {
         print("\nCPU per no-op poll (file://, all threads): \(pollCPU)\n")
         print("")
         if ssh { try await sshBench(root: root, url: "\(root)/up.git") }
+        if gitDaemon { try await daemonBench(root: root) }
         print("Clone (fetch into an empty mirror) of \(files) files: \(ms(cloneTime)); listing the tree and reading all \(blobs.count) blobs (\(bytes / 1024) KiB) from the object database: \(ms(readTime)).")
         try? FileManager.default.removeItem(atPath: root)
     }

@@ -31,3 +31,16 @@ extension GitMirror {
     /// Whether this mirror's polls use pooled SSH connections (not libgit2).
     public var pollsOverPooledSSH: Bool { sshPolls != nil }
 }
+
+/// Polls of `git://` remotes over SwiftNIO (`GitDaemonPoll`).
+extension GitMirror {
+    /// `git ls-remote` over a connection of its own: one poll at a time per mirror.
+    func listRemote(_ remote: GitDaemonRemote) async throws(GitError) -> RemoteHeads {
+        await gate.acquire()
+        defer { gate.release() }
+        return try await GitDaemonPoll.listRemote(remote, prefix: "\(Self.listOperation) \(GitURL.redacted(options.url))", timeout: options.timeout)
+    }
+
+    /// Whether this mirror's polls go over SwiftNIO to a `git://` remote (not libgit2).
+    public var pollsGitDaemonOverNIO: Bool { gitDaemonPolls != nil }
+}

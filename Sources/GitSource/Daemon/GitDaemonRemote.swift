@@ -1,0 +1,40 @@
+import NIOCore
+
+/// Where a `git://` poll goes, and the request that opens it: git's protocol v0 over TCP, as
+/// `git daemon` serves it. The request is one pkt-line, `git-upload-pack <path>\0host=<host>[:<port>]\0`
+/// (pack-protocol.txt's `git-proto-request`), the path as git sends it (`git://host/~user/repo`
+/// asks for `~user/repo`). URLs with percent-escapes are left to libgit2, which decodes them.
+struct GitDaemonRemote: Sendable, Hashable {
+    static let defaultPort = 9418
+
+    let host: String
+    let port: Int?
+    let path: String
+
+    init?(url: String) {
+        guard url.hasPrefix("git://"), let parts = GitURL.parse(url), parts.scheme == "git", !parts.host.isEmpty,
+              parts.user == nil else { return nil }
+        let rest = url.dropFirst("git://".count)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        var path = rest[slash...]
+        if path.dropFirst().hasPrefix("~") { path = path.dropFirst() }
+        guard path.count > 1, path.utf8.count < 60000, !path.contains("%"), !path.contains("\0"), !path.contains("?"), !path.contains("#") else { return nil }
+        host = parts.host
+        port = parts.port
+        self.path = String(path)
+    }
+
+    var connectPort: Int { port ?? Self.defaultPort }
+
+    /// The request's pkt-line: four hex digits of length (counting themselves), then the payload.
+    var request: ByteBuffer {
+        let hostParameter = port.map { "host=\(bracketed):\($0)" } ?? "host=\(bracketed)"
+        let payload = "git-upload-pack \(path)\0\(hostParameter)\0"
+        let length = payload.utf8.count + 4
+        let digits = String(length, radix: 16)
+        return ByteBuffer(string: String(repeating: "0", count: 4 - digits.count) + digits + payload)
+    }
+
+    /// An IPv6 literal goes in brackets, as git writes it.
+    private var bracketed: String { host.contains(":") ? "[\(host)]" : host }
+}
