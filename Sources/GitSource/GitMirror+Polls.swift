@@ -38,7 +38,7 @@ extension GitMirror {
     func listRemote(_ remote: GitDaemonRemote) async throws(GitError) -> RemoteHeads {
         await gate.acquire()
         defer { gate.release() }
-        return try await GitDaemonPoll.listRemote(remote, prefix: "\(Self.listOperation) \(GitURL.redacted(options.url))", timeout: options.timeout)
+        return try await GitDaemonPoll.listRemote(remote, prefix: listPrefix, timeout: options.timeout)
     }
 
     /// Whether this mirror's polls go over SwiftNIO to a `git://` remote (not libgit2).

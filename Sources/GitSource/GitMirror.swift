@@ -93,12 +93,15 @@ public final class GitMirror: Sendable {
     let sshPolls: SSHHandshakeSettings?
     /// Where polls of a `git://` remote go over SwiftNIO; nil: through libgit2.
     let gitDaemonPolls: GitDaemonRemote?
+    /// How a poll's errors begin (made once: redacting the URL per poll was 2 % of an idle operator).
+    let listPrefix: String
 
     public init(_ options: Options) {
         self.options = options
         self.knownHosts = KnownHosts(options.knownHosts)
         self.sshPolls = options.sshConnections == nil ? nil : Self.pooledSSH(options, knownHosts: knownHosts)
         self.gitDaemonPolls = options.gitDaemonPollsOverNIO ? GitDaemonRemote(url: options.url) : nil
+        self.listPrefix = "\(Self.listOperation) \(GitURL.redacted(options.url))"
     }
 
     var path: String { options.directory + "/mirror.git" }
@@ -150,39 +153,56 @@ public final class GitMirror: Sendable {
             let code = git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, nil, nil)
             guard code == 0 else { throw ctx.error(code) }
             defer { git_remote_disconnect(remote) }
-            var heads: UnsafeMutablePointer<UnsafePointer<git_remote_head>?>?
-            var count = 0
-            try check(git_remote_ls(&heads, &count, remote), "list remote refs", remote: url)
-            var refs: [String: String] = [:]
-            var defaultBranch: String?
-            for i in 0..<count {
-                guard let head = heads?[i]?.pointee else { continue }
-                let name = String(cString: head.name)
-                refs[name] = head.oid.hex
-                if name == "HEAD", let target = head.symref_target {
-                    defaultBranch = String(String(cString: target).dropFirst("refs/heads/".count))
-                }
-            }
-            return RemoteHeads(refs: refs, defaultBranch: defaultBranch)
+            return try Self.advertisedHeads(remote!, url: url)
         }
+    }
+
+    /// The refs a connected (or fetched-from) remote advertised, as `git ls-remote` lists them.
+    static func advertisedHeads(_ remote: OpaquePointer, url: String) throws(GitError) -> RemoteHeads {
+        var heads: UnsafeMutablePointer<UnsafePointer<git_remote_head>?>?
+        var count = 0
+        try check(git_remote_ls(&heads, &count, remote), "list remote refs", remote: url)
+        var refs: [String: String] = [:]
+        var defaultBranch: String?
+        for i in 0..<count {
+            guard let head = heads?[i]?.pointee else { continue }
+            let name = String(cString: head.name)
+            refs[name] = head.oid.hex
+            if name == "HEAD", let target = head.symref_target {
+                defaultBranch = String(String(cString: target).dropFirst("refs/heads/".count))
+            }
+        }
+        return RemoteHeads(refs: refs, defaultBranch: defaultBranch)
     }
 
     /// Clones on first use, then fetches every branch and tag (pruning deleted ones). Returns
     /// branch → commit id.
     @discardableResult
     public func fetch() async throws(GitError) -> [String: String] {
-        let (url, path) = (options.url, path)
-        localBranches.withLock { $0 = nil }
-        let branches = try await run("fetch") { ctx throws(GitError) in
-            let repo = try Repository.openOrCreate(path)
-            try Self.fetch(repo, url: url, ctx: ctx)
-            return repo.branches()
-        }
-        localBranches.withLock { $0 = branches }
-        return branches
+        try await fetchReportingHeads().branches
     }
 
-    static func fetch(_ repo: Repository, url: String, ctx: CallbackContext) throws(GitError) {
+    /// A fetch that also returns the remote's heads as it advertised them (what a poll would
+    /// have said, HEAD's branch included): for a pass that must ask the remote now, one
+    /// connection (one upload-pack on the git host) instead of a poll and then a fetch. The
+    /// result is shared with other mirrors of the remote like a poll's (`SharedPolls`).
+    public func fetchReportingHeads() async throws(GitError) -> (branches: [String: String], heads: RemoteHeads) {
+        let (url, path) = (options.url, path)
+        localBranches.withLock { $0 = nil }
+        let fetched = try await run("fetch") { ctx throws(GitError) in
+            let repo = try Repository.openOrCreate(path)
+            let heads = try Self.fetch(repo, url: url, ctx: ctx)
+            return (branches: repo.branches(), heads: heads)
+        }
+        localBranches.withLock { $0 = fetched.branches }
+        options.polls.record(pollKey, fetched.heads)
+        return fetched
+    }
+
+    /// Fetches into `repo`; returns what the remote advertised (libgit2 keeps it after the fetch
+    /// disconnects, for its own ref updates).
+    @discardableResult
+    static func fetch(_ repo: Repository, url: String, ctx: CallbackContext) throws(GitError) -> RemoteHeads {
         let remote = try repo.remote(url: url)
         var opts = git_fetch_options()
         git_fetch_options_init(&opts, UInt32(GIT_FETCH_OPTIONS_VERSION))
@@ -193,6 +213,7 @@ public final class GitMirror: Sendable {
         opts.update_fetchhead = 0
         let code = withStringArray(Repository.mirrorRefspecs) { git_remote_fetch(remote.pointer, &$0, &opts, "flotilla fetch") }
         guard code == 0 else { throw ctx.error(code) }
+        return try advertisedHeads(remote.pointer, url: url)
     }
 
     /// The commit a local branch points at (after a fetch), if any.

@@ -49,12 +49,17 @@ public final class SharedPolls: Sendable {
         } else {
             heads = try await poll()
         }
+        record(key, heads)
+        return heads
+    }
+
+    /// Keeps `heads` as the remote's answer now (a fetch saw them).
+    func record(_ key: Key, _ heads: RemoteHeads) {
         state.withLock { s in
             let now = ContinuousClock.now
             s.done[key] = (heads, now)
             if s.done.count >= s.sweepAt { Self.sweep(&s, now: now) }
         }
-        return heads
     }
 
     /// Forgets what is known of a remote (after a push to it: the next poll must see the push).

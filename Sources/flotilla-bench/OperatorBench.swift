@@ -177,6 +177,7 @@ struct OperatorBench: AsyncParsableCommand {
         for bare in copies { _ = try sh(["git", "--git-dir", shared.bare, "push", "-q", bare, "main"]) }
         let stormStart = ContinuousClock.now
         let stormCPU0 = cpuTime()
+        let emulatorCPU0 = processCPU(emulator.process.processIdentifier), machineCPU0 = machineCPU()
         try await forEachConcurrently(Array(names.dropLast()), limit: 32) { ns in
             _ = try await client.patch(FluxInstance.resourceType, name: "apps", namespace: ns,
                                        ["metadata": ["annotations": [.init(stringLiteral: Flotilla.reconcileRequestedAt): "storm"]]])
@@ -184,6 +185,8 @@ struct OperatorBench: AsyncParsableCommand {
         while try await appliedAt(head) < instances { try await Task.sleep(for: .milliseconds(200)) }
         let storm = ContinuousClock.now - stormStart
         let stormCPU = cpuTime() - stormCPU0
+        let emulatorCPU = processCPU(emulator.process.processIdentifier) - emulatorCPU0
+        let otherCPU = machineCPU() - machineCPU0 - stormCPU - emulatorCPU
         let writes = instances * max(1, manifests / 10)
 
         let soak = soakMinutes > 0 ? try await runSoak(client: client, shared: shared, copies: copies, names: Array(names.dropLast())) : nil
@@ -201,7 +204,7 @@ struct OperatorBench: AsyncParsableCommand {
         print("| commit-to-applied after a reconcile request, p50 / p99 of \(latencyRounds) | \(ms(sorted[sorted.count / 2])) / \(ms(sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])) |")
         let pushed = pushLatencies.sorted()
         print("| push-to-applied through a webhook (generic receiver), p50 / p99 of \(latencyRounds) | \(ms(pushed[pushed.count / 2])) / \(ms(pushed[min(pushed.count - 1, Int(Double(pushed.count) * 0.99))])) |")
-        print("| storm: one commit to every instance (\(writes) objects changed), all applied | \(ms(storm)) (\(String(format: "%.0f", Double(writes) / storm.seconds)) writes/s, \(ms(stormCPU)) CPU) |")
+        print("| storm: one commit to every instance (\(writes) objects changed), all applied | \(ms(storm)) (\(String(format: "%.0f", Double(writes) / storm.seconds)) writes/s; CPU: operator \(ms(stormCPU)), API emulator \(ms(emulatorCPU)), other processes \(gitDaemon ? "(git daemon's upload-packs and receive-packs) " : "")\(ms(otherCPU))) |")
         if let soak { print(soak) }
         running.cancel()
         _ = try? await running.value

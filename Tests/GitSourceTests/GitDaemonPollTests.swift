@@ -146,7 +146,8 @@ struct GitDaemonPollTests {
     }
 }
 
-/// Accepts connections on 127.0.0.1 and closes each at once, without a word.
+/// Accepts connections on 127.0.0.1, reads the request and closes each without a word (what
+/// `git daemon` without `--informative-errors` did for a repository it does not serve).
 final class HangUpServer: @unchecked Sendable {
     // @unchecked: `fd` is set once in init; the accept thread only reads it, and `deinit` runs
     // after the last reference (the thread holds none) is gone.
@@ -169,6 +170,8 @@ final class HangUpServer: @unchecked Sendable {
             while true {
                 let client = accept(fd, nil, nil)
                 if client < 0 { return }
+                var request = [UInt8](repeating: 0, count: 4096)
+                _ = read(client, &request, request.count)
                 close(client)
             }
         }

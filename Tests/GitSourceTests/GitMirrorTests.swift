@@ -57,6 +57,36 @@ struct FileTransportTests {
 
     }
 
+    @Test("a fetch reports the remote's heads as a poll lists them (HEAD's branch, tags, peeled ids), and other mirrors may reuse them like a poll's")
+    func fetchReportsHeads() async throws {
+        let up = try UpstreamRepo()
+        try sh(["git", "checkout", "-q", "-b", "feature"], cwd: up.work)
+        try "f\n".write(toFile: up.work + "/f.txt", atomically: true, encoding: .utf8)
+        try sh(["git", "add", "f.txt"], cwd: up.work)
+        try sh(["git", "commit", "-q", "-m", "feature"], cwd: up.work)
+        try sh(["git", "tag", "-a", "v1", "-m", "release 1"], cwd: up.work)
+        try sh(["git", "push", "-q", "origin", "feature", "v1"], cwd: up.work)
+        try sh(["git", "--git-dir", up.bare, "symbolic-ref", "HEAD", "refs/heads/feature"])
+        let polls = SharedPolls()
+        func mirror() -> GitMirror {
+            var o = GitMirror.Options(url: up.url, directory: tempDir("mirror"))
+            o.polls = polls
+            return GitMirror(o)
+        }
+        let (fetcher, poller) = (mirror(), mirror())
+        let (branches, heads) = try await fetcher.fetchReportingHeads()
+        let listed = try await poller.remoteHeads()
+        #expect(heads.refs == listed.refs && heads.defaultBranch == "feature" && listed.defaultBranch == "feature")
+        #expect(heads.refs["refs/tags/v1^{}"] == branches["feature"])
+        #expect(branches["main"] == (try up.head()))
+        let reused = polls.reused
+        let next = try up.commit(["x.yaml": "a: 1\n"], message: "later")
+        let again = try await fetcher.fetchReportingHeads()
+        #expect(again.heads.branch("main") == next && again.branches["main"] == next)
+        #expect(try await poller.remoteHeads(maxAge: .seconds(60)).branch("main") == next, "the fetch's answer is the shared one")
+        #expect(polls.reused == reused + 1)
+    }
+
     @Test("fetches use an in-memory remote: deleted branches are pruned, nothing is written to the mirror's config")
     func fetchWithoutConfig() async throws {
         let up = try UpstreamRepo()

@@ -15,28 +15,38 @@ enum GitDaemonPoll {
                            group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws(GitError) -> RemoteHeads {
         let eventLoop = group.next()
         let result = eventLoop.makePromise(of: RemoteHeads.self)
-        let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-            result.fail(GitError(.timeout, "\(prefix) timed out after \(timeout)"))
-        }
         let request = remote.request
-        let connected = ClientBootstrap(group: eventLoop)
-            .connectTimeout(TimeAmount(timeout))
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(GitDaemonHandler(request: request, result: result, prefix: prefix))
-                }
+        // Everything is set up on the loop in one hop (the timer, the connect and the wait for the
+        // answer would each wake it from here).
+        let start = { @Sendable (answer: @escaping @Sendable (Result<RemoteHeads, any Error>) -> Void) in eventLoop.execute {
+            let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                result.fail(GitError(.timeout, "\(prefix) timed out after \(timeout)"))
             }
-            .connect(host: remote.host, port: remote.connectPort)
-        connected.whenFailure { result.fail(connectError($0, remote, prefix)) }
-        result.futureResult.whenComplete { outcome in
-            timer.cancel()
-            // Timed out or cancelled: stop waiting on the server.
-            if case .failure = outcome { connected.whenSuccess { $0.close(promise: nil) } }
-        }
+            let bootstrap = ClientBootstrap(group: eventLoop)
+                .connectTimeout(TimeAmount(timeout))
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(GitDaemonHandler(request: request, result: result, prefix: prefix))
+                    }
+                }
+            // An IP address is connected to directly: no resolver round trip, no Happy Eyeballs timers.
+            let connected = if let address = try? SocketAddress(ipAddress: remote.host, port: remote.connectPort) {
+                bootstrap.connect(to: address)
+            } else {
+                bootstrap.connect(host: remote.host, port: remote.connectPort)
+            }
+            connected.whenFailure { result.fail(connectError($0, remote, prefix)) }
+            result.futureResult.whenComplete { outcome in
+                timer.cancel()
+                // Timed out or cancelled: stop waiting on the server.
+                if case .failure = outcome { connected.whenSuccess { $0.close(promise: nil) } }
+                answer(outcome)
+            }
+        } }
         do {
             return try await withTaskCancellationHandler {
-                try await result.futureResult.get()
+                try await withCheckedThrowingContinuation { continuation in start { continuation.resume(with: $0) } }
             } onCancel: {
                 result.fail(GitError(.cancelled, "\(prefix) cancelled"))
             }
@@ -53,7 +63,9 @@ enum GitDaemonPoll {
             return GitError(.timeout, "\(prefix): connecting to \(remote.host) timed out")
         }
         var reason = "\(error)"
-        if let connection = error as? NIOConnectionError {
+        if let io = error as? IOError {
+            reason = String(cString: strerror(io.errnoCode))
+        } else if let connection = error as? NIOConnectionError {
             if let io = connection.connectionErrors.lazy.compactMap({ $0.error as? IOError }).first {
                 reason = String(cString: strerror(io.errnoCode))
             } else if connection.dnsAError != nil || connection.dnsAAAAError != nil {

@@ -22,19 +22,22 @@ struct GitDaemonRemote: Sendable, Hashable {
         host = parts.host
         port = parts.port
         self.path = String(path)
+        request = Self.request(host: host, port: port, path: self.path)
     }
 
     var connectPort: Int { port ?? Self.defaultPort }
 
     /// The request's pkt-line: four hex digits of length (counting themselves), then the payload.
-    var request: ByteBuffer {
+    /// Made once per mirror, not per poll.
+    let request: ByteBuffer
+
+    private static func request(host: String, port: Int?, path: String) -> ByteBuffer {
+        // An IPv6 literal goes in brackets, as git writes it.
+        let bracketed = host.contains(":") ? "[\(host)]" : host
         let hostParameter = port.map { "host=\(bracketed):\($0)" } ?? "host=\(bracketed)"
         let payload = "git-upload-pack \(path)\0\(hostParameter)\0"
         let length = payload.utf8.count + 4
         let digits = String(length, radix: 16)
         return ByteBuffer(string: String(repeating: "0", count: 4 - digits.count) + digits + payload)
     }
-
-    /// An IPv6 literal goes in brackets, as git writes it.
-    private var bracketed: String { host.contains(":") ? "[\(host)]" : host }
 }

@@ -19,20 +19,33 @@ extension InstanceReconciler {
     }
 
     /// The branch head as the remote has it (an answer at most `maxAge` old), fetched into the
-    /// mirror when the mirror is behind.
+    /// mirror when the mirror is behind. With `maxAge` zero (a reconcile request, a push, new
+    /// settings, a retry) the remote is asked now: a fetch asks it anyway, so it goes first and
+    /// its ref advertisement is the poll (one connection, one upload-pack on the git host, where
+    /// a poll and then a fetch made two; in a storm of requests, every sync fetches).
     func fetchHead(maxAge: Duration) async throws -> (mirror: GitMirror, branch: String, head: String) {
         let mirror = try await prepareMirror()
+        if maxAge == .zero {
+            let started = ContinuousClock.now
+            let (branches, heads) = try await mirror.fetchReportingHeads()
+            metrics.fetched(duration: ContinuousClock.now - started)
+            let branch = settings.source.branch ?? heads.defaultBranch ?? "main"
+            guard let head = branches[branch] else { throw Self.missingBranch(branch, settings.source.url) }
+            return (mirror, branch, head)
+        }
         let heads = try await mirror.remoteHeads(maxAge: maxAge)
         let branch = settings.source.branch ?? heads.defaultBranch ?? "main"
-        guard let head = heads.branch(branch) else {
-            throw GitError(.notFound, "branch \(branch) not found in \(GitURL.redacted(settings.source.url))")
-        }
+        guard let head = heads.branch(branch) else { throw Self.missingBranch(branch, settings.source.url) }
         if try await mirror.revision(branch: branch) != head {
             let started = ContinuousClock.now
             _ = try await mirror.fetch()
             metrics.fetched(duration: ContinuousClock.now - started)
         }
         return (mirror, branch, head)
+    }
+
+    static func missingBranch(_ branch: String, _ url: String) -> GitError {
+        GitError(.notFound, "branch \(branch) not found in \(GitURL.redacted(url))")
     }
 
     /// The mirror for the current source settings (rebuilt when they change), with credentials
