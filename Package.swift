@@ -306,7 +306,6 @@ let package = Package(
             dependencies: [
                 "GitSource",
                 "GitTesting",
-                .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -32,15 +32,16 @@ extension GitMirror {
     public var pollsOverPooledSSH: Bool { sshPolls != nil }
 }
 
-/// Polls of `git://` remotes over SwiftNIO (`GitDaemonPoll`).
+/// Polls of `git://` remotes with a deadline on every wait (`GitDaemonPoll`).
 extension GitMirror {
     /// `git ls-remote` over a connection of its own: one poll at a time per mirror.
     func listRemote(_ remote: GitDaemonRemote) async throws(GitError) -> RemoteHeads {
         await gate.acquire()
         defer { gate.release() }
-        return try await GitDaemonPoll.listRemote(remote, prefix: listPrefix, timeout: options.timeout)
+        let context = CallbackContext(operation: listPrefix, url: options.url, credentials: .none, knownHosts: knownHosts)
+        return try await GitDaemonPoll.listRemote(remote, context: context, timeout: options.timeout)
     }
 
-    /// Whether this mirror's polls go over SwiftNIO to a `git://` remote (not libgit2).
-    public var pollsGitDaemonOverNIO: Bool { gitDaemonPolls != nil }
+    /// Whether this mirror's polls of a `git://` remote use `GitDaemonPoll` (not libgit2).
+    public var pollsGitDaemonDirectly: Bool { gitDaemonPolls != nil }
 }

@@ -70,9 +70,9 @@ public final class GitMirror: Sendable {
         /// connection of their own through libgit2, like fetches. Used only with an ed25519 or
         /// ECDSA key (see `GitMirror+SSHPolls.swift`).
         public var sshConnections: SSHConnections? = .shared
-        /// `git://` polls over SwiftNIO (`GitDaemonPoll`: no git thread, a deadline on every wait);
-        /// false: through libgit2, like fetches.
-        public var gitDaemonPollsOverNIO = true
+        /// `git://` polls by `GitDaemonPoll` (a deadline on every wait, so a hung remote frees its
+        /// thread); false: through libgit2, like fetches.
+        public var gitDaemonPollsDirect = true
         /// Signs the commits this mirror makes: given the commit object, returns the armored
         /// signature (GPG or SSH) stored in its `gpgsig` header. Runs on the git thread.
         public var signer: CommitSigner?
@@ -91,7 +91,7 @@ public final class GitMirror: Sendable {
     let localBranches = Mutex<[String: String]?>(nil)
     /// How polls reach an SSH remote over a pooled connection; nil: through libgit2.
     let sshPolls: SSHHandshakeSettings?
-    /// Where polls of a `git://` remote go over SwiftNIO; nil: through libgit2.
+    /// Where polls of a `git://` remote go by `GitDaemonPoll`; nil: through libgit2.
     let gitDaemonPolls: GitDaemonRemote?
     /// How a poll's errors begin (made once: redacting the URL per poll was 2 % of an idle operator).
     let listPrefix: String
@@ -100,7 +100,7 @@ public final class GitMirror: Sendable {
         self.options = options
         self.knownHosts = KnownHosts(options.knownHosts)
         self.sshPolls = options.sshConnections == nil ? nil : Self.pooledSSH(options, knownHosts: knownHosts)
-        self.gitDaemonPolls = options.gitDaemonPollsOverNIO ? GitDaemonRemote(url: options.url) : nil
+        self.gitDaemonPolls = options.gitDaemonPollsDirect ? GitDaemonRemote(url: options.url) : nil
         self.listPrefix = "\(Self.listOperation) \(GitURL.redacted(options.url))"
     }
 

@@ -13,7 +13,7 @@ struct GitBench: AsyncParsableCommand {
     @Option(help: "Files in the test repository.") var files = 1000
     @Option(help: "Polls to time (median and p99 are reported).") var polls = 200
     @Flag(help: "Also poll over SSH (starts sshd on 127.0.0.1).") var ssh = false
-    @Flag(help: "Also poll over git:// (starts git daemon on 127.0.0.1), over SwiftNIO and through libgit2.") var gitDaemon = false
+    @Flag(help: "Also poll over git:// (starts git daemon on 127.0.0.1), by GitDaemonPoll and through libgit2.") var gitDaemon = false
     @Option(help: "With --ssh: polls over a pooled connection to time (after the first).") var sshPolls = 200
     @Option(help: "With --ssh: pooled connections opened to measure their memory.") var sshConnections = 100
 

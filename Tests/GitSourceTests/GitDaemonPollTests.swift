@@ -1,14 +1,13 @@
 import Foundation
 @testable import GitSource
 import GitTesting
-import NIOCore
 import Testing
 
-/// A mirror of `url`; `overNIO` false polls through libgit2 (the reference).
-func daemonMirror(_ url: String, overNIO: Bool = true, timeout: Duration = .seconds(20)) -> GitMirror {
+/// A mirror of `url`; `direct` false polls through libgit2 (the reference).
+func daemonMirror(_ url: String, direct: Bool = true, timeout: Duration = .seconds(20)) -> GitMirror {
     var o = GitMirror.Options(url: url, directory: tempDir("mirror"))
     o.timeout = timeout
-    o.gitDaemonPollsOverNIO = overNIO
+    o.gitDaemonPollsDirect = direct
     return GitMirror(o)
 }
 
@@ -26,27 +25,27 @@ func establishedConnections(to port: Int) throws -> Int {
     }.count
 }
 
-@Suite("git:// polls over SwiftNIO", .serialized)
+@Suite("git:// polls with deadlines", .serialized)
 struct GitDaemonPollTests {
     @Test("the request line and which URLs it takes: the path as git sends it, host and port, IPv6 in brackets; userinfo and escapes stay with libgit2")
     func remotes() throws {
         let plain = try #require(GitDaemonRemote(url: "git://git.example.com/org/app.git"))
         #expect(plain.path == "/org/app.git" && plain.connectPort == 9418)
-        #expect(String(buffer: plain.request) == "0036git-upload-pack /org/app.git\0host=git.example.com\0")
+        #expect(String(decoding: plain.request, as: UTF8.self) == "0036git-upload-pack /org/app.git\0host=git.example.com\0")
         let ported = try #require(GitDaemonRemote(url: "git://127.0.0.1:9999/srv/repo.git"))
-        #expect(String(buffer: ported.request) == "0036git-upload-pack /srv/repo.git\0host=127.0.0.1:9999\0")
+        #expect(String(decoding: ported.request, as: UTF8.self) == "0036git-upload-pack /srv/repo.git\0host=127.0.0.1:9999\0")
         #expect(GitDaemonRemote(url: "git://host/~alice/repo.git")?.path == "~alice/repo.git")
         let v6 = try #require(GitDaemonRemote(url: "git://[::1]:9418/r.git"))
-        #expect(v6.host == "::1" && String(buffer: v6.request).hasSuffix("host=[::1]:9418\0"))
+        #expect(v6.host == "::1" && String(decoding: v6.request, as: UTF8.self).hasSuffix("host=[::1]:9418\0"))
         for url in ["git://user@host/r.git", "git://host/a%20b.git", "git://host", "git://host/", "https://host/r.git", "ssh://host/r.git", "/srv/r.git"] {
             #expect(GitDaemonRemote(url: url) == nil, "\(url)")
         }
-        #expect(daemonMirror("git://127.0.0.1:1/r.git").pollsGitDaemonOverNIO)
-        #expect(!daemonMirror("git://127.0.0.1:1/r.git", overNIO: false).pollsGitDaemonOverNIO)
-        #expect(!daemonMirror("file:///srv/r.git").pollsGitDaemonOverNIO)
+        #expect(daemonMirror("git://127.0.0.1:1/r.git").pollsGitDaemonDirectly)
+        #expect(!daemonMirror("git://127.0.0.1:1/r.git", direct: false).pollsGitDaemonDirectly)
+        #expect(!daemonMirror("file:///srv/r.git").pollsGitDaemonDirectly)
     }
 
-    @Test("polls over NIO see what libgit2 sees: branches, an annotated tag and its peeled id, HEAD's branch, an empty repository, a new commit")
+    @Test("direct polls see what libgit2 sees: branches, an annotated tag and its peeled id, HEAD's branch, an empty repository, a new commit")
     func sameAsLibgit2() async throws {
         let up = try UpstreamRepo()
         try sh(["git", "checkout", "-q", "-b", "feature"], cwd: up.work)
@@ -62,9 +61,9 @@ struct GitDaemonPollTests {
         defer { daemon.stop() }
         for path in [up.bare, empty] {
             let nio = daemonMirror(daemon.url(path))
-            #expect(nio.pollsGitDaemonOverNIO)
+            #expect(nio.pollsGitDaemonDirectly)
             let polled = try await nio.remoteHeads()
-            let reference = try await daemonMirror(daemon.url(path), overNIO: false).remoteHeads()
+            let reference = try await daemonMirror(daemon.url(path), direct: false).remoteHeads()
             #expect(polled.refs == reference.refs)
             #expect(polled.defaultBranch == reference.defaultBranch)
             if path == up.bare {
@@ -88,7 +87,7 @@ struct GitDaemonPollTests {
         let quiet = try TestGitDaemon(root: up.root)
         defer { quiet.stop() }
         let missing = await pollError(daemonMirror(quiet.url("nope.git")))
-        let reference = await pollError(daemonMirror(quiet.url("nope.git"), overNIO: false))
+        let reference = await pollError(daemonMirror(quiet.url("nope.git"), direct: false))
         #expect(missing?.message == "list remote refs of \(quiet.url("nope.git")): remote error: access denied or repository not exported: /nope.git")
         #expect(missing == reference, "libgit2: \(String(describing: reference))")
 
@@ -104,7 +103,7 @@ struct GitDaemonPollTests {
 
         let closed = try freePort()
         let refused = await pollError(daemonMirror("git://127.0.0.1:\(closed)/r.git"))
-        let libgit2 = await pollError(daemonMirror("git://127.0.0.1:\(closed)/r.git", overNIO: false))
+        let libgit2 = await pollError(daemonMirror("git://127.0.0.1:\(closed)/r.git", direct: false))
         #expect(refused?.kind == .unreachable && libgit2?.kind == .unreachable, "\(String(describing: refused)) / \(String(describing: libgit2))")
         #expect(refused?.message == "list remote refs of git://127.0.0.1:\(closed)/r.git: failed to connect to 127.0.0.1:\(closed): Connection refused")
     }
@@ -126,7 +125,7 @@ struct GitDaemonPollTests {
         // The measure above can fail: libgit2's poll times out for its caller, but its thread keeps
         // the connection until the server closes it.
         let other = try SilentServer()
-        let reference = await pollError(daemonMirror("git://127.0.0.1:\(other.port)/r.git", overNIO: false, timeout: .milliseconds(500)))
+        let reference = await pollError(daemonMirror("git://127.0.0.1:\(other.port)/r.git", direct: false, timeout: .milliseconds(500)))
         #expect(reference?.kind == .timeout)
         #expect(try establishedConnections(to: other.port) == 1)
     }

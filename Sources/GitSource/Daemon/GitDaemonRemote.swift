@@ -1,5 +1,3 @@
-import NIOCore
-
 /// Where a `git://` poll goes, and the request that opens it: git's protocol v0 over TCP, as
 /// `git daemon` serves it. The request is one pkt-line, `git-upload-pack <path>\0host=<host>[:<port>]\0`
 /// (pack-protocol.txt's `git-proto-request`), the path as git sends it (`git://host/~user/repo`
@@ -29,15 +27,15 @@ struct GitDaemonRemote: Sendable, Hashable {
 
     /// The request's pkt-line: four hex digits of length (counting themselves), then the payload.
     /// Made once per mirror, not per poll.
-    let request: ByteBuffer
+    let request: [UInt8]
 
-    private static func request(host: String, port: Int?, path: String) -> ByteBuffer {
+    private static func request(host: String, port: Int?, path: String) -> [UInt8] {
         // An IPv6 literal goes in brackets, as git writes it.
         let bracketed = host.contains(":") ? "[\(host)]" : host
         let hostParameter = port.map { "host=\(bracketed):\($0)" } ?? "host=\(bracketed)"
         let payload = "git-upload-pack \(path)\0\(hostParameter)\0"
         let length = payload.utf8.count + 4
         let digits = String(length, radix: 16)
-        return ByteBuffer(string: String(repeating: "0", count: 4 - digits.count) + digits + payload)
+        return Array((String(repeating: "0", count: 4 - digits.count) + digits + payload).utf8)
     }
 }
