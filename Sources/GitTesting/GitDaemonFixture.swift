@@ -2,20 +2,24 @@ import Foundation
 
 /// `git daemon` on 127.0.0.1 serving every repository under `root` (`git://127.0.0.1:<port>/<path
 /// under root>`), pushes allowed. `informativeErrors` makes it say why it refuses a repository
-/// (an `ERR` line) instead of hanging up without a word.
+/// (an `ERR` line) instead of hanging up without a word. Its log (`--verbose`) says which service
+/// every connection asked for (`requests(_:)`).
 public final class TestGitDaemon {
     public let root: String
     public let port: Int
     let process: Process
+    let log: String
 
     public init(root: String, informativeErrors: Bool = false) throws {
         self.root = root
         port = try freePort()
+        log = tempDir("git-daemon") + "/daemon.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = ["daemon", "--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--export-all", "--enable=receive-pack",
+        process.arguments = ["daemon", "--verbose", "--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--export-all", "--enable=receive-pack",
                              "--base-path=\(root)"] + (informativeErrors ? ["--informative-errors"] : []) + [root]
-        process.standardError = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: log)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         for _ in 0..<100 {
@@ -30,6 +34,12 @@ public final class TestGitDaemon {
     public func url(_ path: String) -> String {
         let relative = path.hasPrefix(root + "/") ? String(path.dropFirst(root.count)) : "/" + path
         return "git://127.0.0.1:\(port)\(relative)"
+    }
+
+    /// Connections that asked for `service` (`upload-pack`: a poll or a fetch; `receive-pack`: a push).
+    public func requests(_ service: String) -> Int {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").filter { $0.contains("Request \(service) for") }.count
     }
 
     public func stop() {
