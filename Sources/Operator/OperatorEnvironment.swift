@@ -26,6 +26,8 @@ public struct OperatorEnvironment: Sendable {
     public var platformCredentials = PlatformCredentials(policy: PlatformCredentialPolicy())
     /// Sends the instances' notifications (run by the supervisor).
     public var notifications = NotificationDispatcher()
+    /// The SSH connections instances' polls reuse (`--ssh-poll-idle-timeout`).
+    public var sshConnections: SSHConnections = .shared
     /// The administrator's tenancy decisions (flags and chart values).
     public var tenancy: TenancyPolicy
     public var logger: Logger

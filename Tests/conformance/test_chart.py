@@ -154,6 +154,17 @@ def test_platform_credentials_values() -> None:
         render({"registryPlatformCredentials": {"providers": ["digitalocean"]}})
 
 
+def test_ssh_poll_idle_timeout_value() -> None:
+    """The pool's idle timeout reaches its flag; a value that is not a duration fails the render."""
+    def args(values: dict) -> list[str]:
+        deployment = next(d for d in render(values) if d["kind"] == "Deployment")
+        return deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--ssh-poll-idle-timeout=10m" in args({})
+    assert "--ssh-poll-idle-timeout=1h30m" in args({"sshPollIdleTimeout": "1h30m"})
+    with pytest.raises(helm.HelmError):
+        render({"sshPollIdleTimeout": "ten minutes"})
+
+
 def test_receiver_values() -> None:
     """The webhook port reaches the flag, the container and its own Service; the Ingress, when
     asked for, routes /hooks/ only."""

@@ -172,3 +172,15 @@ def test_sigint_stops_gracefully_and_releases_the_lease(kubectl: Kubectl, emulat
     log = operator.log.read_text()
     assert "reconciler stopped" in log and "released lease" in log, log[-2000:]
     assert kubectl.json("get", "lease", lease, "-n", "default")["spec"].get("holderIdentity", "") == ""
+
+
+def test_bad_ssh_poll_idle_timeout_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    """A value that is not a duration stops `flotilla run` at once, naming the flag."""
+    import subprocess
+
+    from harness import flotilla_bin
+
+    done = subprocess.run([str(flotilla_bin()), "run", "--ssh-poll-idle-timeout", "ten minutes",
+                           "--kubeconfig", str(tmp_path / "missing")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 64, done.stderr
+    assert '--ssh-poll-idle-timeout: "ten minutes" is not a positive duration' in done.stderr

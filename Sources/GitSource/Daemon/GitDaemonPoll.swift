@@ -23,7 +23,7 @@ enum GitDaemonPoll {
         let prefix = context.operation
         do {
             return try await Blocking.run(timeout: timeout, context: context) { () throws -> RemoteHeads in
-                do { return try poll(remote, prefix: prefix, deadline: .now + timeout, context: context) } catch { throw error as any Error }
+                do { return try poll(remote, prefix: prefix, timeout: timeout, context: context) } catch { throw error as any Error }
             }
         } catch let error as GitError {
             throw error
@@ -34,7 +34,8 @@ enum GitDaemonPoll {
 
     /// The poll itself, blocking this thread until the heads arrive, the deadline passes or the
     /// context is cancelled.
-    static func poll(_ remote: GitDaemonRemote, prefix: String, deadline: ContinuousClock.Instant, context: CallbackContext) throws(GitError) -> RemoteHeads {
+    static func poll(_ remote: GitDaemonRemote, prefix: String, timeout: Duration, context: CallbackContext) throws(GitError) -> RemoteHeads {
+        let deadline = PollDeadline(at: .now + timeout, timeout: timeout)
         let fd = try connect(remote, prefix: prefix, deadline: deadline, context: context)
         defer { close(fd) }
         try send(fd, remote.request, prefix: prefix, deadline: deadline, context: context)
@@ -66,7 +67,7 @@ enum GitDaemonPoll {
 
     /// A non-blocking TCP socket connected to the remote (each address in turn, as getaddrinfo
     /// gives them), or libgit2's wording for why not ("failed to connect to …: Connection refused").
-    static func connect(_ remote: GitDaemonRemote, prefix: String, deadline: ContinuousClock.Instant, context: CallbackContext) throws(GitError) -> Int32 {
+    static func connect(_ remote: GitDaemonRemote, prefix: String, deadline: PollDeadline, context: CallbackContext) throws(GitError) -> Int32 {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = AI_NUMERICSERV
@@ -106,7 +107,7 @@ enum GitDaemonPoll {
         throw GitError(.unreachable, "\(prefix): failed to connect to \(remote.host):\(remote.connectPort): \(reason)")
     }
 
-    static func send(_ fd: Int32, _ bytes: [UInt8], prefix: String, deadline: ContinuousClock.Instant, context: CallbackContext) throws(GitError) {
+    static func send(_ fd: Int32, _ bytes: [UInt8], prefix: String, deadline: PollDeadline, context: CallbackContext) throws(GitError) {
         var sent = 0
         while sent < bytes.count {
             let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -122,11 +123,12 @@ enum GitDaemonPoll {
 
     /// Waits until `fd` is ready for `events`, a slice at a time; throws once the deadline passed
     /// or the context was cancelled (the caller has its answer already: this only frees the thread).
-    static func wait(_ fd: Int32, for events: Int16, prefix: String, deadline: ContinuousClock.Instant, context: CallbackContext) throws(GitError) {
+    static func wait(_ fd: Int32, for events: Int16, prefix: String, deadline: PollDeadline, context: CallbackContext) throws(GitError) {
         while true {
             if context.isCancelled { throw GitError(.cancelled, "\(prefix) cancelled") }
-            let left = ContinuousClock.now.duration(to: deadline)
-            guard left > .zero else { throw GitError(.timeout, "\(prefix) timed out") }
+            let left = ContinuousClock.now.duration(to: deadline.at)
+            // Worded as Blocking's own timeout, whichever of the two notices first.
+            guard left > .zero else { throw GitError(.timeout, "\(prefix) timed out after \(deadline.timeout)") }
             let wait = min(left, slice)
             var entry = pollfd(fd: fd, events: events, revents: 0)
             let ready = Glibc.poll(&entry, 1, Int32(max(1, wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)))
@@ -136,4 +138,10 @@ enum GitDaemonPoll {
             }
         }
     }
+}
+
+/// When a poll must be done by, and the timeout it came from (for the error).
+struct PollDeadline {
+    let at: ContinuousClock.Instant
+    let timeout: Duration
 }

@@ -62,6 +62,7 @@ extension InstanceReconciler {
         options.committer = source.committer
         options.commitMessageSuffix = source.commitSuffix
         options.signer = try await signingKey()?.signer
+        options.sshConnections = env.sshConnections
         let mirror = GitMirror(options)
         self.mirror = mirror
         mirrorSource = source

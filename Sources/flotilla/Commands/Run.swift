@@ -2,8 +2,10 @@ import ArgumentParser
 import CSupport
 import Dashboard
 import Foundation
+import GitSource
 import ImageAutomation
 import KubeClient
+import KubeModel
 import KubeRuntime
 import Logging
 import Manifests
@@ -129,8 +131,12 @@ struct OperatorOptions: ParsableArguments {
     @Option(help: "Namespaces whose instances may use those logins, comma-separated; * for all, empty for none.")
     var registryPlatformNamespaces = ""
 
+    @Option(help: "SSH connections kept for polls close after this long without one (a duration such as 10m); longer than the instances' pollInterval, each deploy key keeps one connection open to its git host.")
+    var sshPollIdleTimeout = "10m"
+
     func validate() throws {
         _ = try platformCredentialPolicy()
+        _ = try sshConnectionOptions()
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if !uiAddress.isEmpty && OperatorHTTP.parse(uiAddress) == nil {
             throw ValidationError("--ui-address: \"\(uiAddress)\" is not HOST:PORT or :PORT")
@@ -145,6 +151,14 @@ struct OperatorOptions: ParsableArguments {
 }
 
 extension OperatorOptions {
+    /// `--ssh-poll-idle-timeout`: how the pool of SSH connections for polls is kept.
+    func sshConnectionOptions() throws -> SSHConnections.Options {
+        guard let idle = DurationParser.parse(sshPollIdleTimeout), idle > .zero else {
+            throw ValidationError("--ssh-poll-idle-timeout: \"\(sshPollIdleTimeout)\" is not a positive duration such as 90s or 10m")
+        }
+        return SSHConnections.Options(idleTimeout: idle)
+    }
+
     /// `--registry-platform-credentials` and `--registry-platform-namespaces`.
     func platformCredentialPolicy() throws -> PlatformCredentialPolicy {
         func list(_ text: String) -> [String] {
@@ -204,6 +218,7 @@ func operatorServices(client: KubeClient, options: OperatorOptions, logger: Logg
                                                                   "namespaces": "\(policy.namespaces.sorted().joined(separator: ","))"])
     }
     environment.notifications = NotificationDispatcher(allowPrivateNetworks: options.notificationsPrivateNetworks, logger: logger)
+    if let ssh = try? options.sshConnectionOptions() { environment.sshConnections = SSHConnections(options: ssh) }
     let supervisor = Supervisor(environment: environment, scope: Scope(namespaces: options.namespaces, labelSelector: options.selector))
     var services: [any Service] = []
     if let (host, port) = address, let registry {
