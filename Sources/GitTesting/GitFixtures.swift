@@ -175,19 +175,42 @@ public final class SilentServer {
     public let port: Int
 
     public init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        guard ok else { throw FixtureError("cannot listen") }
+        (fd, port) = try loopbackListener()
     }
 
     deinit { close(fd) }
+}
+
+/// A TCP socket listening on 127.0.0.1 on a port of the kernel's choice, and that port.
+public func loopbackListener() throws -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    guard ok else {
+        close(fd)
+        throw FixtureError("cannot listen on 127.0.0.1")
+    }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+}
+
+extension UpstreamRepo {
+    /// A `feature` branch one commit ahead, tagged `v1` (annotated) and `light` (lightweight),
+    /// pushed, with HEAD pointing at it: what a ref listing must get right (peeled tags, HEAD's
+    /// branch).
+    public func addTaggedFeatureBranch() throws {
+        try sh(["git", "checkout", "-q", "-b", "feature"], cwd: work)
+        try "f\n".write(toFile: work + "/f.txt", atomically: true, encoding: .utf8)
+        try sh(["git", "add", "f.txt"], cwd: work)
+        try sh(["git", "commit", "-q", "-m", "feature"], cwd: work)
+        try sh(["git", "tag", "-a", "v1", "-m", "release 1"], cwd: work)
+        try sh(["git", "tag", "light"], cwd: work)
+        try sh(["git", "push", "-q", "origin", "feature", "v1", "light"], cwd: work)
+        try sh(["git", "--git-dir", bare, "symbolic-ref", "HEAD", "refs/heads/feature"])
+    }
 }

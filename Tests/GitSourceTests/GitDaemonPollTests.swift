@@ -48,13 +48,7 @@ struct GitDaemonPollTests {
     @Test("direct polls see what libgit2 sees: branches, an annotated tag and its peeled id, HEAD's branch, an empty repository, a new commit")
     func sameAsLibgit2() async throws {
         let up = try UpstreamRepo()
-        try sh(["git", "checkout", "-q", "-b", "feature"], cwd: up.work)
-        try "f\n".write(toFile: up.work + "/f.txt", atomically: true, encoding: .utf8)
-        try sh(["git", "add", "f.txt"], cwd: up.work)
-        try sh(["git", "commit", "-q", "-m", "feature"], cwd: up.work)
-        try sh(["git", "tag", "-a", "v1", "-m", "release 1"], cwd: up.work)
-        try sh(["git", "push", "-q", "origin", "feature", "v1"], cwd: up.work)
-        try sh(["git", "--git-dir", up.bare, "symbolic-ref", "HEAD", "refs/heads/feature"])
+        try up.addTaggedFeatureBranch()
         let empty = up.root + "/empty.git"
         try sh(["git", "init", "-q", "--bare", empty])
         let daemon = try TestGitDaemon(root: up.root)
@@ -147,24 +141,13 @@ struct GitDaemonPollTests {
 
 /// Accepts connections on 127.0.0.1, reads the request and closes each without a word (what
 /// `git daemon` without `--informative-errors` did for a repository it does not serve).
-final class HangUpServer: @unchecked Sendable {
-    // @unchecked: `fd` is set once in init; the accept thread only reads it, and `deinit` runs
-    // after the last reference (the thread holds none) is gone.
+final class HangUpServer: Sendable {
     let fd: Int32
     let port: Int
 
     init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        guard ok else { throw FixtureError("cannot listen") }
+        let (fd, port) = try loopbackListener()
+        (self.fd, self.port) = (fd, port)
         Thread.detachNewThread {
             while true {
                 let client = accept(fd, nil, nil)

@@ -60,13 +60,7 @@ struct FileTransportTests {
     @Test("a fetch reports the remote's heads as a poll lists them (HEAD's branch, tags, peeled ids), and other mirrors may reuse them like a poll's")
     func fetchReportsHeads() async throws {
         let up = try UpstreamRepo()
-        try sh(["git", "checkout", "-q", "-b", "feature"], cwd: up.work)
-        try "f\n".write(toFile: up.work + "/f.txt", atomically: true, encoding: .utf8)
-        try sh(["git", "add", "f.txt"], cwd: up.work)
-        try sh(["git", "commit", "-q", "-m", "feature"], cwd: up.work)
-        try sh(["git", "tag", "-a", "v1", "-m", "release 1"], cwd: up.work)
-        try sh(["git", "push", "-q", "origin", "feature", "v1"], cwd: up.work)
-        try sh(["git", "--git-dir", up.bare, "symbolic-ref", "HEAD", "refs/heads/feature"])
+        try up.addTaggedFeatureBranch()
         let polls = SharedPolls()
         func mirror() -> GitMirror {
             var o = GitMirror.Options(url: up.url, directory: tempDir("mirror"))

@@ -39,14 +39,7 @@ struct SSHPoolTests {
     func sameAsLibgit2() async throws {
         let key = DeployKey.generateEd25519(comment: "t")
         let up = try UpstreamRepo()
-        try sh(["git", "checkout", "-q", "-b", "feature"], cwd: up.work)
-        try "f\n".write(toFile: up.work + "/f.txt", atomically: true, encoding: .utf8)
-        try sh(["git", "add", "f.txt"], cwd: up.work)
-        try sh(["git", "commit", "-q", "-m", "feature"], cwd: up.work)
-        try sh(["git", "tag", "-a", "v1", "-m", "release 1"], cwd: up.work)
-        try sh(["git", "tag", "light"], cwd: up.work)
-        try sh(["git", "push", "-q", "origin", "feature", "v1", "light"], cwd: up.work)
-        try sh(["git", "--git-dir", up.bare, "symbolic-ref", "HEAD", "refs/heads/feature"])
+        try up.addTaggedFeatureBranch()
         let empty = tempDir("empty") + "/empty.git"
         try sh(["git", "init", "-q", "--bare", empty])
         let sshd = try TestSSHD(authorizedKeys: [key.publicKey])

@@ -62,6 +62,11 @@ struct InstanceRequester {
 
     static func text(_ d: Duration) -> String { "\(Int(d.components.seconds))s" }
 
+    /// The head revision the instance reports now (nil when unknown or unreadable).
+    func headRevision() async -> String? {
+        try? await client.get(FluxInstance.self, name: instance, namespace: namespace).status?.headRevision
+    }
+
     /// `--user`, else the caller's user name as the API server knows it (SelfSubjectReview),
     /// else nil.
     func caller(_ flag: String?) async -> String? {
@@ -73,8 +78,10 @@ struct InstanceRequester {
 
     /// Waits until `revision` (nil: the head revision as the instance sees it), or a later commit,
     /// is applied by a sync at or after `since`; prints it with the sync's counts. A failure the
-    /// instance reports after `since` ends the wait with its reason.
-    func waitApplied(_ revision: String?, since: Date, timeout: Duration, health: Bool = false) async throws {
+    /// instance reports after `since` ends the wait with its reason. `headBefore` is the head the
+    /// instance reported before the request: a status still at that head is not a later commit
+    /// (a sync of it can finish in the same second as the request, and sync times have seconds).
+    func waitApplied(_ revision: String?, since: Date, timeout: Duration, health: Bool = false, headBefore: String? = nil) async throws {
         let what = revision.map { String($0.prefix(7)) } ?? "its head revision"
         if revision != nil { print("Waiting for revision \(what) to be applied…") }
         let deadline = ContinuousClock.now + timeout
@@ -88,7 +95,7 @@ struct InstanceRequester {
             let ready = status?.conditions?.first { $0.type == "Ready" }
             let syncedAt = status?.lastSyncTime.flatMap { ISO8601DateFormatter().date(from: $0) }
             if ready?.status == "True", let syncedAt, syncedAt >= sinceSecond, let applied = status?.lastAppliedRevision,
-               applied == revision || (applied == status?.headRevision && status?.behind ?? 0 == 0) {
+               applied == revision || (applied == status?.headRevision && status?.behind ?? 0 == 0 && (headBefore == nil || applied != headBefore)) {
                 let counts = status?.counts
                 print("Revision \(applied.prefix(7)) applied (\(counts?.applied ?? 0) changed, \(counts?.unchanged ?? 0) unchanged, \(counts?.pruned ?? 0) pruned).")
                 if health { try await waitHealthy(applied, since: sinceSecond, deadline: deadline, timeout: timeout) }

@@ -42,6 +42,7 @@ struct Release: AsyncParsableCommand {
             ask.dryRun = dryRun ? true : nil
             ask.message = message
             ask.user = await requester.caller(request.user)
+            let headBefore = watch ? await requester.headRevision() : nil
             let started = Date()
             let answer = try await requester.send(ask, verb: "release with", timeout: try request.limit())
             if options.output != .table {
@@ -57,7 +58,7 @@ struct Release: AsyncParsableCommand {
                 print(answer.revision.map { "Commit \($0.prefix(7)) pushed." } ?? Self.capitalised(answer.message))
             }
             if watch, let revision = answer.revision, !dryRun {
-                try await requester.waitApplied(revision, since: started, timeout: try request.limit(), health: waitHealth)
+                try await requester.waitApplied(revision, since: started, timeout: try request.limit(), health: waitHealth, headBefore: headBefore)
             }
         }
     }
