@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// Runs a command, returning stdout; throws on a non-zero exit. Uses posix_spawn and waitpid
 /// directly: Foundation's Process waits through a run loop, which can starve under parallel tests.
@@ -183,20 +184,8 @@ public final class SilentServer {
 
 /// A TCP socket listening on 127.0.0.1 on a port of the kernel's choice, and that port.
 public func loopbackListener() throws -> (fd: Int32, port: Int) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
-    }
-    guard ok else {
-        close(fd)
-        throw FixtureError("cannot listen on 127.0.0.1")
-    }
-    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+    guard let listener = loopbackSocket(listening: true) else { throw FixtureError("cannot listen on 127.0.0.1") }
+    return listener
 }
 
 extension UpstreamRepo {
