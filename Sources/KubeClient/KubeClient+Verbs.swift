@@ -9,6 +9,12 @@ public struct ObjectList: Sendable {
     public var resourceVersion: String
 }
 
+/// A list read for its objects' versions only (`KubeClient.listMetadata`).
+public struct ObjectVersionList: Sendable {
+    public var items: [ObjectVersion]
+    public var resourceVersion: String
+}
+
 public enum PatchType: String, Sendable {
     case merge = "application/merge-patch+json"
     case json = "application/json-patch+json"
@@ -86,25 +92,39 @@ extension KubeClient {
         return list
     }
 
-    /// Lists which objects there are and at which version: each item is
-    /// `{"metadata": {"name", "namespace", "uid", "resourceVersion"}}`. Asked as
-    /// `PartialObjectMetadataList` (as client-go's metadata client does), at a fraction of a full
-    /// list's cost to send; only those four fields are decoded (labels, annotations and
-    /// `managedFields` are scanned past). A server that cannot answer in that form sends the full
-    /// list, read the same way.
+    /// Lists which objects there are and at which version (namespace, name, uid,
+    /// resourceVersion). Asked as `PartialObjectMetadataList` (as client-go's metadata client
+    /// does), at a fraction of a full list's cost to send; only those four fields are read, as
+    /// bytes (labels, annotations and `managedFields` are scanned past, nothing else is built). A
+    /// server that cannot answer in that form sends the full list, read the same way.
     public func listMetadata(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil,
-                             pageSize: Int = 500) async throws(KubeError) -> ObjectList {
-        try await pages(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil, pageSize: pageSize, firstPageOnly: false,
-                        accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json") { response throws(KubeError) in
+                             pageSize: Int = 500) async throws(KubeError) -> ObjectVersionList {
+        var items: [ObjectVersion] = []
+        var token: String? = nil
+        var resourceVersion = ""
+        repeat {
+            let response = try await send(.GET, type.path(namespace: namespace) + Self.listQuery(pageSize: pageSize, labelSelector: labelSelector, fieldSelector: nil, token: token),
+                                          accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json")
+            let page: ObjectVersionPage
             do {
-                return try JSONValue.parse(response.body, keeping: Self.listedMetadata)
+                page = try ObjectVersionScanner.scan(response.body)
             } catch {
                 throw KubeError.transport("the server sent invalid JSON: \(error)")
             }
-        }
+            items += page.items
+            if resourceVersion.isEmpty { resourceVersion = page.resourceVersion }
+            token = page.continueToken.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return ObjectVersionList(items: items, resourceVersion: resourceVersion)
     }
 
-    static let listedMetadata: Set<String> = ["items", "metadata", "continue", "name", "namespace", "uid", "resourceVersion"]
+    static func listQuery(pageSize: Int, labelSelector: String?, fieldSelector: String?, token: String?) -> String {
+        var q: [(String, String)] = [("limit", String(pageSize))]
+        if let labelSelector, !labelSelector.isEmpty { q.append(("labelSelector", labelSelector)) }
+        if let fieldSelector, !fieldSelector.isEmpty { q.append(("fieldSelector", fieldSelector)) }
+        if let token { q.append(("continue", token)) }
+        return query(q)
+    }
 
     private func pages(_ type: ResourceType, namespace: String?, labelSelector: String?, fieldSelector: String?, pageSize: Int, firstPageOnly: Bool,
                        accept: String, parse: (Response) throws(KubeError) -> JSONValue) async throws(KubeError) -> ObjectList {
@@ -112,11 +132,7 @@ extension KubeClient {
         var token: String? = nil
         var resourceVersion = ""
         repeat {
-            var q: [(String, String)] = [("limit", String(pageSize))]
-            if let labelSelector, !labelSelector.isEmpty { q.append(("labelSelector", labelSelector)) }
-            if let fieldSelector, !fieldSelector.isEmpty { q.append(("fieldSelector", fieldSelector)) }
-            if let token { q.append(("continue", token)) }
-            let page = try parse(try await send(.GET, type.path(namespace: namespace) + Self.query(q), accept: accept))
+            let page = try parse(try await send(.GET, type.path(namespace: namespace) + Self.listQuery(pageSize: pageSize, labelSelector: labelSelector, fieldSelector: fieldSelector, token: token), accept: accept))
             items += page["items"]?.arrayValue ?? []
             if resourceVersion.isEmpty { resourceVersion = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
             token = page["metadata"]?["continue"]?.stringValue

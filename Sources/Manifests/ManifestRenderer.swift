@@ -178,13 +178,9 @@ public final class ManifestRenderer: Sendable {
         }
         var out: [Manifest] = []
         for file in files {
-            let docs = try cache.documents(blobID: file.blobID, source: file.path) { () throws(RenderError) in
+            out += try cache.manifests(blobID: file.blobID, source: file.path) { () throws(RenderError) in
                 guard let bytes = contents[file.blobID] else { throw RenderError(.source, "\(file.path): blob \(file.blobID) is missing") }
                 return bytes
-            }
-            for (i, var manifest) in try ManifestParser.manifests(docs, source: file.path).enumerated() {
-                manifest.contentKey = "\(file.blobID)#\(i)"
-                out.append(manifest)
             }
         }
         return out

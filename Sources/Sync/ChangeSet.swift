@@ -14,6 +14,9 @@ public struct Change: Sendable, Equatable, CustomStringConvertible {
         /// Differs from git, reported and left alone (`driftCorrection: report`, or the object's
         /// `flotilla.dev/drift-correction: disabled`).
         case drifted
+
+        /// The object is in the cluster as this sync applied or found it: its inventory entry stays.
+        var keepsObject: Bool { self == .created || self == .configured || self == .unchanged }
     }
     public var id: ResourceID
     public var action: Action

@@ -9,6 +9,18 @@ public final class ClaimRegistry: Sendable {
         var claims: [InstanceRef: Set<String>] = [:]
         var owners: [String: Set<InstanceRef>] = [:]
         var listeners: [InstanceRef: @Sendable () -> Void] = [:]
+        /// Moves whenever an instance's contested objects may have changed through another's
+        /// claims (the instances its listener is called for).
+        var generations: [InstanceRef: Int] = [:]
+        var nextGeneration = 0
+
+        mutating func touch(_ instances: Set<InstanceRef>) -> [@Sendable () -> Void] {
+            for instance in instances {
+                nextGeneration += 1
+                generations[instance] = nextGeneration
+            }
+            return instances.compactMap { listeners[$0] }
+        }
     }
     private let state = Mutex(State())
 
@@ -40,10 +52,17 @@ public final class ClaimRegistry: Sendable {
                 if let owners = s.owners[id], owners.count > 1 { contested[id] = owners.filter { $0 != instance }.sorted { $0.description < $1.description } }
             }
             touched.remove(instance)
-            return (contested, touched.compactMap { s.listeners[$0] })
+            return (contested, s.touch(touched))
         }
         notify.forEach { $0() }
         return contested
+    }
+
+    /// Where the instance's view of the others' claims stands: the same generation before and
+    /// after a `claim` of the same ids means its contested objects are what that claim answered.
+    /// -1 while the instance claims nothing (never claimed, or released).
+    public func generation(of instance: InstanceRef) -> Int {
+        state.withLock { $0.claims[instance] == nil ? -1 : $0.generations[instance] ?? 0 }
     }
 
     /// Forgets an instance (deleted or stopped); the instances it contested with are told.
@@ -57,7 +76,9 @@ public final class ClaimRegistry: Sendable {
             }
             s.claims[instance] = nil
             s.listeners[instance] = nil
-            return touched.compactMap { s.listeners[$0] }
+            s.generations[instance] = nil
+            touched.remove(instance)
+            return s.touch(touched)
         }
         notify.forEach { $0() }
     }

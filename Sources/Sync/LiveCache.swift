@@ -27,10 +27,24 @@ public final class LiveCache: Sendable {
         case unknown
     }
 
-    /// One scope's objects by "namespace/name".
-    public typealias Objects = [String: JSONValue]
-    /// One scope's resourceVersion and uid by "namespace/name".
-    public typealias Versions = [String: (resourceVersion: String, uid: String?)]
+    /// An object's namespace ("" when cluster-scoped) and name: a key that costs no string to build.
+    public struct ObjectKey: Hashable, Sendable {
+        public var namespace: String
+        public var name: String
+
+        public init(namespace: String?, name: String) {
+            self.namespace = namespace ?? ""
+            self.name = name
+        }
+
+        init(_ metadata: JSONValue?) {
+            self.init(namespace: metadata?["namespace"]?.stringValue, name: metadata?["name"]?.stringValue ?? "")
+        }
+    }
+    /// One scope's objects.
+    public typealias Objects = [ObjectKey: JSONValue]
+    /// One scope's resourceVersion and uid.
+    public typealias Versions = [ObjectKey: (resourceVersion: String, uid: String?)]
 
     enum Slot {
         case listed(Objects)
@@ -89,13 +103,13 @@ public final class LiveCache: Sendable {
 
         public func object(namespace: String?, name: String) -> Lookup {
             switch self {
-            case .objects(let objects): return objects[(namespace ?? "") + "/" + name].map(Lookup.found) ?? .absent
+            case .objects(let objects): return objects[ObjectKey(namespace: namespace, name: name)].map(Lookup.found) ?? .absent
             case .versions, .unknown: return .unknown
             }
         }
 
         public func version(namespace: String?, name: String) -> Version {
-            let id = (namespace ?? "") + "/" + name
+            let id = ObjectKey(namespace: namespace, name: name)
             switch self {
             case .objects(let objects):
                 guard let metadata = objects[id]?["metadata"] else { return .absent }
@@ -159,9 +173,7 @@ public final class LiveCache: Sendable {
             var versions: Versions = [:]
             versions.reserveCapacity(list.items.count)
             for item in list.items {
-                let metadata = item["metadata"]
-                versions[(metadata?["namespace"]?.stringValue ?? "") + "/" + (metadata?["name"]?.stringValue ?? "")] =
-                    (metadata?["resourceVersion"]?.stringValue ?? "", metadata?["uid"]?.stringValue)
+                versions[ObjectKey(namespace: item.namespace, name: item.name)] = (item.resourceVersion, item.uid)
             }
             return versions
         } catch {
@@ -193,7 +205,7 @@ public final class LiveCache: Sendable {
                 } else {
                     item["metadata"]?["managedFields"] = nil
                 }
-                objects[(item["metadata"]?["namespace"]?.stringValue ?? "") + "/" + (item["metadata"]?["name"]?.stringValue ?? "")] = item
+                objects[ObjectKey(item["metadata"])] = item
             }
             return objects
         } catch {

@@ -24,40 +24,6 @@ public enum IgnoreMode: Sendable, Equatable {
     }
 }
 
-/// One object as it will be applied: resolved type, final namespace, Flux marks and checksum.
-public struct DesiredObject: Sendable {
-    public var id: ResourceID
-    /// nil when the server serves no such kind (then `unresolved` says why; the object fails).
-    public var type: ResourceType?
-    public var unresolved: String?
-    /// The object to apply (from a cached plan, decoded on first use).
-    public var object: JSONValue {
-        get { body.value }
-        set { body = DeferredJSON(newValue) }
-    }
-    public var checksum: String
-    public var ignore: IgnoreMode
-    public var manifest: Manifest
-    var body: DeferredJSON
-
-    init(id: ResourceID, type: ResourceType?, unresolved: String?, body: DeferredJSON, checksum: String, ignore: IgnoreMode, manifest: Manifest) {
-        self.id = id
-        self.type = type
-        self.unresolved = unresolved
-        self.body = body
-        self.checksum = checksum
-        self.ignore = ignore
-        self.manifest = manifest
-    }
-
-    init(id: ResourceID, type: ResourceType?, unresolved: String?, object: JSONValue, checksum: String, ignore: IgnoreMode, manifest: Manifest) {
-        self.init(id: id, type: type, unresolved: unresolved, body: DeferredJSON(object), checksum: checksum, ignore: ignore, manifest: manifest)
-    }
-
-    public var apiVersion: String { manifest.apiVersion }
-    public var kind: String { id.kind }
-}
-
 /// A plan kept between syncs: all of it but the object, which is kept as its JSON text (a tree of
 /// small dictionaries costs several times as much memory, and a thousand instances keep a hundred
 /// thousand plans). Decoding it again costs about 10 µs per object, paid only when the object is
@@ -113,19 +79,30 @@ public struct Planner: Sendable {
     public func plan(_ manifests: [Manifest], client: KubeClient, cache: inout [String: CachedPlan]) async throws(SyncPlanError) -> [DesiredObject] {
         let crds = Self.customResourceTypes(in: manifests)
         var out: [DesiredObject] = []
+        out.reserveCapacity(manifests.count)
         var forbidden: [String] = []
-        var locations: [ResourceID: Manifest] = [:]
+        var locations: [ResourceID: DesiredObject] = [:]
+        locations.reserveCapacity(manifests.count)
         var duplicates: [String] = []
-        var nextCache: [String: CachedPlan] = [:]
-        defer { cache = nextCache }
+        // This set's plans by content key, and whether every one came from the cache.
+        var plans: [(key: String, plan: CachedPlan)] = []
+        plans.reserveCapacity(manifests.count)
+        var allCached = true
+        defer {
+            // The same manifests as last time (the usual resync): the cache stays as it is.
+            if !allCached || plans.count != cache.count {
+                cache = Dictionary(plans.map { ($0.key, $0.plan) }, uniquingKeysWith: { first, _ in first })
+            }
+        }
         for manifest in manifests {
             // CRD scope is immutable, so a cached plan of a custom resource stays right too.
             if let key = manifest.contentKey, let cached = cache[key], let planned = cached.thaw(manifest) {
                 check(planned, forbidden: &forbidden, locations: &locations, duplicates: &duplicates)
-                nextCache[key] = cached
+                plans.append((key, cached))
                 out.append(planned)
                 continue
             }
+            allCached = false
             var type: ResourceType? = nil
             var unresolved: String? = nil
             let group = ResourceID(apiVersion: manifest.apiVersion, kind: manifest.kind, namespace: nil, name: "").group
@@ -164,7 +141,7 @@ public struct Planner: Sendable {
                                         ignore: IgnoreMode(annotations: manifest.annotations), manifest: manifest)
             check(planned, forbidden: &forbidden, locations: &locations, duplicates: &duplicates)
             // A kind that is not served now may be later: only resolved plans are kept.
-            if let key = manifest.contentKey, let cached = CachedPlan(planned) { nextCache[key] = cached }
+            if let key = manifest.contentKey, let cached = CachedPlan(planned) { plans.append((key, cached)) }
             out.append(planned)
         }
         if !duplicates.isEmpty { throw SyncPlanError(reason: .duplicate, problems: duplicates) }
@@ -173,7 +150,7 @@ public struct Planner: Sendable {
     }
 
     /// Scope and uniqueness checks of one planned object (collected, reported together).
-    func check(_ d: DesiredObject, forbidden: inout [String], locations: inout [ResourceID: Manifest], duplicates: inout [String]) {
+    func check(_ d: DesiredObject, forbidden: inout [String], locations: inout [ResourceID: DesiredObject], duplicates: inout [String]) {
         if let namespace = d.id.namespace, !options.allows(namespace: namespace) {
             forbidden.append("\(d.manifest.location): \(d.id) is in namespace \(namespace), which this instance may not use (allowed: \(options.allowedNamespaces.joined(separator: ", ")))")
         } else if d.id.namespace == nil {
@@ -183,9 +160,9 @@ public struct Planner: Sendable {
             }
         }
         if let first = locations[d.id] {
-            duplicates.append("\(d.id) is defined twice: in \(first.location) and in \(d.manifest.location)")
+            duplicates.append("\(d.id) is defined twice: in \(first.manifest.location) and in \(d.manifest.location)")
         } else {
-            locations[d.id] = d.manifest
+            locations[d.id] = d
         }
     }
 

@@ -6,17 +6,32 @@ import KubeModel
 /// `description` is Flux v1's resource id, `namespace:kind/name` with the kind in lower case and
 /// `<cluster>` for cluster-scoped objects; it is what users see and what the GC mark hashes.
 public struct ResourceID: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public var group: String
-    public var kind: String
-    public var namespace: String?
-    public var name: String
+    public let group: String
+    public let kind: String
+    public let namespace: String?
+    public let name: String
+    /// Worked out once: a sync looks each id up in several tables (plans, verified objects, the
+    /// inventory), and hashing four strings each time cost more than the rest of the lookup.
+    private let hashCode: Int
 
     public init(group: String, kind: String, namespace: String?, name: String) {
         self.group = group
         self.kind = kind
         self.namespace = namespace
         self.name = name
+        var hasher = Hasher()
+        hasher.combine(group)
+        hasher.combine(kind)
+        hasher.combine(namespace)
+        hasher.combine(name)
+        hashCode = hasher.finalize()
     }
+
+    public static func == (a: ResourceID, b: ResourceID) -> Bool {
+        a.hashCode == b.hashCode && a.name == b.name && a.kind == b.kind && a.namespace == b.namespace && a.group == b.group
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(hashCode) }
 
     public init(apiVersion: String, kind: String, namespace: String?, name: String) {
         let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""

@@ -19,11 +19,10 @@ extension Syncer {
     func applyStaged(_ desired: [DesiredObject]) async -> [Applied] {
         var results = [Applied?](repeating: nil, count: desired.count)
         var first: [(Int, DesiredObject)] = [], rest: [(Int, DesiredObject)] = []
-        let readInFull = scopesReadInFull(desired)
-        // Each scope's view is taken once (one await, not one per object).
-        var views: [Scope: LiveCache.View] = [:]
+        let seen = desired.map(verifiedAtChecksum)
+        var views = ScopeViews(readInFull: scopesReadInFull(desired, seen: seen))
         for (i, d) in desired.enumerated() {
-            if let settled = await unchangedSinceVerified(d, readInFull: readInFull, views: &views) {
+            if let seen = seen[i], let settled = await unchangedSinceVerified(d, seen, views: &views) {
                 results[i] = settled
             } else if d.kind == "CustomResourceDefinition" || (d.kind == "Namespace" && d.id.group.isEmpty) {
                 first.append((i, d))
@@ -50,34 +49,52 @@ extension Syncer {
         Scope(type: type, namespace: type.namespaced && !options.allowsAllNamespaces ? d.id.namespace : nil)
     }
 
+    /// When the object was last found up to date with this very checksum, and healthy: the
+    /// resourceVersion it had then.
+    func verifiedAtChecksum(_ d: DesiredObject) -> String? {
+        guard d.ignore != .ignored, d.type != nil, let seen = verified[d.id], seen.checksum == d.checksum, seen.current else { return nil }
+        return seen.resourceVersion
+    }
+
     /// The scopes holding an object that is not known up to date with its checksum (new in git,
     /// changed in git, or never verified): those will be read in full anyway, so they are listed
     /// in full at once. Every other scope is only checked for moved resourceVersions, with a
     /// metadata-only list.
-    func scopesReadInFull(_ desired: [DesiredObject]) -> Set<Scope> {
+    func scopesReadInFull(_ desired: [DesiredObject], seen: [String?]) -> Set<Scope> {
         var full = Set<Scope>()
-        for d in desired where d.ignore != .ignored {
+        for (d, seen) in zip(desired, seen) where seen == nil && d.ignore != .ignored {
             guard let type = d.type else { continue }
-            if let seen = verified[d.id], seen.checksum == d.checksum, seen.current { continue }
             full.insert(scope(of: d, type))
         }
         return full
     }
 
+    /// The live cache's view of each scope a sync settles objects in, taken once per scope (one
+    /// await, not one per object). Objects of one scope mostly follow each other, so the last
+    /// scope is compared before the table is hashed.
+    struct ScopeViews {
+        let readInFull: Set<Scope>
+        var views: [Scope: LiveCache.View] = [:]
+        var last: (scope: Scope, view: LiveCache.View)? = nil
+    }
+
     /// `.unchanged` when the live object has the resourceVersion that was found up to date (and
     /// healthy) with this very checksum: nothing about it can have changed since.
-    func unchangedSinceVerified(_ d: DesiredObject, readInFull: Set<Scope>, views: inout [Scope: LiveCache.View]) async -> Applied? {
-        guard d.ignore != .ignored, let type = d.type, let seen = verified[d.id], seen.checksum == d.checksum, seen.current else { return nil }
+    func unchangedSinceVerified(_ d: DesiredObject, _ resourceVersion: String, views: inout ScopeViews) async -> Applied? {
+        guard let type = d.type else { return nil }
         let scope = scope(of: d, type)
         let view: LiveCache.View
-        if let known = views[scope] {
+        if let last = views.last, last.scope == scope {
+            view = last.view
+        } else if let known = views.views[scope] {
             view = known
+            views.last = (scope, known)
         } else {
-            view = await live.view(type, scope: scope.namespace, metadataOnly: !readInFull.contains(scope))
-            views[scope] = view
+            view = await live.view(type, scope: scope.namespace, metadataOnly: !views.readInFull.contains(scope))
+            views.views[scope] = view
+            views.last = (scope, view)
         }
-        guard case .found(let resourceVersion, let uid) = view.version(namespace: d.id.namespace, name: d.id.name),
-              resourceVersion == seen.resourceVersion else { return nil }
+        guard case .found(let live, let uid) = view.version(namespace: d.id.namespace, name: d.id.name), live == resourceVersion else { return nil }
         return Applied(object: d, change: Change(id: d.id, action: .unchanged), uid: uid, health: .current)
     }
 

@@ -40,6 +40,8 @@ public actor Syncer {
     var verified: [ResourceID: Verified] = [:]
     /// The revision `verified` was last pruned for.
     private var verifiedRevision: String?
+    /// The objects last claimed, the registry's generation read before, and its answer.
+    private var lastClaim: (ids: [ResourceID], generation: Int, contested: [String: [InstanceRef]])?
 
     struct Verified {
         var resourceVersion: String
@@ -93,7 +95,7 @@ public actor Syncer {
             throw .plan(error)
         }
         var contested: [String: [InstanceRef]] = [:]
-        if let claims = options.claims { contested = claims.claim(options.instance, ids: Set(desired.map(\.id.description))) }
+        if let claims = options.claims { contested = claim(desired, in: claims) }
         if options.preflightAccessCheck && rendered.revision != lastCheckedRevision {
             try await preflight(desired.filter { $0.ignore != .ignored && contested[$0.id.description] == nil }, revision: rendered.revision)
             lastCheckedRevision = rendered.revision
@@ -104,7 +106,7 @@ public actor Syncer {
         // that a crash between creating them and saving the inventory cannot leave objects that no
         // later sync would collect once they leave git.
         var stored = before
-        let new = desired.filter { $0.type != nil && $0.ignore != .ignored && contested[$0.id.description] == nil && inventory.entries[$0.id] == nil }
+        let new = desired.filter { $0.type != nil && $0.ignore != .ignored && inventory.entries[$0.id] == nil && contested[$0.id.description] == nil }
         if !new.isEmpty {
             for d in new { inventory.entries[d.id] = InventoryEntry(id: d.id, apiVersion: d.apiVersion, uid: InventoryEntry.pending) }
             inventory.setName = options.setName
@@ -117,44 +119,35 @@ public actor Syncer {
             stored = inventory
         }
 
-        var applied = await applyStaged(desired.filter { contested[$0.id.description] == nil })
-        for d in desired {
+        var applied = await applyStaged(contested.isEmpty ? desired : desired.filter { contested[$0.id.description] == nil })
+        for d in desired where !contested.isEmpty {
             guard let others = contested[d.id.description] else { continue }
             let names = others.map(\.description).joined(separator: ", ")
             applied.append(Applied(object: d, change: Change(id: d.id, action: .conflict,
                                                              reason: "\(d.manifest.location): \(d.id) is also declared by FluxInstance \(names); neither applies it")))
         }
         var changes = applied.map(\.change)
-        var appliedUIDs = Set<String>()
-        appliedUIDs.reserveCapacity(applied.count)
         // Built only if an entry changes (a resync that changes nothing never needs it).
         var idsByUID: [String: [ResourceID]]? = nil
-        for result in applied {
-            switch result.change.action {
-            case .created, .configured, .unchanged:
-                guard let uid = result.uid else { continue }
-                appliedUIDs.insert(uid)
-                let id = result.object.id
-                if let entry = inventory.entries[id], entry.uid == uid, entry.apiVersion == result.object.apiVersion { continue }
-                if idsByUID == nil { idsByUID = Dictionary(inventory.entries.values.map { ($0.uid, [$0.id]) }, uniquingKeysWith: +) }
-                // The same object recorded under another API group (e.g. an Ingress that moved from
-                // extensions to networking.k8s.io) is one object: keep one entry.
-                for other in idsByUID?[uid] ?? [] where other != id { inventory.entries[other] = nil }
-                inventory.entries[id] = InventoryEntry(id: id, apiVersion: result.object.apiVersion, uid: uid)
-            default:
-                break
+        // Entries found exactly as recorded (id, uid, apiVersion) for an object just applied.
+        var confirmed = 0
+        for result in applied where result.change.action.keepsObject {
+            guard let uid = result.uid else { continue }
+            let id = result.object.id
+            if let entry = inventory.entries[id], entry.uid == uid, entry.apiVersion == result.object.apiVersion {
+                confirmed += 1
+                continue
             }
+            if idsByUID == nil { idsByUID = Dictionary(inventory.entries.values.map { ($0.uid, [$0.id]) }, uniquingKeysWith: +) }
+            // The same object recorded under another API group (e.g. an Ingress that moved from
+            // extensions to networking.k8s.io) is one object: keep one entry.
+            for other in idsByUID?[uid] ?? [] where other != id { inventory.entries[other] = nil }
+            inventory.entries[id] = InventoryEntry(id: id, apiVersion: result.object.apiVersion, uid: uid)
         }
 
-        // Compared by Flux id (no API group) and by uid: an object still in git is never a
-        // candidate, whatever group it is listed under. An object whose kind is not served has a
-        // guessed scope: its namesakes are not collected either.
-        let wanted = Set(desired.map(\.id.description))
-        let unresolved = Set(desired.filter { $0.type == nil }.map { "\($0.id.kind)/\($0.id.name)" })
-        let candidates = inventory.entries.values
-            .filter { !wanted.contains($0.id.description) && !appliedUIDs.contains($0.uid) && !unresolved.contains("\($0.id.kind)/\($0.id.name)") }
-            // Reverse apply order: custom resources and workloads before what they depend on.
-            .sorted { (KindOrder.rank($0.id.kind), $1.id) > (KindOrder.rank($1.id.kind), $0.id) }
+        // Every entry is an object just applied (the usual resync): nothing to collect.
+        let everyEntryApplied = idsByUID == nil && confirmed == inventory.entries.count
+        let candidates = everyEntryApplied ? [] : collectionCandidates(inventory, desired: desired, applied: applied)
         var pending: [ResourceID] = []
         var heldReason: String? = nil
         if options.garbageCollection.enabled && !candidates.isEmpty {
@@ -190,6 +183,7 @@ public actor Syncer {
         // revision declares the same objects, unless a generator printed others, whose stale
         // entries then wait for the next revision and are never read meanwhile).
         if rendered.revision != verifiedRevision {
+            let wanted = Set(desired.map(\.id.description))
             verified = verified.filter { wanted.contains($0.key.description) }
             verifiedRevision = rendered.revision
         }
@@ -203,6 +197,33 @@ public actor Syncer {
                                          "failed": "\(result.count(.failed))", "conflicts": "\(result.count(.conflict))", "deleted": "\(result.count(.deleted))", "held": "\(pending.count)",
                                          "drifted": "\(result.drifted.count)", "unhealthy": "\(unhealthy.count)"])
         return result
+    }
+
+    /// Claims the objects in the process's registry, and returns the contested ones with the
+    /// other instances that declare them. The same objects as last time, with no other instance's
+    /// claims moving over them since (the registry's generation), get the same answer without
+    /// claiming again.
+    func claim(_ desired: [DesiredObject], in claims: ClaimRegistry) -> [String: [InstanceRef]] {
+        let ids = desired.map(\.id)
+        let generation = claims.generation(of: options.instance)
+        if let last = lastClaim, last.generation == generation, last.ids == ids { return last.contested }
+        let contested = claims.claim(options.instance, ids: Set(ids.map(\.description)))
+        lastClaim = (ids, generation, contested)
+        return contested
+    }
+
+    /// Inventory entries no object of this sync accounts for. Compared by Flux id (no API group)
+    /// and by uid: an object still in git is never a candidate, whatever group it is listed under.
+    /// An object whose kind is not served has a guessed scope: its namesakes are not collected
+    /// either.
+    func collectionCandidates(_ inventory: Inventory, desired: [DesiredObject], applied: [Applied]) -> [InventoryEntry] {
+        let appliedUIDs = Set(applied.filter { $0.change.action.keepsObject }.compactMap(\.uid))
+        let wanted = Set(desired.map(\.id.description))
+        let unresolved = Set(desired.filter { $0.type == nil }.map { "\($0.id.kind)/\($0.id.name)" })
+        return inventory.entries.values
+            .filter { !wanted.contains($0.id.description) && !appliedUIDs.contains($0.uid) && !unresolved.contains("\($0.id.kind)/\($0.id.name)") }
+            // Reverse apply order: custom resources and workloads before what they depend on.
+            .sorted { (KindOrder.rank($0.id.kind), $1.id) > (KindOrder.rank($1.id.kind), $0.id) }
     }
 
     func loadInventory() async throws(SyncError) -> Inventory {

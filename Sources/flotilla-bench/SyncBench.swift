@@ -157,6 +157,8 @@ struct SyncBench: AsyncParsableCommand {
         let live = LiveCache(client: admin, instance: instance, logger: logger)
         var options = SyncOptions(instance: instance, setName: GCMark.setName(url: upstream.url, branch: "main", paths: ["apps"]))
         options.garbageCollection.enabled = true
+        // As in the operator: every instance's objects are claimed in one registry per process.
+        options.claims = ClaimRegistry()
         let syncer = Syncer(client: admin, live: live, inventoryStore: ConfigMapInventoryStore(client: admin, instance: instance),
                             options: options, logger: logger)
         var head = try await mirror.fetch()["main"]!

@@ -11,8 +11,14 @@ func temporaryDirectory() -> URL {
     return dir
 }
 
+/// Writes through a close-on-exec descriptor: a process another test spawns meanwhile must not
+/// inherit it, or executing the file (an exec plugin) fails with "Text file busy".
 func write(_ text: String, to url: URL, mode: Int = 0o600) {
-    FileManager.default.createFile(atPath: url.path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+    let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+    precondition(fd >= 0, "cannot write \(url.path)")
+    let bytes = Array(text.utf8)
+    precondition(bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) } == bytes.count)
+    close(fd)
 }
 
 @Suite("Kubeconfig and in-cluster configuration")

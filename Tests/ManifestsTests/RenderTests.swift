@@ -134,6 +134,40 @@ struct RenderTests {
         #expect(f.renderer.cache.count == 2, "blobs no longer in the tree are dropped from the cache")
     }
 
+    @Test("a manifest from the parse cache is decoded only when its object is read, and reads as a fresh parse")
+    func lazyFromCache() async throws {
+        let list = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: l1, namespace: n}}\n"
+        let f = try RenderFixture(["a.yaml": cm("a", "data:\n  k: v\n"), "list.yaml": list])
+        let first = try await f.render()
+        #expect(first.manifests.allSatisfy { $0.isDecoded }, "parsed now: built as objects")
+        let second = try await f.render()
+        #expect(second.parsed == 0)
+        #expect(second.manifests.map { "\($0.apiVersion) \($0.kind) \($0.namespace ?? "-")/\($0.name)" } == ["v1 ConfigMap -/a", "v1 ConfigMap n/l1"])
+        #expect(second.manifests.map(\.contentKey) == first.manifests.map(\.contentKey))
+        #expect(second.manifests.allSatisfy { !$0.isDecoded }, "kind, apiVersion, name and namespace are read without decoding")
+        #expect(second.manifests.map(\.object) == first.manifests.map(\.object))
+        #expect(second.manifests.allSatisfy { $0.isDecoded })
+        #expect(second.manifests == first.manifests)
+        var edited = second.manifests[0]
+        edited.object["metadata"]?["name"] = "renamed"
+        #expect(edited.name == "renamed", "a new object brings its own name")
+        #expect(second.manifests[0].name == "a")
+    }
+
+    @Test("a file that is not a manifest fails the same way from the cache, naming the path it has now")
+    func cachedFailure() async throws {
+        let f = try RenderFixture(["bad.yaml": "apiVersion: v1\nkind: ConfigMap\n", "list.yaml": "kind: List\nitems: [x]\n"])
+        let message = "bad.yaml:1: document has no metadata.name (is this a Kubernetes manifest?)"
+        #expect(try await f.renderError()?.message == message)
+        let misses = f.renderer.cache.statistics.misses
+        #expect(try await f.renderError()?.message == message)
+        #expect(f.renderer.cache.statistics.misses == misses, "the failure was cached")
+        try f.upstream.commit(["bad.yaml": nil, "moved.yaml": "apiVersion: v1\nkind: ConfigMap\n"], message: "move")
+        #expect(try await f.renderError()?.message == "list.yaml:1: document is a string, not a Kubernetes object")
+        try f.upstream.commit(["list.yaml": nil], message: "drop the list")
+        #expect(try await f.renderError()?.message == "moved.yaml:1: document has no metadata.name (is this a Kubernetes manifest?)")
+    }
+
     @Test("several paths; a missing path and a path that leaves the repository are errors")
     func paths() async throws {
         let f = try RenderFixture(["a/x.yaml": cm("x"), "b/y.yaml": cm("y"), "c/z.yaml": cm("z")])

@@ -422,4 +422,29 @@ struct SyncScenarioTests {
             #expect(try await f.configMap("a")?["data"]?["k"] == "theirs")
         }
     }
+
+    @Test("an object another instance comes to declare is contested at the next resync, though this instance's objects did not change")
+    func claimedByAnotherBetweenResyncs() async throws {
+        try await withSyncFixture(["a.yaml": cm("a"), "b.yaml": cm("b")]) { f in
+            let claims = ClaimRegistry()
+            let mine = f.syncer(f.options { $0.claims = claims })
+            #expect(try await f.sync(mine).changes(.conflict).isEmpty)
+            let generation = claims.generation(of: SyncFixture.instance)
+            #expect(try await f.sync(mine).count(.unchanged) == 2)
+            #expect(claims.generation(of: SyncFixture.instance) == generation, "nothing moved: the resync claimed nothing anew")
+            // Another instance declares apps:configmap/b.
+            let other = InstanceRef(namespace: "team", name: "other")
+            #expect(claims.claim(other, ids: ["apps:configmap/b"]) == ["apps:configmap/b": [SyncFixture.instance]])
+            #expect(claims.generation(of: SyncFixture.instance) != generation)
+            let contested = try await f.sync(mine)
+            #expect(contested.changes(.conflict).map(\.id.name) == ["b"])
+            #expect(contested.changes(.conflict).first?.reason?.contains("also declared by FluxInstance team/other") == true)
+            #expect(try await f.sync(mine).changes(.conflict).map(\.id.name) == ["b"], "still contested, from the answer kept")
+            // It lets go again: the object is this instance's alone.
+            _ = claims.claim(other, ids: [])
+            let released = try await f.sync(mine)
+            #expect(released.changes(.conflict).isEmpty)
+            #expect(released.count(.unchanged) == 2)
+        }
+    }
 }

@@ -18,19 +18,17 @@ struct BuildCommand: AsyncParsableCommand {
         let (client, namespace) = try options.client()
         try await using(client) { client in
             let preview = try await InstancePreview.load(client: client, namespace: namespace, name: source.instance)
-            var desired: [DesiredObject] = try await withScratch { work in
+            let desired: [DesiredObject] = try await withScratch { work in
                 let (_, branch, rendered) = try await preview.render(source, work: work)
                 return try await preview.plan(rendered, options: preview.syncOptions(branch: branch), client: client)
             }
             // A CI log is no place for a Secret, decrypted or not.
-            if !showSecrets {
-                for i in desired.indices { desired[i].object = ComparedObject.masked(live: nil, merged: desired[i].object).1 ?? desired[i].object }
-            }
+            let objects = desired.map { showSecrets ? $0.object : ComparedObject.masked(live: nil, merged: $0.object).1 ?? $0.object }
             switch options.output {
             case .json:
-                print(ListInstances.pretty(["apiVersion": "v1", "kind": "List", "items": .array(desired.map(\.object))]))
+                print(ListInstances.pretty(["apiVersion": "v1", "kind": "List", "items": .array(objects)]))
             case .yaml, .table:
-                print(desired.map { "# Source: \($0.manifest.location)\n" + YAMLWriter.write($0.object) }.joined(separator: "---\n"), terminator: "")
+                print(zip(desired, objects).map { "# Source: \($0.manifest.location)\n" + YAMLWriter.write($1) }.joined(separator: "---\n"), terminator: "")
             }
         }
     }
