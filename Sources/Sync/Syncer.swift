@@ -40,8 +40,10 @@ public actor Syncer {
     var verified: [ResourceID: Verified] = [:]
     /// The revision `verified` was last pruned for.
     private var verifiedRevision: String?
-    /// The objects last claimed, the registry's generation read before, and its answer.
-    private var lastClaim: (ids: [ResourceID], generation: Int, contested: [String: [InstanceRef]])?
+    /// The objects last claimed (a fingerprint of their ids: a list of them would cost 8 KiB per
+    /// 100 objects, per instance, all the time), the registry's generation read before, and its
+    /// answer.
+    private var lastClaim: (ids: Int, count: Int, generation: Int, contested: [String: [InstanceRef]])?
 
     struct Verified {
         var resourceVersion: String
@@ -202,13 +204,16 @@ public actor Syncer {
     /// Claims the objects in the process's registry, and returns the contested ones with the
     /// other instances that declare them. The same objects as last time, with no other instance's
     /// claims moving over them since (the registry's generation), get the same answer without
-    /// claiming again.
+    /// claiming again. The objects are compared by a 64-bit fingerprint of their ids (two
+    /// different lists agree by chance once in 2^64).
     func claim(_ desired: [DesiredObject], in claims: ClaimRegistry) -> [String: [InstanceRef]] {
-        let ids = desired.map(\.id)
+        var hasher = Hasher()
+        for d in desired { hasher.combine(d.id) }
+        let fingerprint = hasher.finalize()
         let generation = claims.generation(of: options.instance)
-        if let last = lastClaim, last.generation == generation, last.ids == ids { return last.contested }
-        let contested = claims.claim(options.instance, ids: Set(ids.map(\.description)))
-        lastClaim = (ids, generation, contested)
+        if let last = lastClaim, last.generation == generation, last.count == desired.count, last.ids == fingerprint { return last.contested }
+        let contested = claims.claim(options.instance, ids: Set(desired.map(\.id.description)))
+        lastClaim = (fingerprint, desired.count, generation, contested)
         return contested
     }
 
