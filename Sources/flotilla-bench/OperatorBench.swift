@@ -175,6 +175,7 @@ struct OperatorBench: AsyncParsableCommand {
         for i in 0..<max(1, manifests / 10) { changed["apps/cm-\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-\(i)\ndata:\n  value: \"storm\"\n" }
         head = try shared.commit(changed, message: "storm")
         for bare in copies { _ = try sh(["git", "--git-dir", shared.bare, "push", "-q", bare, "main"]) }
+        FileHandle.standardError.write(Data("storm: starting (attach a profiler now)\n".utf8))
         let stormStart = ContinuousClock.now
         let stormCPU0 = cpuTime()
         let emulatorCPU0 = processCPU(emulator.process.processIdentifier), machineCPU0 = machineCPU()
