@@ -13,6 +13,8 @@ public final class ClaimRegistry: Sendable {
         /// claims (the instances its listener is called for).
         var generations: [InstanceRef: Int] = [:]
         var nextGeneration = 0
+        /// Claims made so far (for tests).
+        var made = 0
 
         mutating func touch(_ instances: Set<InstanceRef>) -> [@Sendable () -> Void] {
             for instance in instances {
@@ -34,7 +36,14 @@ public final class ClaimRegistry: Sendable {
     /// Records the objects an instance declares now (Flux ids) and returns, for each contested one,
     /// the other instances that declare it too.
     public func claim(_ instance: InstanceRef, ids: Set<String>) -> [String: [InstanceRef]] {
-        let (contested, notify) = state.withLock { s -> ([String: [InstanceRef]], [@Sendable () -> Void]) in
+        claimWithGeneration(instance, ids: ids).contested
+    }
+
+    /// `claim`, and the instance's generation as the answer left it (read under the same lock, so
+    /// any later change by another instance moves it).
+    public func claimWithGeneration(_ instance: InstanceRef, ids: Set<String>) -> (contested: [String: [InstanceRef]], generation: Int) {
+        let (contested, notify, generation) = state.withLock { s -> ([String: [InstanceRef]], [@Sendable () -> Void], Int) in
+            s.made += 1
             let old = s.claims[instance] ?? []
             var touched = Set<InstanceRef>()
             for id in old.subtracting(ids) {
@@ -52,18 +61,21 @@ public final class ClaimRegistry: Sendable {
                 if let owners = s.owners[id], owners.count > 1 { contested[id] = owners.filter { $0 != instance }.sorted { $0.description < $1.description } }
             }
             touched.remove(instance)
-            return (contested, s.touch(touched))
+            return (contested, s.touch(touched), s.generations[instance] ?? 0)
         }
         notify.forEach { $0() }
-        return contested
+        return (contested, generation)
     }
 
-    /// Where the instance's view of the others' claims stands: the same generation before and
-    /// after a `claim` of the same ids means its contested objects are what that claim answered.
-    /// -1 while the instance claims nothing (never claimed, or released).
+    /// Where the instance's view of the others' claims stands: the generation a claim left
+    /// (`claimWithGeneration`), unchanged since, means its contested objects are what that claim
+    /// answered. -1 while the instance claims nothing (never claimed, or released).
     public func generation(of instance: InstanceRef) -> Int {
         state.withLock { $0.claims[instance] == nil ? -1 : $0.generations[instance] ?? 0 }
     }
+
+    /// How many claims were made (for tests: a resync of the same objects makes none).
+    public var claimsMade: Int { state.withLock { $0.made } }
 
     /// Forgets an instance (deleted or stopped); the instances it contested with are told.
     public func release(_ instance: InstanceRef) {

@@ -41,8 +41,8 @@ public actor Syncer {
     /// The revision `verified` was last pruned for.
     private var verifiedRevision: String?
     /// The objects last claimed (a fingerprint of their ids: a list of them would cost 8 KiB per
-    /// 100 objects, per instance, all the time), the registry's generation read before, and its
-    /// answer.
+    /// 100 objects, per instance, all the time), the registry's generation that claim left, and
+    /// its answer.
     private var lastClaim: (ids: Int, count: Int, generation: Int, contested: [String: [InstanceRef]])?
 
     struct Verified {
@@ -210,9 +210,10 @@ public actor Syncer {
         var hasher = Hasher()
         for d in desired { hasher.combine(d.id) }
         let fingerprint = hasher.finalize()
-        let generation = claims.generation(of: options.instance)
-        if let last = lastClaim, last.generation == generation, last.count == desired.count, last.ids == fingerprint { return last.contested }
-        let contested = claims.claim(options.instance, ids: Set(desired.map(\.id.description)))
+        if let last = lastClaim, last.generation == claims.generation(of: options.instance), last.count == desired.count, last.ids == fingerprint {
+            return last.contested
+        }
+        let (contested, generation) = claims.claimWithGeneration(options.instance, ids: Set(desired.map(\.id.description)))
         lastClaim = (fingerprint, desired.count, generation, contested)
         return contested
     }

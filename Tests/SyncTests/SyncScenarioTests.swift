@@ -430,8 +430,10 @@ struct SyncScenarioTests {
             let mine = f.syncer(f.options { $0.claims = claims })
             #expect(try await f.sync(mine).changes(.conflict).isEmpty)
             let generation = claims.generation(of: SyncFixture.instance)
+            let made = claims.claimsMade
             #expect(try await f.sync(mine).count(.unchanged) == 2)
-            #expect(claims.generation(of: SyncFixture.instance) == generation, "nothing moved: the resync claimed nothing anew")
+            #expect(claims.claimsMade == made, "nothing moved: the resync claimed nothing anew")
+            #expect(claims.generation(of: SyncFixture.instance) == generation)
             // Another instance declares apps:configmap/b.
             let other = InstanceRef(namespace: "team", name: "other")
             #expect(claims.claim(other, ids: ["apps:configmap/b"]) == ["apps:configmap/b": [SyncFixture.instance]])
@@ -445,6 +447,20 @@ struct SyncScenarioTests {
             let released = try await f.sync(mine)
             #expect(released.changes(.conflict).isEmpty)
             #expect(released.count(.unchanged) == 2)
+        }
+    }
+
+    @Test("an instance the claim registry forgot (its reconciler stopped) claims its objects again at its next sync")
+    func claimsAgainAfterRelease() async throws {
+        try await withSyncFixture(["a.yaml": cm("a")]) { f in
+            let claims = ClaimRegistry()
+            let mine = f.syncer(f.options { $0.claims = claims })
+            _ = try await f.sync(mine)
+            claims.release(SyncFixture.instance)
+            #expect(claims.generation(of: SyncFixture.instance) == -1)
+            _ = try await f.sync(mine)
+            let other = InstanceRef(namespace: "team", name: "other")
+            #expect(claims.claim(other, ids: ["apps:configmap/a"]) == ["apps:configmap/a": [SyncFixture.instance]])
         }
     }
 }
