@@ -9,12 +9,7 @@ extension JSONValue {
     /// Parses JSON text. A fast byte-level parser: Foundation's JSONSerialization is too slow for the
     /// emulator's and the client's hot paths.
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
-        let run: (UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> = { buffer in
-            var parser = JSONParser(buffer: buffer)
-            return Result { () throws(JSONParseError) in try parser.parseDocument() }
-        }
-        if let fast = bytes.withContiguousStorageIfAvailable(run) { return try fast.get() }
-        return try Array(bytes).withUnsafeBufferPointer(run).get()
+        try JSONParser.run(bytes) { (parser: inout JSONParser) throws(JSONParseError) in try parser.parseDocument() }
     }
 
     public static func parse(_ string: String) throws(JSONParseError) -> JSONValue {
@@ -37,13 +32,10 @@ extension JSONValue {
     }
 
     static func parse(_ bytes: some Collection<UInt8>, filter: JSONParser.KeyFilter) throws(JSONParseError) -> JSONValue {
-        let run: (UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> = { buffer in
-            var parser = JSONParser(buffer: buffer)
+        try JSONParser.run(bytes) { (parser: inout JSONParser) throws(JSONParseError) in
             parser.filter = filter
-            return Result { () throws(JSONParseError) in try parser.parseDocument() }
+            return try parser.parseDocument()
         }
-        if let fast = bytes.withContiguousStorageIfAvailable(run) { return try fast.get() }
-        return try Array(bytes).withUnsafeBufferPointer(run).get()
     }
 }
 
@@ -61,6 +53,16 @@ struct JSONParser {
     static let maxDepth = 10_000
 
     init(buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+
+    /// Runs `body` with a parser over `bytes`: their own storage when contiguous, else a copy.
+    static func run<T>(_ bytes: some Collection<UInt8>, _ body: (inout JSONParser) throws(JSONParseError) -> T) throws(JSONParseError) -> T {
+        func go(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<T, JSONParseError> {
+            var parser = JSONParser(buffer: buffer)
+            return Result { () throws(JSONParseError) in try body(&parser) }
+        }
+        if let fast = bytes.withContiguousStorageIfAvailable(go) { return try fast.get() }
+        return try Array(bytes).withUnsafeBufferPointer(go).get()
+    }
 
     func fail(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: index) }
 

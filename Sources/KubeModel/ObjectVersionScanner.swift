@@ -31,12 +31,7 @@ public struct ObjectVersionPage: Sendable, Equatable {
 /// a thousand objects' metadata this way, most of it `managedFields`.
 public enum ObjectVersionScanner {
     public static func scan(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> ObjectVersionPage {
-        let run: (UnsafeBufferPointer<UInt8>) -> Result<ObjectVersionPage, JSONParseError> = { buffer in
-            var parser = JSONParser(buffer: buffer)
-            return Result { () throws(JSONParseError) in try parser.scanList() }
-        }
-        if let fast = bytes.withContiguousStorageIfAvailable(run) { return try fast.get() }
-        return try Array(bytes).withUnsafeBufferPointer(run).get()
+        try JSONParser.run(bytes) { (parser: inout JSONParser) throws(JSONParseError) in try parser.scanList() }
     }
 }
 
