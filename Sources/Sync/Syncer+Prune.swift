@@ -63,4 +63,18 @@ extension Syncer {
             return (Change(id: id, action: .failed, reason: "delete failed (will retry): \(error.message)"), true)
         }
     }
+
+    /// Inventory entries no object of this sync accounts for. Compared by Flux id (no API group)
+    /// and by uid: an object still in git is never a candidate, whatever group it is listed under.
+    /// An object whose kind is not served has a guessed scope: its namesakes are not collected
+    /// either.
+    func collectionCandidates(_ inventory: Inventory, desired: [DesiredObject], applied: [Applied]) -> [InventoryEntry] {
+        let appliedUIDs = Set(applied.filter { $0.change.action.keepsObject }.compactMap(\.uid))
+        let wanted = Set(desired.map(\.id.description))
+        let unresolved = Set(desired.filter { $0.type == nil }.map { "\($0.id.kind)/\($0.id.name)" })
+        return inventory.entries.values
+            .filter { !wanted.contains($0.id.description) && !appliedUIDs.contains($0.uid) && !unresolved.contains("\($0.id.kind)/\($0.id.name)") }
+            // Reverse apply order: custom resources and workloads before what they depend on.
+            .sorted { (KindOrder.rank($0.id.kind), $1.id) > (KindOrder.rank($1.id.kind), $0.id) }
+    }
 }

@@ -218,20 +218,6 @@ public actor Syncer {
         return contested
     }
 
-    /// Inventory entries no object of this sync accounts for. Compared by Flux id (no API group)
-    /// and by uid: an object still in git is never a candidate, whatever group it is listed under.
-    /// An object whose kind is not served has a guessed scope: its namesakes are not collected
-    /// either.
-    func collectionCandidates(_ inventory: Inventory, desired: [DesiredObject], applied: [Applied]) -> [InventoryEntry] {
-        let appliedUIDs = Set(applied.filter { $0.change.action.keepsObject }.compactMap(\.uid))
-        let wanted = Set(desired.map(\.id.description))
-        let unresolved = Set(desired.filter { $0.type == nil }.map { "\($0.id.kind)/\($0.id.name)" })
-        return inventory.entries.values
-            .filter { !wanted.contains($0.id.description) && !appliedUIDs.contains($0.uid) && !unresolved.contains("\($0.id.kind)/\($0.id.name)") }
-            // Reverse apply order: custom resources and workloads before what they depend on.
-            .sorted { (KindOrder.rank($0.id.kind), $1.id) > (KindOrder.rank($1.id.kind), $0.id) }
-    }
-
     func loadInventory() async throws(SyncError) -> Inventory {
         if let inventory { return inventory }
         do {
@@ -264,44 +250,6 @@ public actor Syncer {
             } catch {
                 return error.isNotFound ? .absent : .failed(error)
             }
-        }
-    }
-}
-
-extension Syncer {
-    /// One SelfSubjectAccessReview per verb, resource and namespace (not per object): may the
-    /// identity create and patch them? Every object it may not write is listed; none is applied.
-    func preflight(_ desired: [DesiredObject], revision: String) async throws(SyncError) {
-        struct Target: Hashable {
-            var group: String
-            var resource: String
-            var namespace: String?
-        }
-        var byTarget: [Target: [DesiredObject]] = [:]
-        for d in desired {
-            guard let type = d.type else { continue }
-            byTarget[Target(group: type.group, resource: type.resource, namespace: d.id.namespace), default: []].append(d)
-        }
-        var problems: [String] = []
-        for (target, objects) in byTarget.sorted(by: { "\($0.key)" < "\($1.key)" }) {
-            var denied: [String] = []
-            for verb in ["create", "patch"] {
-                do {
-                    if try await !client.canI(verb: verb, group: target.group, resource: target.resource, namespace: target.namespace) { denied.append(verb) }
-                } catch {
-                    throw .plan(SyncPlanError(reason: .discovery, problems: ["cannot check access to \(target.resource): \(error.message)"]))
-                }
-            }
-            guard !denied.isEmpty else { continue }
-            let identity = client.impersonation?.user ?? "the operator"
-            let scope = target.namespace.map { " in namespace \($0)" } ?? " (cluster-wide)"
-            for d in objects {
-                problems.append("\(d.manifest.location): \(d.id): \(identity) may not \(denied.joined(separator: "/")) \(target.resource)\(scope)")
-            }
-        }
-        guard problems.isEmpty else {
-            logger.warning("revision refused", metadata: ["revision": "\(revision.prefix(7))", "reason": "Forbidden", "objects": "\(problems.count)"])
-            throw .plan(SyncPlanError(reason: .forbidden, problems: problems))
         }
     }
 }
