@@ -38,8 +38,7 @@ extension GitMirror {
     func listRemote(_ remote: GitDaemonRemote) async throws(GitError) -> RemoteHeads {
         await gate.acquire()
         defer { gate.release() }
-        let context = CallbackContext(operation: listPrefix, url: options.url, credentials: .none, knownHosts: knownHosts)
-        return try await GitDaemonPoll.listRemote(remote, context: context, timeout: options.timeout)
+        return try await GitDaemonPoll.listRemote(remote, context: context(listPrefix), timeout: options.timeout)
     }
 
     /// Whether this mirror's polls of a `git://` remote use `GitDaemonPoll` (not libgit2).

@@ -77,19 +77,25 @@ extension KubeClient {
     /// `skippingManagedFields`, the objects' `managedFields` are scanned past, never decoded.
     public func list(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
                      pageSize: Int = 500, firstPageOnly: Bool = false, skippingManagedFields: Bool = false) async throws(KubeError) -> ObjectList {
-        var list = try await pages(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
-                                   pageSize: pageSize, firstPageOnly: firstPageOnly, accept: "application/json") { response throws(KubeError) in
-            guard skippingManagedFields else { return try response.json }
-            do { return try JSONValue.parse(response.body, skipping: "managedFields") } catch {
-                throw KubeError.transport("the server sent invalid JSON: \(error)")
+        var (items, resourceVersion) = try await pages(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
+                                                       pageSize: pageSize, firstPageOnly: firstPageOnly, accept: "application/json") { response throws(KubeError) in
+            let page: JSONValue
+            if skippingManagedFields {
+                do { page = try JSONValue.parse(response.body, skipping: "managedFields") } catch {
+                    throw KubeError.transport("the server sent invalid JSON: \(error)")
+                }
+            } else {
+                page = try response.json
             }
+            return ListPage(items: page["items"]?.arrayValue ?? [], resourceVersion: page["metadata"]?["resourceVersion"]?.stringValue ?? "",
+                            continueToken: page["metadata"]?["continue"]?.stringValue)
         }
         // Typed lists omit apiVersion/kind on items; restore them so items are self-describing.
-        for i in list.items.indices where list.items[i]["kind"] == nil {
-            list.items[i]["apiVersion"] = .string(type.apiVersion)
-            list.items[i]["kind"] = .string(type.kind)
+        for i in items.indices where items[i]["kind"] == nil {
+            items[i]["apiVersion"] = .string(type.apiVersion)
+            items[i]["kind"] = .string(type.kind)
         }
-        return list
+        return ObjectList(items: items, resourceVersion: resourceVersion)
     }
 
     /// Lists which objects there are and at which version (namespace, name, uid,
@@ -99,46 +105,45 @@ extension KubeClient {
     /// server that cannot answer in that form sends the full list, read the same way.
     public func listMetadata(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil,
                              pageSize: Int = 500) async throws(KubeError) -> ObjectVersionList {
-        var items: [ObjectVersion] = []
-        var token: String? = nil
-        var resourceVersion = ""
-        repeat {
-            let response = try await send(.GET, type.path(namespace: namespace) + Self.listQuery(pageSize: pageSize, labelSelector: labelSelector, fieldSelector: nil, token: token),
-                                          accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json")
+        let (items, resourceVersion) = try await pages(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil, pageSize: pageSize,
+                                                       firstPageOnly: false, accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json") { response throws(KubeError) in
             let page: ObjectVersionPage
             do {
                 page = try ObjectVersionScanner.scan(response.body)
             } catch {
                 throw KubeError.transport("the server sent invalid JSON: \(error)")
             }
-            items += page.items
-            if resourceVersion.isEmpty { resourceVersion = page.resourceVersion }
-            token = page.continueToken.flatMap { $0.isEmpty ? nil : $0 }
-        } while token != nil
+            return ListPage(items: page.items, resourceVersion: page.resourceVersion, continueToken: page.continueToken)
+        }
         return ObjectVersionList(items: items, resourceVersion: resourceVersion)
     }
 
-    static func listQuery(pageSize: Int, labelSelector: String?, fieldSelector: String?, token: String?) -> String {
-        var q: [(String, String)] = [("limit", String(pageSize))]
-        if let labelSelector, !labelSelector.isEmpty { q.append(("labelSelector", labelSelector)) }
-        if let fieldSelector, !fieldSelector.isEmpty { q.append(("fieldSelector", fieldSelector)) }
-        if let token { q.append(("continue", token)) }
-        return query(q)
+    /// One page of a list, as `pages` follows them.
+    struct ListPage<Item> {
+        var items: [Item]
+        var resourceVersion: String
+        var continueToken: String?
     }
 
-    private func pages(_ type: ResourceType, namespace: String?, labelSelector: String?, fieldSelector: String?, pageSize: Int, firstPageOnly: Bool,
-                       accept: String, parse: (Response) throws(KubeError) -> JSONValue) async throws(KubeError) -> ObjectList {
-        var items: [JSONValue] = []
+    /// Every page of a list (only the first with `firstPageOnly`), each read by `parse`; the items
+    /// and the first page's resourceVersion.
+    private func pages<Item>(_ type: ResourceType, namespace: String?, labelSelector: String?, fieldSelector: String?, pageSize: Int, firstPageOnly: Bool,
+                             accept: String, parse: (Response) throws(KubeError) -> ListPage<Item>) async throws(KubeError) -> (items: [Item], resourceVersion: String) {
+        var items: [Item] = []
         var token: String? = nil
         var resourceVersion = ""
         repeat {
-            let page = try parse(try await send(.GET, type.path(namespace: namespace) + Self.listQuery(pageSize: pageSize, labelSelector: labelSelector, fieldSelector: fieldSelector, token: token), accept: accept))
-            items += page["items"]?.arrayValue ?? []
-            if resourceVersion.isEmpty { resourceVersion = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
-            token = page["metadata"]?["continue"]?.stringValue
+            var q: [(String, String)] = [("limit", String(pageSize))]
+            if let labelSelector, !labelSelector.isEmpty { q.append(("labelSelector", labelSelector)) }
+            if let fieldSelector, !fieldSelector.isEmpty { q.append(("fieldSelector", fieldSelector)) }
+            if let token { q.append(("continue", token)) }
+            let page = try parse(try await send(.GET, type.path(namespace: namespace) + Self.query(q), accept: accept))
+            items += page.items
+            if resourceVersion.isEmpty { resourceVersion = page.resourceVersion }
+            token = page.continueToken
             if token?.isEmpty == true || firstPageOnly { token = nil }
         } while token != nil
-        return ObjectList(items: items, resourceVersion: resourceVersion)
+        return (items, resourceVersion)
     }
 
     public func create(_ type: ResourceType, _ object: JSONValue, namespace: String? = nil, options: WriteOptions = WriteOptions()) async throws(KubeError) -> JSONValue {
