@@ -76,6 +76,8 @@ public final class GitMirror: Sendable {
         /// Signs the commits this mirror makes: given the commit object, returns the armored
         /// signature (GPG or SSH) stored in its `gpgsig` header. Runs on the git thread.
         public var signer: CommitSigner?
+        /// When a fetch folds the mirror's small packs and loose objects into one pack; nil: never.
+        public var packFolding: PackFolding? = PackFolding()
 
         public init(url: String, directory: String) {
             self.url = url
@@ -95,6 +97,8 @@ public final class GitMirror: Sendable {
     let gitDaemonPolls: GitDaemonRemote?
     /// How a poll's errors begin (made once: redacting the URL per poll was 2 % of an idle operator).
     let listPrefix: String
+    /// The last fold of the mirror's packs a fetch made or failed to make, until someone takes it.
+    let lastFold = Mutex<Result<PackFold, GitError>?>(nil)
 
     public init(_ options: Options) {
         self.options = options
@@ -187,16 +191,18 @@ public final class GitMirror: Sendable {
     /// connection (one upload-pack on the git host) instead of a poll and then a fetch. The
     /// result is shared with other mirrors of the remote like a poll's (`SharedPolls`).
     public func fetchReportingHeads() async throws(GitError) -> (branches: [String: String], heads: RemoteHeads) {
-        let (url, path) = (options.url, path)
+        let (url, path, folding) = (options.url, path, options.packFolding)
         localBranches.withLock { $0 = nil }
         let fetched = try await run("fetch") { ctx throws(GitError) in
             let repo = try Repository.openOrCreate(path)
             let heads = try Self.fetch(repo, url: url, ctx: ctx)
-            return (branches: repo.branches(), heads: heads)
+            let foldDue = folding.map { MirrorPacks(repositoryPath: path).due($0) } ?? false
+            return (branches: repo.branches(), heads: heads, foldDue: foldDue)
         }
         localBranches.withLock { $0 = fetched.branches }
+        if fetched.foldDue, let folding { await foldPacks(folding) }
         options.polls.record(pollKey, fetched.heads)
-        return fetched
+        return (fetched.branches, fetched.heads)
     }
 
     /// Fetches into `repo`; returns what the remote advertised (libgit2 keeps it after the fetch

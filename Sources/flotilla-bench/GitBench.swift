@@ -17,6 +17,7 @@ struct GitBench: AsyncParsableCommand {
     @Option(help: "With --ssh: polls over a pooled connection to time (after the first).") var sshPolls = 200
     @Option(help: "With --ssh: pooled connections opened to measure their memory.") var sshConnections = 100
     @Option(help: "Fetches of one commit each to make before timing a mirror again (one pack each; 0: skip).") var history = 0
+    @Flag(help: "With --history: never fold the mirror's packs (a mirror as it was before PackFolding).") var noPackFolding = false
 
     func shell(_ command: String) throws {
         let p = Process()

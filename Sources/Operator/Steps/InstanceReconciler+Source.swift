@@ -29,6 +29,7 @@ extension InstanceReconciler {
             let started = ContinuousClock.now
             let (branches, heads) = try await mirror.fetchReportingHeads()
             metrics.fetched(duration: ContinuousClock.now - started)
+            logPackFold(mirror)
             let branch = settings.source.branch ?? heads.defaultBranch ?? "main"
             guard let head = branches[branch] else { throw Self.missingBranch(branch, settings.source.url) }
             return (mirror, branch, head)
@@ -40,8 +41,26 @@ extension InstanceReconciler {
             let started = ContinuousClock.now
             _ = try await mirror.fetch()
             metrics.fetched(duration: ContinuousClock.now - started)
+            logPackFold(mirror)
         }
         return (mirror, branch, head)
+    }
+
+    /// A fold of the mirror's packs after a fetch is rare (every dozen fetches or so) and worth a
+    /// line; a failed one leaves the mirror as the fetch left it, to be tried at the next fetch.
+    func logPackFold(_ mirror: GitMirror) {
+        switch mirror.takePackFold() {
+        case .success(let fold):
+            logger.info("mirror packs folded", metadata: [
+                "packsBefore": "\(fold.packsBefore)", "packsFolded": "\(fold.packsFolded)", "looseFolded": "\(fold.looseFolded)",
+                "objects": "\(fold.objects)", "bytesBefore": "\(fold.bytesBefore)", "bytesAfter": "\(fold.bytesAfter)",
+                "durationMs": "\(fold.duration.nanoseconds / 1_000_000)",
+            ])
+        case .failure(let error):
+            logger.warning("mirror packs not folded", metadata: ["error": "\(error.message)"])
+        case nil:
+            break
+        }
     }
 
     static func missingBranch(_ branch: String, _ url: String) -> GitError {
