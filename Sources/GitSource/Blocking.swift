@@ -6,7 +6,7 @@ import Synchronization
 
 /// libgit2 set up once per process: initialised, and kept away from the user's git configuration
 /// (global/XDG/system config, `$HOME/.ssh`) so instances see only what they are given.
-enum LibGit2 {
+public enum LibGit2 {
     static let ready: Bool = {
         git_libgit2_init()
         for level in [GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG, GIT_CONFIG_LEVEL_GLOBAL, GIT_CONFIG_LEVEL_PROGRAMDATA] {
@@ -15,6 +15,13 @@ enum LibGit2 {
         _ = flotilla_git_disable_owner_validation()
         return true
     }()
+
+    /// Makes libgit2 trust only the certificate authorities in `file` (PEM) for https, in this
+    /// whole process: for benches and tests with a local CA. Instances use the system's.
+    public static func trustOnly(certificateAuthorities file: String) throws(GitError) {
+        _ = ready
+        try check(flotilla_git_set_ssl_cert_file(file), "trust the certificate authorities in \(file)")
+    }
 }
 
 /// Runs blocking libgit2 work on a git thread, never on Swift's cooperative pool, so a remote that

@@ -44,3 +44,17 @@ extension GitMirror {
     /// Whether this mirror's polls of a `git://` remote use `GitDaemonPoll` (not libgit2).
     public var pollsGitDaemonDirectly: Bool { gitDaemonPolls != nil }
 }
+
+/// Polls of `http(s)://` remotes over kept connections (`SmartHTTPPolls`).
+extension GitMirror {
+    /// `git ls-remote` by smart HTTP discovery: one poll at a time per mirror; nil when this poll
+    /// falls back to libgit2 (see `SmartHTTPPolls`).
+    func listRemote(_ remote: SmartHTTPRemote, pool: SmartHTTPPolls) async throws(GitError) -> RemoteHeads? {
+        await gate.acquire()
+        defer { gate.release() }
+        return try await pool.listRemote(remote, timeout: options.timeout, prefix: listPrefix)
+    }
+
+    /// Whether this mirror's polls of an `http(s)://` remote go over kept connections (not libgit2).
+    public var pollsOverHTTPDirectly: Bool { httpPollRemote != nil }
+}

@@ -73,6 +73,9 @@ public final class GitMirror: Sendable {
         /// `git://` polls by `GitDaemonPoll` (a deadline on every wait, so a hung remote frees its
         /// thread); false: through libgit2, like fetches.
         public var gitDaemonPollsDirect = true
+        /// Where polls of an `http(s)://` remote keep their connections (one pool per process by
+        /// default, `SmartHTTPPolls`); nil: through libgit2, like fetches.
+        public var httpPolls: SmartHTTPPolls? = .shared
         /// Signs the commits this mirror makes: given the commit object, returns the armored
         /// signature (GPG or SSH) stored in its `gpgsig` header. Runs on the git thread.
         public var signer: CommitSigner?
@@ -95,6 +98,8 @@ public final class GitMirror: Sendable {
     let sshPolls: SSHHandshakeSettings?
     /// Where polls of a `git://` remote go by `GitDaemonPoll`; nil: through libgit2.
     let gitDaemonPolls: GitDaemonRemote?
+    /// Where polls of an `http(s)://` remote go by `SmartHTTPPolls`; nil: through libgit2.
+    let httpPollRemote: SmartHTTPRemote?
     /// How a poll's errors begin (made once: redacting the URL per poll was 2 % of an idle operator).
     let listPrefix: String
     /// The last fold of the mirror's packs a fetch made or failed to make, until someone takes it.
@@ -105,6 +110,7 @@ public final class GitMirror: Sendable {
         self.knownHosts = KnownHosts(options.knownHosts)
         self.sshPolls = options.sshConnections == nil ? nil : Self.pooledSSH(options, knownHosts: knownHosts)
         self.gitDaemonPolls = options.gitDaemonPollsDirect ? GitDaemonRemote(url: options.url) : nil
+        self.httpPollRemote = options.httpPolls == nil ? nil : SmartHTTPRemote(url: options.url, credentials: options.credentials)
         self.listPrefix = "\(Self.listOperation) \(GitURL.redacted(options.url))"
     }
 
@@ -146,6 +152,7 @@ public final class GitMirror: Sendable {
     func listRemote() async throws(GitError) -> RemoteHeads {
         if let sshPolls, let pool = options.sshConnections { return try await listRemote(sshPolls, pool: pool) }
         if let gitDaemonPolls { return try await listRemote(gitDaemonPolls) }
+        if let httpPollRemote, let pool = options.httpPolls, let heads = try await listRemote(httpPollRemote, pool: pool) { return heads }
         let url = options.url
         return try await run(Self.listOperation) { ctx throws(GitError) in
             var remote: OpaquePointer?

@@ -14,6 +14,7 @@ struct GitBench: AsyncParsableCommand {
     @Option(help: "Polls to time (median and p99 are reported).") var polls = 200
     @Flag(help: "Also poll over SSH (starts sshd on 127.0.0.1).") var ssh = false
     @Flag(help: "Also poll over git:// (starts git daemon on 127.0.0.1), by GitDaemonPoll and through libgit2.") var gitDaemon = false
+    @Flag(help: "Also poll over smart HTTP (starts git http-backend behind basic auth on 127.0.0.1), over a kept connection and through libgit2.") var http = false
     @Option(help: "With --ssh: polls over a pooled connection to time (after the first).") var sshPolls = 200
     @Option(help: "With --ssh: pooled connections opened to measure their memory.") var sshConnections = 100
     @Option(help: "Fetches of one commit each to make before timing a mirror again (one pack each; 0: skip).") var history = 0
@@ -74,6 +75,7 @@ struct GitBench: AsyncParsableCommand {
         print("")
         if ssh { try await sshBench(root: root, url: "\(root)/up.git") }
         if gitDaemon { try await daemonBench(root: root) }
+        if http { try await httpBench(root: root) }
         if history > 0 { try await historyBench(root: root, url: url) }
         print("Clone (fetch into an empty mirror) of \(files) files: \(ms(cloneTime)); listing the tree and reading all \(blobs.count) blobs (\(bytes / 1024) KiB) from the object database: \(ms(readTime)).")
         try? FileManager.default.removeItem(atPath: root)

@@ -3,36 +3,6 @@ import GitSource
 import GitTesting
 import Testing
 
-/// git's smart HTTP (`git http-backend`) behind basic auth, on 127.0.0.1.
-final class SmartHTTPServer {
-    let process = Process()
-    let port: Int
-
-    init(projectRoot: String, user: String, password: String) throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/git-http-server.py").path
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script, projectRoot, user, password]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        guard let p = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw FixtureError("the smart HTTP server did not start")
-        }
-        port = p
-    }
-
-    func url(_ repo: String, userinfo: String = "") -> String { "http://\(userinfo)127.0.0.1:\(port)/\(repo)" }
-
-    func stop() { kill(process.processIdentifier, SIGKILL) }
-}
-
 @Suite("GitMirror over smart HTTP", .serialized)
 struct HTTPTests {
     @Test("basic auth: fetch and push with a username and password; wrong or missing credentials fail cleanly")

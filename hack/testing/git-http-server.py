@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """git's smart HTTP for tests: `git http-backend` behind HTTP basic auth on 127.0.0.1.
 
-Usage: git-http-server.py PROJECT_ROOT USER PASSWORD  (prints the port, then serves until killed)."""
-import base64, http.server, os, subprocess, sys
+Usage: git-http-server.py PROJECT_ROOT USER PASSWORD [CERT KEY]  (prints the port, then serves until
+killed; with a certificate and key, over TLS).
+
+Two paths misbehave on purpose: `/moved/<repo>` redirects (301) to `/<repo>`, and `/stall/<repo>`
+answers a discovery's status line and headers, then the first bytes of the body, and no more."""
+import base64, http.server, os, ssl, subprocess, sys, time
 
 root, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
 expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -28,6 +32,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_git(self):
         body = self.body() if self.command == "POST" else b""
+        if self.path.startswith("/moved/"):
+            self.send_response(301)
+            self.send_header("Location", self.path[len("/moved"):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path.startswith("/stall/"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-git-upload-pack-advertisement")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"001e# service=git-upload-pack\n")
+            self.wfile.flush()
+            time.sleep(60)
+            return
         if self.headers.get("Authorization") != expected:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="git"')
@@ -60,5 +79,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if len(sys.argv) > 5:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[4], sys.argv[5])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()
