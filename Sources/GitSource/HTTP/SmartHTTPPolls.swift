@@ -44,31 +44,14 @@ public final class SmartHTTPPolls: Sendable {
 
     deinit { client.shutdown { _ in } }
 
-    private struct TimedOut: Error {}
-
     /// The remote's heads, or nil when this poll is libgit2's to make.
     func listRemote(_ remote: SmartHTTPRemote, timeout: Duration, prefix: String) async throws(GitError) -> RemoteHeads? {
-        var request = HTTPClientRequest(url: remote.infoRefs)
-        request.headers.add(name: "User-Agent", value: SmartHTTPRemote.userAgent)
-        request.headers.add(name: "Accept", value: "*/*")
-        request.headers.add(name: "Pragma", value: "no-cache")
-        if let authorization = remote.authorization { request.headers.add(name: "Authorization", value: authorization) }
         let body: [UInt8]?
         do {
-            body = try await withThrowingTaskGroup(of: [UInt8]?.self) { [client] group in
-                group.addTask { [request] in try await Self.advertisement(client, request, timeout: timeout) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw TimedOut()
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
-        } catch is TimedOut {
-            throw GitError(.timeout, "\(prefix) timed out after \(timeout)")
+            body = try await advertisement(remote, timeout: timeout)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw GitError(.timeout, "\(prefix) timed out after \(timeout)")
-        } catch is NIOTooManyBytesError {
+        } catch is ResponseAccumulator.ResponseTooBigError {
             throw GitError(.invalid, "\(prefix): the ref advertisement is larger than \(RefAdvertisement.maxTotal >> 20) MiB")
         } catch {
             if Task.isCancelled { throw GitError(.cancelled, "\(prefix) cancelled") }
@@ -87,15 +70,26 @@ public final class SmartHTTPPolls: Sendable {
         }
     }
 
-    /// The discovery body of a 200 with git's content type; nil for any other answer (its body
-    /// read, up to a small limit, so the connection can be kept).
-    private static func advertisement(_ client: HTTPClient, _ request: HTTPClientRequest, timeout: Duration) async throws -> [UInt8]? {
-        let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
-        let type = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
-        guard response.status == .ok, type.hasPrefix(SmartHTTPRemote.contentType) else {
-            _ = try? await response.body.collect(upTo: 64 << 10)
-            return nil
+    /// The discovery body of a 200 with git's content type; nil for any other answer. The whole
+    /// response is gathered on the event loop (one hop back to the caller, not one per chunk), and
+    /// the deadline covers it all, body included.
+    private func advertisement(_ remote: SmartHTTPRemote, timeout: Duration) async throws -> [UInt8]? {
+        var headers = HTTPHeaders()
+        headers.add(name: "User-Agent", value: SmartHTTPRemote.userAgent)
+        headers.add(name: "Accept", value: "*/*")
+        headers.add(name: "Pragma", value: "no-cache")
+        if let authorization = remote.authorization { headers.add(name: "Authorization", value: authorization) }
+        let request = try HTTPClient.Request(url: remote.infoRefs, method: .GET, headers: headers)
+        let accumulator = ResponseAccumulator(request: request, maxBodySize: RefAdvertisement.maxTotal + 4096)
+        let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let task = client.execute(request: request, delegate: accumulator, deadline: .now() + .nanoseconds(nanoseconds))
+        let response = try await withTaskCancellationHandler {
+            try await task.futureResult.get()
+        } onCancel: {
+            task.cancel()
         }
-        return Array(buffer: try await response.body.collect(upTo: RefAdvertisement.maxTotal + 4096))
+        let type = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
+        guard response.status == .ok, type.hasPrefix(SmartHTTPRemote.contentType) else { return nil }
+        return response.body.map { Array(buffer: $0) } ?? []
     }
 }
