@@ -1,0 +1,49 @@
+import Foundation
+import GitSource
+import GitTesting
+import Testing
+
+@Suite("An operation that outlives its timeout", .serialized)
+struct UnfinishedOperationTests {
+    @Test("a fetch that timed out on a server that never answers keeps its thread; the next operation is Busy at once instead of hanging a second thread, and starts again once the server hangs up")
+    func busyUntilTheServerHangsUp() async throws {
+        var silent: SilentServer? = try SilentServer()
+        let port = silent!.port
+        var options = GitMirror.Options(url: "git://127.0.0.1:\(port)/repo.git", directory: tempDir("unfinished"))
+        options.timeout = .milliseconds(500)
+        let mirror = GitMirror(options)
+        do {
+            try await mirror.fetch()
+            Issue.record("a silent server answered")
+        } catch {
+            #expect(error.kind == .timeout, "\(error)")
+        }
+        #expect(try establishedConnections(to: port) == 1, "libgit2's fetch still holds its connection (and thread)")
+
+        let started = ContinuousClock.now
+        do {
+            try await mirror.fetch()
+            Issue.record("a second fetch started beside the first")
+        } catch {
+            #expect(error.kind == .busy, "\(error)")
+            #expect(error.message == "fetch git://127.0.0.1:\(port)/repo.git: an earlier operation on this remote timed out and still waits for the server; not starting another until it ends")
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(try establishedConnections(to: port) == 1, "no second connection, no second thread")
+        do {
+            _ = try await mirror.revision(branch: "main")
+            Issue.record("a read of the mirror ran while the fetch may still write it")
+        } catch {
+            #expect(error.kind == .busy)
+        }
+
+        silent = nil  // the listener closes: the kernel resets the connection it queued
+        var next: GitError?
+        for _ in 0..<100 {
+            do { try await mirror.fetch() } catch { next = error }
+            if next?.kind != .busy { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(next?.kind == .unreachable, "the first fetch ended; the next one ran and found the port closed: \(String(describing: next))")
+    }
+}
