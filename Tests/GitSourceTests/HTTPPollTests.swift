@@ -102,6 +102,36 @@ struct HTTPPollTests {
         #expect(polls.fellBack == 2 && polls.answered == 0)
     }
 
+    @Test("attacker: a tenant with a wrong password, or none, gets nothing from the connection or the answer another tenant's right password got")
+    func noRideOnAnotherTenantsConnection() async throws {
+        let up = try UpstreamRepo()
+        let server = try SmartHTTPServer(projectRoot: up.root, user: "flux", password: "s3cret-token")
+        defer { server.stop() }
+        let polls = SmartHTTPPolls()
+        let shared = SharedPolls()
+        func tenant(_ credentials: GitCredentials) -> GitMirror {
+            var o = GitMirror.Options(url: server.url("upstream.git"), directory: tempDir("tenant"))
+            o.credentials = credentials
+            o.httpPolls = polls
+            o.polls = shared
+            return GitMirror(o)
+        }
+        let owner = tenant(.userPassword(username: "flux", password: "s3cret-token"))
+        #expect(try await owner.remoteHeads(maxAge: .seconds(60)).branch("main") == (try up.head()))
+        #expect(try establishedConnections(to: server.port) == 1, "the owner's connection is kept")
+        for credentials in [GitCredentials.userPassword(username: "flux", password: "guess"), .none] {
+            do {
+                _ = try await tenant(credentials).remoteHeads(maxAge: .seconds(60))
+                Issue.record("\(credentials) got the refs")
+            } catch {
+                #expect(error.kind == .authenticationFailed, "\(error)")
+            }
+        }
+        #expect(polls.answered == 1 && polls.fellBack == 2, "both refused by the server, then by libgit2")
+        #expect(shared.reused == 0, "no shared answer across credentials")
+        #expect(try await owner.remoteHeads().branch("main") == (try up.head()))
+    }
+
     @Test("a server that accepts and never answers, or stalls in the body: the poll times out at the mirror's timeout and is not retried through libgit2")
     func deadlines() async throws {
         let silent = try SilentServer()
