@@ -104,12 +104,6 @@ public final class GitMirror: Sendable {
     let listPrefix: String
     /// The last fold of the mirror's packs a fetch made or failed to make, until someone takes it.
     let lastFold = Mutex<Result<PackFold, GitError>?>(nil)
-    /// Operations whose git thread has not returned. The caller of one that timed out or was
-    /// cancelled has its answer, but libgit2 1.5 has no socket timeout: while the server neither
-    /// answers nor hangs up, the call keeps its thread, and a fetch may still write the mirror.
-    /// Until it returns, no other operation starts (`waitForUnfinished`), so a hung remote holds
-    /// one thread per mirror, not one more per retry, and never two writers.
-    let unfinished = Atomic<Int>(0)
 
     public init(_ options: Options) {
         self.options = options
@@ -126,17 +120,13 @@ public final class GitMirror: Sendable {
         CallbackContext(operation: operation, url: options.url, credentials: options.credentials, knownHosts: knownHosts)
     }
 
-    /// Runs a blocking libgit2 operation for this mirror (one at a time). Not while an earlier one
-    /// still runs on its git thread (see `unfinished`).
+    /// Runs a blocking libgit2 operation for this mirror (one at a time).
     func run<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (CallbackContext) throws(GitError) -> T) async throws(GitError) -> T {
         await gate.acquire()
         defer { gate.release() }
-        try await waitForUnfinished(operation)
         let ctx = context(operation)
-        unfinished.add(1, ordering: .relaxed)
         do {
-            return try await Blocking.run(timeout: options.timeout, context: ctx) { [self] () throws -> T in
-                defer { self.unfinished.subtract(1, ordering: .relaxed) }
+            return try await Blocking.run(timeout: options.timeout, context: ctx) { () throws -> T in
                 do { return try body(ctx) } catch { throw error as any Error }
             }
         } catch let e as GitError {
