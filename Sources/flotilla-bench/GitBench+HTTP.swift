@@ -19,21 +19,13 @@ extension GitBench {
     func httpBench(root: String, tls: (certificate: String, key: String)?, ca: String) async throws {
         let server = try SmartHTTPServer(projectRoot: root, user: "bench", password: "bench-token", tls: tls)
         defer { server.stop() }
-        let clock = ContinuousClock()
         print("| no-op poll (ls-remote), smart \(tls == nil ? "HTTP" : "HTTPS") on loopback (\(polls) polls) | p50 | p99 | CPU per poll |")
         print("|---|---:|---:|---:|")
         for direct in [true, false] {
             var options = GitMirror.Options(url: server.url("up.git"), directory: root + "/http-\(direct)-\(tls != nil)")
             options.credentials = .userPassword(username: "bench", password: "bench-token")
             options.httpPolls = direct ? SmartHTTPPolls(certificateAuthorities: ca) : nil
-            let mirror = GitMirror(options)
-            _ = try await mirror.remoteHeads()  // warm: the connection or a git thread
-            var samples: [Duration] = []
-            let cpu = cpuTime()
-            for _ in 0..<polls { samples.append(try await clock.measure { _ = try await mirror.remoteHeads() }) }
-            let perPoll = (cpuTime() - cpu) / polls
-            let (p50, p99) = stats(samples)
-            print("| \(direct ? "SmartHTTPPolls (kept connection, deadlines)" : "libgit2") | \(p50) | \(p99) | \(ms(perPoll)) |")
+            print(try await pollRow(direct ? "SmartHTTPPolls (kept connection, deadlines)" : "libgit2", GitMirror(options)))
         }
         print("")
     }

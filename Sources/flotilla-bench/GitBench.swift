@@ -32,6 +32,19 @@ struct GitBench: AsyncParsableCommand {
         guard p.terminationStatus == 0 else { throw ValidationError("failed: \(command)") }
     }
 
+    /// One table row: `polls` no-op polls of `mirror` after a warm-up (the connection or a git
+    /// thread started), their p50 and p99 and this process's CPU per poll.
+    func pollRow(_ label: String, _ mirror: GitMirror) async throws -> String {
+        let clock = ContinuousClock()
+        _ = try await mirror.remoteHeads()
+        var samples: [Duration] = []
+        let cpu = cpuTime()
+        for _ in 0..<polls { samples.append(try await clock.measure { _ = try await mirror.remoteHeads() }) }
+        let perPoll = (cpuTime() - cpu) / polls
+        let (p50, p99) = stats(samples)
+        return "| \(label) | \(p50) | \(p99) | \(ms(perPoll)) |"
+    }
+
     func stats(_ samples: [Duration]) -> (String, String) {
         let s = samples.sorted()
         func ms(_ d: Duration) -> String { String(format: "%.2f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) }

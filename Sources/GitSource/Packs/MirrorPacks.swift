@@ -58,7 +58,9 @@ struct MirrorPacks {
     /// interruption leaves objects twice, never missing.
     func fold(_ repo: Repository, plan: PackFolding.Plan, packs: [PackFolding.Pack]) throws(GitError) -> PackFold {
         let started = ContinuousClock.now
-        let (ids, loose) = try enumerate(plan)
+        // An object both packed and loose is added twice: the pack builder keeps one.
+        let loose = try collect(packs: [], loose: true)
+        let ids = try collect(packs: plan.packs, loose: false) + loose
         let total = packs.reduce(0) { $0 + $1.bytes }
         guard !ids.isEmpty else {
             return PackFold(packsBefore: packs.count, packsFolded: 0, looseFolded: 0, objects: 0, bytesBefore: total, bytesAfter: total, duration: ContinuousClock.now - started)
@@ -85,18 +87,8 @@ struct MirrorPacks {
         let foldedBytes = packs.filter { plan.packs.contains($0.name) }.reduce(0) { $0 + $1.bytes }
         let newBytes = written.flatMap { (try? fm.attributesOfItem(atPath: "\(packDirectory)/\($0).pack"))?[.size] as? Int } ?? 0
         return PackFold(packsBefore: packs.count, packsFolded: plan.packs.count, looseFolded: loose.count,
-                        objects: ids.count, bytesBefore: total, bytesAfter: total - foldedBytes + newBytes,
+                        objects: git_packbuilder_object_count(builder), bytesBefore: total, bytesAfter: total - foldedBytes + newBytes,
                         duration: ContinuousClock.now - started)
-    }
-
-    /// The ids of every object in `plan`'s packs and every loose object, and which are loose.
-    func enumerate(_ plan: PackFolding.Plan) throws(GitError) -> (all: [git_oid], loose: [git_oid]) {
-        let packed = try collect(packs: plan.packs, loose: false)
-        let loose = try collect(packs: [], loose: true)
-        var seen = Set<String>()
-        var all: [git_oid] = []
-        for id in packed + loose where seen.insert(id.hex).inserted { all.append(id) }
-        return (all, loose)
     }
 
     /// Objects of an object database made of only these packs (or only the loose objects).
