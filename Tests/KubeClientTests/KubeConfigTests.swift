@@ -204,4 +204,24 @@ struct KubeConfigTests {
             #expect(calls() == 2, "a valid token is cached")
         }
     }
+
+    @Test("a failing exec plugin, found on PATH, fails the request with its status and stderr")
+    func execPluginFails() async throws {
+        try await withTestCluster { cluster in
+            let config = ClientConfiguration(server: cluster.server,
+                                             credentials: .exec(.init(command: "sh", args: ["-c", "echo 'no credentials for you' >&2; exit 7"], env: [:],
+                                                                      apiVersion: "client.authentication.k8s.io/v1")),
+                                             caCertificatePEM: Array(cluster.tls.caCertificatePEM.utf8))
+            let client = try KubeClient(configuration: config)
+            defer { Task { try await client.shutdown() } }
+            do {
+                _ = try await client.list(.namespaces)
+                Issue.record("the request went through without a credential")
+            } catch {
+                let message = "\(error)"
+                #expect(message.contains("exec credential plugin sh exited with status 7"), "\(message)")
+                #expect(message.contains("no credentials for you"), "\(message)")
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@ import GitSource
 import GitTesting
 import KubeModel
 @testable import Manifests
+@testable import Primitives
 import Testing
 
 @Suite(".flux.yaml manifest generation")

@@ -1,6 +1,7 @@
 import Foundation
 import KubeModel
 import Manifests
+import Primitives
 import Sync
 import Testing
 

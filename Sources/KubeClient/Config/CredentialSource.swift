@@ -62,7 +62,7 @@ actor CredentialSource {
         do {
             // Kept inside the flight, so a request arriving as the flight ends finds the token.
             return try await execFlight.run(exec.command) { [self] in
-                let fresh = try Self.runPlugin(exec)
+                let fresh = try await Self.runPlugin(exec)
                 await keep(fresh)
                 return fresh
             }.value.token
@@ -81,33 +81,32 @@ actor CredentialSource {
         var expires: Date?
     }
 
-    static func runPlugin(_ exec: KubeConfig.ExecConfig) throws -> ExecToken {
-        let process = Process()
-        if exec.command.contains("/") {
-            process.executableURL = URL(fileURLWithPath: exec.command)
-            process.arguments = exec.args
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [exec.command] + exec.args
-        }
+    /// Plugins that take longer than this are stopped (kubectl waits forever; a request here
+    /// should not).
+    static let pluginTimeout: Duration = .seconds(120)
+
+    /// Runs the plugin on a thread of its own with `posix_spawn` and `waitpid` (`Subprocess`):
+    /// Foundation's `Process` waits for its children on one monitoring thread for the whole
+    /// process, which another long-lived child had blocked.
+    static func runPlugin(_ exec: KubeConfig.ExecConfig) async throws -> ExecToken {
+        let arguments = exec.command.contains("/") ? [exec.command] + exec.args : ["/usr/bin/env", exec.command] + exec.args
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in exec.env { environment[k] = v }
         environment["KUBERNETES_EXEC_INFO"] = #"{"apiVersion":"\#(exec.apiVersion)","kind":"ExecCredential","spec":{"interactive":false}}"#
-        process.environment = environment
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let tail = String(decoding: errors.suffix(300), as: UTF8.self)
-            throw KubeError.transport("exec credential plugin \(exec.command) exited with status \(process.terminationStatus): \(tail)")
+        let result = try await Subprocess.run(arguments, environment: environment, limits: .init(timeout: pluginTimeout, maxStdout: 1 << 20, stderrTail: 300))
+        switch result.outcome {
+        case .exited(0):
+            break
+        case .exited(let status):
+            throw KubeError.transport("exec credential plugin \(exec.command) exited with status \(status): \(result.stderrTail)")
+        case .signalled(let signal):
+            throw KubeError.transport("exec credential plugin \(exec.command) was killed by signal \(signal): \(result.stderrTail)")
+        case .timedOut:
+            throw KubeError.transport("exec credential plugin \(exec.command) did not finish within \(pluginTimeout)")
+        case .outputTooLarge:
+            throw KubeError.transport("exec credential plugin \(exec.command) printed more than 1 MiB")
         }
-        guard let credential = try? JSONValue.parse(Array(output)), let token = credential["status"]?["token"]?.stringValue, !token.isEmpty else {
+        guard let credential = try? JSONValue.parse(result.stdout), let token = credential["status"]?["token"]?.stringValue, !token.isEmpty else {
             throw KubeError.transport("exec credential plugin \(exec.command) printed no ExecCredential with status.token")
         }
         let expires = credential["status"]?["expirationTimestamp"]?.stringValue.flatMap(parseRFC3339)

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// Runs `.flux.yaml` commands (generators and updaters) with Flux v1's contract: `sh -c` in the
 /// target path's directory of a checkout, a deadline, bounded output, and a scrubbed environment:

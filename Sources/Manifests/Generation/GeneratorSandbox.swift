@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// Where `.flux.yaml` commands (generators and updaters) run. A command is tenant-supplied code:
 /// wherever it runs, the operator's credentials (its ServiceAccount token, kubeconfig, work root)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import KubeModel
+import Primitives
 
 /// Decrypts SOPS files after they are read and before they are parsed into manifests (plain files
 /// and generator output alike), in memory: the data key is unwrapped by Debian's `age` (age

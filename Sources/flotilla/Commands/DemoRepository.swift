@@ -3,6 +3,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import Manifests
+import Primitives
 
 /// The demo that `flotilla dev` starts with: a bare git repository with sample manifests for two
 /// teams, a checkout to commit in, and one FluxInstance per team.

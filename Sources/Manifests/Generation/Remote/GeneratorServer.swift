@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Primitives
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,7 +77,7 @@ public struct GeneratorServer: Sendable {
             try TreeArchive.unpack(tree, into: directory)
             if !request.path.isEmpty { try TreeArchive.validate(request.path) }
             let arguments = Subprocess.shellArguments(request.command, in: request.path.isEmpty ? directory : directory + "/" + request.path)
-            let result = try Subprocess.runBlocking(arguments, request.environment, request.limits)
+            let result = try Subprocess.runSync(arguments, environment: request.environment, limits: request.limits)
             endEverythingElse()
             try UnixSocket.writeFrame(fd, Array(try JSONEncoder().encode(GeneratorResponse(result))))
             try UnixSocket.writeFrame(fd, result.stdout)

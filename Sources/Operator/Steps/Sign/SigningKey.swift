@@ -3,6 +3,7 @@ import GitSource
 import KubeClient
 import KubeModel
 import Manifests
+import Primitives
 import Sync
 
 /// The key of `spec.git.signingKeySecretRef` the instance signs its commits with (image

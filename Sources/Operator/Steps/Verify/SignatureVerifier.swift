@@ -1,6 +1,7 @@
 import Foundation
 import GitSource
 import Manifests
+import Primitives
 
 /// Verifies commit signatures with the platform's tools: `gpgv` against a keyring of the trusted
 /// GPG keys (made with `gpg --dearmor`), `ssh-keygen -Y verify` against the `allowed_signers` file

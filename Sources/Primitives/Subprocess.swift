@@ -16,6 +16,12 @@ public struct SubprocessResult: Sendable {
     public var stdout: [UInt8]
     /// The last bytes of stderr (bounded).
     public var stderrTail: String
+
+    public init(outcome: Outcome, stdout: [UInt8], stderrTail: String) {
+        self.outcome = outcome
+        self.stdout = stdout
+        self.stderrTail = stderrTail
+    }
 }
 
 /// Runs `sh -c COMMAND` in a directory with exactly the given environment, a deadline and bounded
