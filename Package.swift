@@ -87,7 +87,6 @@ let package = Package(
         .target(
             name: "Manifests",
             dependencies: [
-                "CSupport",
                 "GitSource",
                 "KubeModel",
                 "Primitives",
@@ -319,6 +318,7 @@ let package = Package(
                 "GitTesting",
                 "KubeModel",
                 "Manifests",
+                "Primitives",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -371,6 +371,7 @@ let package = Package(
                 "KubeModel",
                 "KubeTesting",
                 "Manifests",
+                "Primitives",
                 "Sync",
                 .product(name: "Logging", package: "swift-log"),
             ],
