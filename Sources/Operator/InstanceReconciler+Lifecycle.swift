@@ -50,29 +50,15 @@ extension InstanceReconciler {
             wakePending = false
             return
         }
-        sleepToken += 1
-        let token = sleepToken
-        await withCheckedContinuation { continuation in
-            sleeper = continuation
-            sleepTimer = DeadlineTimer.shared.add(after: delay) { [weak self] in
-                Task { await self?.timerFired(token) }
-            }
-        }
-    }
-
-    func timerFired(_ token: Int) {
-        if token == sleepToken && sleeper != nil { endSleep() }
-    }
-
-    func endSleep() {
-        if let sleepTimer { DeadlineTimer.shared.remove(sleepTimer) }
-        sleepTimer = nil
-        sleeper?.resume()
-        sleeper = nil
+        let pause = TimedPause()
+        self.pause = pause
+        await pause.wait(for: delay, slack: schedule.pauseSlack(delay, now: Date()))
+        self.pause = nil
     }
 
     /// Ends the current pause now (or skips the next one if the loop is busy).
     func wake() {
-        if sleeper != nil { endSleep() } else { wakePending = true }
+        if let pause, pause.end() { return }
+        wakePending = true
     }
 }

@@ -87,11 +87,8 @@ public actor InstanceReconciler {
     public var reportedRevision: String? { lastWrittenStatus?.lastAppliedRevision }
     /// Syncers built so far: a new one starts with empty plan and verified caches (for tests).
     public internal(set) var syncersBuilt = 0
-    /// The loop's pause: resumed by its timer or by `wake()`, whichever comes first.
-    var sleeper: CheckedContinuation<Void, Never>?
-    var sleepTimer: Int?
-    /// Which pause a firing timer belongs to (one that fires as a wake-up ends the pause is stale).
-    var sleepToken = 0
+    /// The loop's pause: ended by its timer or by `wake()`, whichever comes first.
+    var pause: TimedPause?
     /// A wake-up that arrived while the loop was busy: the next pause is skipped.
     var wakePending = false
 

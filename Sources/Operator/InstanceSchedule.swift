@@ -66,6 +66,23 @@ struct InstanceSchedule: Sendable, Equatable {
         return delay
     }
 
+    /// How much earlier than `delay` the pause may end, when the timer thread is awake for
+    /// another deadline anyway (`DeadlineTimer`): the passes of many instances then start in one
+    /// wake of the worker threads instead of one each. Only a pause for the next poll ends early
+    /// (up to a sixtieth of it, a second at most), whose time is jittered anyway; one that ends at
+    /// the resync, the automation run, a health check or a short retry ends on time, so that a
+    /// pass never starts a moment before what it is for is due.
+    func pauseSlack(_ delay: Duration, now: Date) -> Duration {
+        let slack = min(delay / 60, .seconds(1))
+        guard delay >= pollInterval * 0.9 else { return .zero }
+        if let lastSync, syncInterval.seconds - now.timeIntervalSince(lastSync) <= (delay + slack).seconds { return .zero }
+        if let automationInterval {
+            let left = lastAutomation.map { automationInterval.seconds - now.timeIntervalSince($0) } ?? 0
+            if left <= (delay + slack).seconds { return .zero }
+        }
+        return slack
+    }
+
     /// After a failed pass: 2 s doubling per failure in a row, up to the poll interval (a
     /// failing instance retries soon, then calmly), never less than half a second.
     var backoff: Duration {

@@ -6,18 +6,29 @@ import Synchronization
 /// operations, and the pauses of a thousand idle reconcilers, without a dispatch timer (and its
 /// bookkeeping on libdispatch's manager thread) for each. `fire` runs on that thread: it must be
 /// quick and must not block (hand work to a task).
+///
+/// A deadline may carry slack: it may then fire up to that much early, when the thread is awake
+/// for another deadline anyway (at most `maxEarly` at once). A thousand pauses spread over a minute
+/// then end in about one burst a second, each one wake of this thread and of Swift's worker
+/// threads, instead of one wake each.
 public final class DeadlineTimer: Sendable {
     public static let shared = DeadlineTimer()
 
     private struct State {
         /// Pending callbacks by id; an id missing here was removed (its heap entry is stale).
         var fires: [Int: @Sendable () -> Void] = [:]
-        /// A binary min-heap of (deadline, id).
-        var heap: [(at: ContinuousClock.Instant, id: Int)] = []
+        /// A binary min-heap of (deadline, id), each with the earliest it may fire (its slack).
+        var heap: [Entry] = []
         var next = 0
         var running = false
 
-        mutating func push(_ entry: (at: ContinuousClock.Instant, id: Int)) {
+        struct Entry {
+            var at: ContinuousClock.Instant
+            var from: ContinuousClock.Instant
+            var id: Int
+        }
+
+        mutating func push(_ entry: Entry) {
             heap.append(entry)
             var i = heap.count - 1
             while i > 0 {
@@ -50,13 +61,16 @@ public final class DeadlineTimer: Sendable {
         }
     }
     private let state = Mutex(State())
+    /// The most deadlines that fire early in one wake (see `add`'s slack).
+    public static let maxEarly = 16
     private let condition = NSCondition()
 
     /// A timer of its own (its thread starts with the first deadline); most code uses `shared`.
     public init() {}
 
-    /// Registers `fire` to run once `timeout` has passed (unless removed first).
-    public func add(after timeout: Duration, _ fire: @escaping @Sendable () -> Void) -> Int {
+    /// Registers `fire` to run once `timeout` has passed (unless removed first), or up to `slack`
+    /// earlier when the timer fires another deadline then.
+    public func add(after timeout: Duration, slack: Duration = .zero, _ fire: @escaping @Sendable () -> Void) -> Int {
         let at = ContinuousClock.now + timeout
         condition.lock()
         defer { condition.unlock() }
@@ -65,7 +79,7 @@ public final class DeadlineTimer: Sendable {
             // The timer thread sleeps until the earliest deadline: only an earlier one wakes it.
             let wake = s.earliest().map { at < $0 } ?? true
             s.fires[s.next] = fire
-            s.push((at, s.next))
+            s.push(.init(at: at, from: at - max(slack, .zero), id: s.next))
             defer { s.running = true }
             return (s.next, !s.running, wake)
         }
@@ -92,8 +106,20 @@ public final class DeadlineTimer: Sendable {
             let now = ContinuousClock.now
             let (due, earliest) = state.withLock { s -> ([@Sendable () -> Void], ContinuousClock.Instant?) in
                 var due: [@Sendable () -> Void] = []
-                while let at = s.earliest(), at <= now {
+                while s.earliest() != nil, s.heap[0].at <= now {
                     if let fire = s.fires.removeValue(forKey: s.heap[0].id) { due.append(fire) }
+                    s.pop()
+                }
+                // With something due, the thread is awake anyway: up to `maxEarly` more whose
+                // slack has begun fire with it (the top's slack is looked at, not that of entries
+                // below a top that may not fire yet). The cap bounds a burst, whatever the number
+                // of deadlines.
+                var early = 0
+                while !due.isEmpty, early < Self.maxEarly, s.earliest() != nil, s.heap[0].from <= now {
+                    if let fire = s.fires.removeValue(forKey: s.heap[0].id) {
+                        due.append(fire)
+                        early += 1
+                    }
                     s.pop()
                 }
                 // Removed entries (git operations that finished long before their timeout) stay in

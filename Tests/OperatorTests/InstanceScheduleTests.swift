@@ -35,6 +35,20 @@ struct InstanceScheduleTests {
         #expect(s.automationDue(now: t0.addingTimeInterval(120)))
     }
 
+    @Test("a pause for the next poll may end up to a sixtieth early, a second at most; one for a resync, automation or a retry ends on time")
+    func pauseSlack() {
+        #expect(schedule(lastSync: 0).pauseSlack(.seconds(60), now: t0) == .seconds(1), "a poll a minute: a second")
+        #expect(schedule(lastSync: 0).pauseSlack(.seconds(54), now: t0) == .milliseconds(900), "jittered: a sixtieth")
+        let slow = InstanceSchedule(pollInterval: .seconds(600), syncInterval: .seconds(3600), automationInterval: nil, lastSync: t0, lastAutomation: nil, failures: 0)
+        #expect(slow.pauseSlack(.seconds(600), now: t0) == .seconds(1), "never more than a second")
+        #expect(schedule(lastSync: 0).pauseSlack(.seconds(30), now: t0.addingTimeInterval(270)) == .zero, "the resync comes first")
+        #expect(schedule(lastSync: 0).pauseSlack(.seconds(60), now: t0.addingTimeInterval(239.5)) == .zero, "the resync is within the slack")
+        #expect(schedule(lastSync: 0).pauseSlack(.seconds(60), now: t0.addingTimeInterval(238)) == .seconds(1))
+        #expect(schedule(lastSync: 0, lastAutomation: 0, automation: .seconds(100)).pauseSlack(.seconds(10), now: t0.addingTimeInterval(90)) == .zero, "automation comes first")
+        #expect(schedule(lastSync: 0, lastAutomation: 0, automation: .seconds(120)).pauseSlack(.seconds(60), now: t0.addingTimeInterval(60)) == .zero, "automation at the poll's time")
+        #expect(schedule(lastSync: 0, failures: 1).pauseSlack(.seconds(2), now: t0) == .zero, "a retry")
+    }
+
     @Test("the next pass: the poll interval, sooner for a resync or automation, never under 50 ms")
     func nextDelay() {
         #expect(schedule().nextDelay(now: t0) == .seconds(60), "no sync yet, no automation: poll")

@@ -35,4 +35,40 @@ struct DeadlineTimerTests {
         #expect(at - start >= .milliseconds(100))
         #expect(at - start < .milliseconds(700))
     }
+
+    @Test("a deadline with slack fires early only when the thread is awake for another; one without never does")
+    func slack() async throws {
+        let timer = DeadlineTimer()
+        let fired = Mutex<[Int: ContinuousClock.Instant]>([:])
+        let start = ContinuousClock.now
+        // 1 is due at 100 ms; 2 at 300 ms with 250 ms of slack fires with it; 3 at 300 ms without
+        // slack waits for its own time; 4 at 900 ms with 250 ms of slack is out of reach of both.
+        _ = timer.add(after: .milliseconds(100)) { fired.withLock { $0[1] = .now } }
+        _ = timer.add(after: .milliseconds(300), slack: .milliseconds(250)) { fired.withLock { $0[2] = .now } }
+        _ = timer.add(after: .milliseconds(300)) { fired.withLock { $0[3] = .now } }
+        _ = timer.add(after: .milliseconds(900), slack: .milliseconds(250)) { fired.withLock { $0[4] = .now } }
+        try await Task.sleep(for: .milliseconds(1300))
+        let at = fired.withLock { $0 }.mapValues { $0 - start }
+        let one = try #require(at[1]), two = try #require(at[2]), three = try #require(at[3]), four = try #require(at[4])
+        #expect(one >= .milliseconds(100))
+        #expect(two < .milliseconds(300), "fired with the first, in its slack")
+        #expect(two >= one)
+        #expect(three >= .milliseconds(300))
+        #expect(four >= .milliseconds(650), "never earlier than its slack allows")
+    }
+
+    @Test("at most maxEarly deadlines fire early with one that is due; the rest wait for their time")
+    func earlyCap() async throws {
+        let timer = DeadlineTimer()
+        let fired = Mutex<[ContinuousClock.Instant]>([])
+        let start = ContinuousClock.now
+        _ = timer.add(after: .milliseconds(100)) {}
+        for _ in 0..<40 {
+            _ = timer.add(after: .milliseconds(1500), slack: .milliseconds(1450)) { fired.withLock { $0.append(.now) } }
+        }
+        try await Task.sleep(for: .milliseconds(2000))
+        let at = fired.withLock { $0 }.map { $0 - start }
+        #expect(at.count == 40)
+        #expect(at.filter { $0 < .milliseconds(1500) }.count == DeadlineTimer.maxEarly, "\(at)")
+    }
 }
