@@ -24,6 +24,7 @@ struct OperatorBench: AsyncParsableCommand {
     @Option(help: "Poll interval of the instances.") var pollInterval = "1m"
     @Option(help: "Distinct upstream repositories the instances are spread over (1: all share one, whose polls they then share; N: copies of it, each polled on its own).") var repositories = 1
     @Flag(help: "Serve the repositories with `git daemon` (git://) in its own process instead of file://, so that the git host's side of every poll and push is not counted as the operator's.") var gitDaemon = false
+    @Flag(help: "Read-only instances (spec.git.readonly): no sync tag is pushed after a sync, so the storm shows what the git host's receive-packs cost.") var readonly = false
     @Option(help: "Concurrent syncs in the operator.") var concurrency = 8
     @Option(help: "Latency rounds (reconcile request after a commit).") var latencyRounds = 30
     @Flag(help: "Exit right after the idle measurement (for heap profilers: what is still allocated then is the idle state).") var exitAfterIdle = false
@@ -80,7 +81,7 @@ struct OperatorBench: AsyncParsableCommand {
             _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]], as: .namespaces, fieldManager: "bench", force: true)
             let url = ns == "latency" ? single.url : instanceURLs[(Int(ns.dropFirst("fleet-".count)) ?? 0) % instanceURLs.count]
             let instance: JSONValue = ["apiVersion": .string(Flotilla.apiVersion), "kind": "FluxInstance", "metadata": ["name": "apps", "namespace": .string(ns)],
-                                       "spec": ["git": ["url": .string(url), "paths": ["apps"], "pollInterval": .string(ns == "latency" ? "1h" : pollInterval)],
+                                       "spec": ["git": ["url": .string(url), "paths": ["apps"], "pollInterval": .string(ns == "latency" ? "1h" : pollInterval), "readonly": .bool(readonly)],
                                                 "sync": ["interval": "1h"], "receiver": ["type": "generic", "secretRef": ["name": "webhook"]]]]
             _ = try await client.apply(["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "webhook", "namespace": .string(ns)],
                                         "stringData": ["token": .string(Self.webhookToken)]], as: .secrets, fieldManager: "bench", force: true)
@@ -193,7 +194,7 @@ struct OperatorBench: AsyncParsableCommand {
         let soak = soakMinutes > 0 ? try await runSoak(client: client, shared: shared, copies: copies, names: Array(names.dropLast())) : nil
 
         let sorted = latencies.sorted()
-        print("\(instances) instances × \(manifests) manifests (ConfigMaps), one namespace each, over \(urls.count) repositor\(urls.count == 1 ? "y" : "ies"), polling every \(pollInterval), \(concurrency) concurrent syncs; the API emulator in a separate process.\n")
+        print("\(instances) instances × \(manifests) manifests (ConfigMaps), one namespace each, over \(urls.count) repositor\(urls.count == 1 ? "y" : "ies"), polling every \(pollInterval)\(readonly ? ", read-only (no sync tag)" : ""), \(concurrency) concurrent syncs; the API emulator in a separate process.\n")
         print("| figure | value |")
         print("|---|---|")
         print("| all \(instances) instances Ready (first clone, render, \(instances * manifests) objects created) | \(ms(allReady)) |")
