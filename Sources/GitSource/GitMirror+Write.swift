@@ -97,7 +97,7 @@ extension GitMirror {
         guard !options.readOnly else {
             throw GitError(.readOnly, "the repository \(GitURL.redacted(options.url)) is read-only for this instance: refusing to move tag \(name)")
         }
-        let (url, path, committer) = (options.url, path, options.committer)
+        let (url, path, committer, timeout, daemon) = (options.url, path, options.committer, options.timeout, gitDaemonPolls)
         try await run("push tag") { ctx throws(GitError) in
             let repo = try Repository.openOrCreate(path)
             guard var id = git_oid(hex: commit) else { throw GitError(.invalid, "not a commit id: \(commit)") }
@@ -109,10 +109,30 @@ extension GitMirror {
             defer { git_signature_free(signature) }
             var tag = git_oid()
             try check(git_tag_create(&tag, repo.pointer, name, target, signature, message, 1), "create tag \(name)")
+            if let daemon {
+                // Over git://, one object and one command without libgit2 (`GitDaemonPush`).
+                try GitDaemonPush.push(daemon, ref: "refs/tags/\(name)", new: tag.hex, pack: try Self.pack(repo, tag), prefix: "push tag \(name) to \(GitURL.redacted(url))",
+                                       timeout: timeout, context: ctx)
+                return
+            }
             try Self.push(repo, url: url, refspecs: ["+refs/tags/\(name):refs/tags/\(name)"], ctx: ctx)
             let rejected = ctx.rejections.withLock { $0 }
             if !rejected.isEmpty { throw GitError(.pushRejected, "pushing tag \(name) was refused: \(rejected.joined(separator: "; "))") }
         }
+    }
+
+    /// A pack of one object (not what it points at).
+    static func pack(_ repo: Repository, _ id: git_oid) throws(GitError) -> [UInt8] {
+        var builder: OpaquePointer?
+        try check(git_packbuilder_new(&builder, repo.pointer), "pack \(id.hex)")
+        defer { git_packbuilder_free(builder) }
+        _ = git_packbuilder_set_threads(builder, 1)
+        var id = id
+        try check(git_packbuilder_insert(builder, &id, nil), "pack \(id.hex)")
+        var buffer = git_buf()
+        defer { git_buf_dispose(&buffer) }
+        try check(git_packbuilder_write_buf(&buffer, builder), "pack \(id.hex)")
+        return Array(UnsafeRawBufferPointer(start: buffer.ptr, count: buffer.size))
     }
 
     static func push(_ repo: Repository, url: String, refspecs: [String], ctx: CallbackContext) throws(GitError) {

@@ -70,8 +70,8 @@ public final class GitMirror: Sendable {
         /// connection of their own through libgit2, like fetches. Used only with an ed25519 or
         /// ECDSA key (see `GitMirror+SSHPolls.swift`).
         public var sshConnections: SSHConnections? = .shared
-        /// `git://` polls by `GitDaemonPoll` (a deadline on every wait, so a hung remote frees its
-        /// thread); false: through libgit2, like fetches.
+        /// `git://` polls by `GitDaemonPoll` and sync tag pushes by `GitDaemonPush` (a deadline on
+        /// every wait, so a hung remote frees its thread); false: through libgit2, like fetches.
         public var gitDaemonPollsDirect = true
         /// Where polls of an `http(s)://` remote keep their connections (one pool per process by
         /// default, `SmartHTTPPolls`); nil: through libgit2, like fetches.

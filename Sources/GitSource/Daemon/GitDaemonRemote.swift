@@ -29,11 +29,14 @@ struct GitDaemonRemote: Sendable, Hashable {
     /// Made once per mirror, not per poll.
     let request: [UInt8]
 
-    private static func request(host: String, port: Int?, path: String) -> [UInt8] {
+    /// The request that opens a push (`git-receive-pack`); made when a push needs it.
+    var receivePackRequest: [UInt8] { Self.request(host: host, port: port, path: path, service: "git-receive-pack") }
+
+    private static func request(host: String, port: Int?, path: String, service: String = "git-upload-pack") -> [UInt8] {
         // An IPv6 literal goes in brackets, as git writes it.
         let bracketed = host.contains(":") ? "[\(host)]" : host
         let hostParameter = port.map { "host=\(bracketed):\($0)" } ?? "host=\(bracketed)"
-        let payload = "git-upload-pack \(path)\0\(hostParameter)\0"
+        let payload = "\(service) \(path)\0\(hostParameter)\0"
         let length = payload.utf8.count + 4
         let digits = String(length, radix: 16)
         return Array((String(repeating: "0", count: 4 - digits.count) + digits + payload).utf8)
