@@ -19,6 +19,7 @@ struct GitBench: AsyncParsableCommand {
     @Option(help: "With --ssh: pooled connections opened to measure their memory.") var sshConnections = 100
     @Option(help: "Fetches of one commit each to make before timing a mirror again (one pack each; 0: skip).") var history = 0
     @Flag(help: "With --history: never fold the mirror's packs (a mirror as it was before PackFolding).") var noPackFolding = false
+    @Flag(help: "With --history --git-daemon: push the sync tag through libgit2, not GitDaemonPush (the reference).") var libgit2Pushes = false
 
     func shell(_ command: String) throws {
         let p = Process()
