@@ -31,7 +31,12 @@ enum GitDaemonPush {
             }
             do { advertised = try advertisement.consume(buffer[0..<count]) } catch { throw GitError(error.kind, "\(prefix): \(error.message)") }
         }
-        let request = try ReceivePack.request(ref: ref, new: new, advertised: advertised!, capabilities: advertisement.capabilityWords, pack: pack)
+        let request: (bytes: [UInt8], updates: Bool)
+        do {
+            request = try ReceivePack.request(ref: ref, new: new, advertised: advertised!, capabilities: advertisement.capabilityWords, pack: pack)
+        } catch {
+            throw GitError(error.kind, "\(prefix): \(error.message)")
+        }
         try GitDaemonPoll.send(fd, request.bytes, prefix: prefix, deadline: deadline, context: context)
         guard request.updates else { return false }
         var report = ReceivePack.Report()
