@@ -42,7 +42,7 @@ extension GitMirror {
     }
 
     /// Whether this mirror's polls of a `git://` remote use `GitDaemonPoll` (not libgit2).
-    public var pollsGitDaemonDirectly: Bool { gitDaemonPolls != nil }
+    public var pollsGitDaemonDirectly: Bool { gitDaemonRemote != nil }
 }
 
 /// Polls of `http(s)://` remotes over kept connections (`SmartHTTPPolls`).

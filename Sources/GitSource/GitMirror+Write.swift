@@ -97,7 +97,7 @@ extension GitMirror {
         guard !options.readOnly else {
             throw GitError(.readOnly, "the repository \(GitURL.redacted(options.url)) is read-only for this instance: refusing to move tag \(name)")
         }
-        let (url, path, committer, timeout, daemon) = (options.url, path, options.committer, options.timeout, gitDaemonPolls)
+        let (url, path, committer, timeout, daemon) = (options.url, path, options.committer, options.timeout, gitDaemonRemote)
         try await run("push tag") { ctx throws(GitError) in
             let repo = try Repository.openOrCreate(path)
             guard var id = git_oid(hex: commit) else { throw GitError(.invalid, "not a commit id: \(commit)") }

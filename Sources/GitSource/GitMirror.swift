@@ -96,8 +96,9 @@ public final class GitMirror: Sendable {
     let localBranches = Mutex<[String: String]?>(nil)
     /// How polls reach an SSH remote over a pooled connection; nil: through libgit2.
     let sshPolls: SSHHandshakeSettings?
-    /// Where polls of a `git://` remote go by `GitDaemonPoll`; nil: through libgit2.
-    let gitDaemonPolls: GitDaemonRemote?
+    /// Where polls (`GitDaemonPoll`) and sync tag pushes (`GitDaemonPush`) of a `git://` remote
+    /// go; nil: through libgit2.
+    let gitDaemonRemote: GitDaemonRemote?
     /// Where polls of an `http(s)://` remote go by `SmartHTTPPolls`; nil: through libgit2.
     let httpPollRemote: SmartHTTPRemote?
     /// How a poll's errors begin (made once: redacting the URL per poll was 2 % of an idle operator).
@@ -109,7 +110,7 @@ public final class GitMirror: Sendable {
         self.options = options
         self.knownHosts = KnownHosts(options.knownHosts)
         self.sshPolls = options.sshConnections == nil ? nil : Self.pooledSSH(options, knownHosts: knownHosts)
-        self.gitDaemonPolls = options.gitDaemonPollsDirect ? GitDaemonRemote(url: options.url) : nil
+        self.gitDaemonRemote = options.gitDaemonPollsDirect ? GitDaemonRemote(url: options.url) : nil
         self.httpPollRemote = options.httpPolls == nil ? nil : SmartHTTPRemote(url: options.url, credentials: options.credentials)
         self.listPrefix = "\(Self.listOperation) \(GitURL.redacted(options.url))"
     }
@@ -151,7 +152,7 @@ public final class GitMirror: Sendable {
 
     func listRemote() async throws(GitError) -> RemoteHeads {
         if let sshPolls, let pool = options.sshConnections { return try await listRemote(sshPolls, pool: pool) }
-        if let gitDaemonPolls { return try await listRemote(gitDaemonPolls) }
+        if let gitDaemonRemote { return try await listRemote(gitDaemonRemote) }
         if let httpPollRemote, let pool = options.httpPolls, let heads = try await listRemote(httpPollRemote, pool: pool) { return heads }
         let url = options.url
         return try await run(Self.listOperation) { ctx throws(GitError) in

@@ -27,24 +27,34 @@ struct ReceivePack {
         return Array((String(repeating: "0", count: 4 - digits.count) + digits + payload).utf8)
     }
 
+    /// What the server's report says of the ref.
+    enum Outcome: Equatable {
+        case updated
+        case refused(String)
+    }
+
     /// The server's report, fed as it arrives.
     struct Report {
         private var pending: [UInt8] = []
+        /// Bytes taken so far: a report longer than any real one is refused (a hostile server
+        /// cannot make a push hold unbounded memory in `refs`).
+        private var total = 0
         private var unpack: String?
         private var refs: [String: String?] = [:]
 
-        /// nil while more is needed; once the flush came, nil when `ref` was updated, else why
-        /// not. Malformed input throws.
-        mutating func consume(_ bytes: some Collection<UInt8>, ref: String) throws(GitError) -> String?? {
+        /// nil while more is needed; the outcome for `ref` once the flush came. Malformed input
+        /// throws.
+        mutating func consume(_ bytes: some Collection<UInt8>, ref: String) throws(GitError) -> Outcome? {
+            total += bytes.count
+            guard total <= 1 << 20 else { throw GitError(.other, "the push report is larger than 1 MiB") }
             pending.append(contentsOf: bytes)
-            guard pending.count <= 1 << 20 else { throw GitError(.other, "the push report is larger than 1 MiB") }
             while pending.count >= 4 {
                 guard let length = Int(String(decoding: pending[0..<4], as: UTF8.self), radix: 16) else {
                     throw GitError(.other, "the push report has a bad pkt-line length")
                 }
                 if length == 0 {
                     pending.removeFirst(4)
-                    return .some(outcome(ref))
+                    return outcome(ref)
                 }
                 guard length >= 4 else { throw GitError(.other, "the push report has a bad pkt-line length") }
                 guard pending.count >= length else { return nil }
@@ -67,10 +77,10 @@ struct ReceivePack {
             return nil
         }
 
-        private func outcome(_ ref: String) -> String? {
-            if let unpack, unpack != "ok" { return "the server could not unpack: \(RefAdvertisement.printable(Array(unpack.utf8), limit: 200))" }
-            guard let entry = refs[ref] else { return "the server did not report on \(ref)" }
-            return entry.map { RefAdvertisement.printable(Array($0.utf8), limit: 200) }
+        private func outcome(_ ref: String) -> Outcome {
+            if let unpack, unpack != "ok" { return .refused("the server could not unpack: \(RefAdvertisement.printable(Array(unpack.utf8), limit: 200))") }
+            guard let entry = refs[ref] else { return .refused("the server did not report on \(ref)") }
+            return entry.map { .refused(RefAdvertisement.printable(Array($0.utf8), limit: 200)) } ?? .updated
         }
     }
 }

@@ -25,12 +25,12 @@ struct RefAdvertisement {
     private var sawRef = false
     private var sawVersion = false
     private(set) var heads: RemoteHeads?
-    /// The capabilities on the first line, as sent (a poll never reads them: kept as bytes).
-    private var capabilityText: [UInt8] = []
-    /// The capabilities on the first line (`report-status`, `symref=…`, …).
-    var capabilityWords: Set<String> {
-        Set(capabilityText.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) })
-    }
+    /// Whether the capabilities are kept (a push reads them; a poll never does).
+    private let keepsCapabilities: Bool
+    /// The capabilities on the first line (`report-status`, `symref=…`, …), when kept.
+    private(set) var capabilityWords: Set<String> = []
+
+    init(keepingCapabilities: Bool = false) { keepsCapabilities = keepingCapabilities }
 
     /// Whether any byte of the advertisement has arrived.
     var started: Bool { total > 0 }
@@ -106,7 +106,9 @@ struct RefAdvertisement {
     }
 
     private mutating func capabilities(_ text: ArraySlice<UInt8>) {
-        capabilityText = Array(text)
+        if keepsCapabilities {
+            capabilityWords = Set(text.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) })
+        }
         for word in text.split(separator: UInt8(ascii: " ")) where word.starts(with: Self.symrefPrefix) {
             let value = String(decoding: word.dropFirst(Self.symrefPrefix.count), as: UTF8.self)
             guard let colon = value.firstIndex(of: ":") else { continue }

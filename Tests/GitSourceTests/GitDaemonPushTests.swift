@@ -26,30 +26,33 @@ struct GitDaemonPushTests {
         #expect(throws: GitError.self) { try ReceivePack.request(ref: tagRef, new: new, advertised: heads([:]), capabilities: ["delete-refs"], pack: pack) }
     }
 
-    @Test("the report, fed in pieces: ok; a refused ref with its reason; an unpack failure; no word on the ref; garbage")
+    @Test("the report, fed in pieces: ok; a refused ref with its reason; an unpack failure; no word on the ref; garbage; one without end")
     func report() throws {
-        func outcome(_ text: String, chunk: Int = 3) throws -> String?? {
+        func outcome(_ text: String, chunk: Int = 3) throws -> ReceivePack.Outcome? {
             var report = ReceivePack.Report()
             let bytes = Array(text.utf8)
             var at = 0
             while at < bytes.count {
                 let piece = bytes[at..<min(at + chunk, bytes.count)]
                 at += chunk
-                if let done = try report.consume(piece, ref: tagRef) { return .some(done) }
+                if let done = try report.consume(piece, ref: tagRef) { return done }
             }
             return nil
         }
         let ok = ReceivePack.pktLine("unpack ok\n") + ReceivePack.pktLine("ok \(tagRef)\n")
-        #expect(try outcome(String(decoding: ok, as: UTF8.self) + "0000") == .some(nil))
+        #expect(try outcome(String(decoding: ok, as: UTF8.self) + "0000") == .updated)
         #expect(try outcome(String(decoding: ok, as: UTF8.self)) == nil, "no flush yet: more is needed")
         let refused = String(decoding: ReceivePack.pktLine("unpack ok\n") + ReceivePack.pktLine("ng \(tagRef) pre-receive hook declined\n"), as: UTF8.self) + "0000"
-        #expect(try outcome(refused) == .some("pre-receive hook declined"))
+        #expect(try outcome(refused) == .refused("pre-receive hook declined"))
         let unpack = String(decoding: ReceivePack.pktLine("unpack index-pack abnormal exit\n") + ReceivePack.pktLine("ng \(tagRef) unpacker error\n"), as: UTF8.self) + "0000"
-        #expect(try outcome(unpack) == .some("the server could not unpack: index-pack abnormal exit"))
+        #expect(try outcome(unpack) == .refused("the server could not unpack: index-pack abnormal exit"))
         let silent = String(decoding: ReceivePack.pktLine("unpack ok\n"), as: UTF8.self) + "0000"
-        #expect(try outcome(silent) == .some("the server did not report on \(tagRef)"))
+        #expect(try outcome(silent) == .refused("the server did not report on \(tagRef)"))
         #expect(throws: GitError.self) { try outcome("zzzz") }
         #expect(throws: GitError.self) { try outcome(String(decoding: ReceivePack.pktLine("hello\n"), as: UTF8.self) + "0000") }
+        // A hostile server that reports without end is cut off at 1 MiB, not kept in memory.
+        let endless = String(repeating: String(decoding: ReceivePack.pktLine("unpack ok\n"), as: UTF8.self), count: 80_000)
+        #expect(throws: GitError.self) { try outcome(endless, chunk: 65_536) }
     }
 
     @Test("over git daemon: the tag is created and moved as libgit2 would, in one receive-pack each, and the repository stays sound")

@@ -41,27 +41,39 @@ enum GitDaemonPoll {
         try send(fd, remote.request, prefix: prefix, deadline: deadline, context: context)
         var advertisement = RefAdvertisement()
         var buffer = [UInt8](repeating: 0, count: 16 << 10)
+        let heads = try readAdvertisement(fd, &advertisement, into: &buffer, refusal: "it is not exported", prefix: prefix, deadline: deadline, context: context)
+        // "0000": no wants; upload-pack reads it and exits. Best effort: the answer is in.
+        _ = "0000".withCString { Glibc.send(fd, $0, 4, Int32(MSG_NOSIGNAL)) }
+        return heads
+    }
+
+    /// Reads the ref advertisement that answers the request sent on `fd`, up to its flush.
+    /// `refusal` says why else `git daemon` may hang up without a word.
+    static func readAdvertisement(_ fd: Int32, _ advertisement: inout RefAdvertisement, into buffer: inout [UInt8], refusal: String, prefix: String,
+                                  deadline: PollDeadline, context: CallbackContext) throws(GitError) -> RemoteHeads {
         while true {
-            try wait(fd, for: Int16(POLLIN), prefix: prefix, deadline: deadline, context: context)
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                throw GitError(.unreachable, "\(prefix): the connection failed: \(String(cString: strerror(errno)))")
-            }
+            let count = try receive(fd, into: &buffer, prefix: prefix, deadline: deadline, context: context)
             if count == 0 {
                 // git daemon hangs up without a word on a repository it does not serve, unless
                 // it runs with --informative-errors (an ERR line).
                 throw advertisement.started
                     ? GitError(.unreachable, "\(prefix): the ref advertisement ended early")
-                    : GitError(.notFound, "\(prefix): the server closed the connection without listing refs (no such repository, or it is not exported)")
+                    : GitError(.notFound, "\(prefix): the server closed the connection without listing refs (no such repository, or \(refusal))")
             }
             let heads: RemoteHeads?
             do { heads = try advertisement.consume(buffer[0..<count]) } catch { throw GitError(error.kind, "\(prefix): \(error.message)") }
-            if let heads {
-                // "0000": no wants; upload-pack reads it and exits. Best effort: the answer is in.
-                _ = "0000".withCString { Glibc.send(fd, $0, 4, Int32(MSG_NOSIGNAL)) }
-                return heads
-            }
+            if let heads { return heads }
+        }
+    }
+
+    /// The next bytes from the server into `buffer` (0 when it closed), waiting with the deadline.
+    static func receive(_ fd: Int32, into buffer: inout [UInt8], prefix: String, deadline: PollDeadline, context: CallbackContext) throws(GitError) -> Int {
+        while true {
+            try wait(fd, for: Int16(POLLIN), prefix: prefix, deadline: deadline, context: context)
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count >= 0 { return count }
+            if errno == EINTR || errno == EAGAIN { continue }
+            throw GitError(.unreachable, "\(prefix): the connection failed: \(String(cString: strerror(errno)))")
         }
     }
 

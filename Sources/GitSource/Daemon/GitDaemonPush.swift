@@ -19,21 +19,13 @@ enum GitDaemonPush {
         let fd = try GitDaemonPoll.connect(remote, prefix: prefix, deadline: deadline, context: context)
         defer { close(fd) }
         try GitDaemonPoll.send(fd, remote.receivePackRequest, prefix: prefix, deadline: deadline, context: context)
-        var advertisement = RefAdvertisement()
+        var advertisement = RefAdvertisement(keepingCapabilities: true)
         var buffer = [UInt8](repeating: 0, count: 16 << 10)
-        var advertised: RemoteHeads?
-        while advertised == nil {
-            let count = try receive(fd, into: &buffer, prefix: prefix, deadline: deadline, context: context)
-            guard count > 0 else {
-                throw advertisement.started
-                    ? GitError(.unreachable, "\(prefix): the ref advertisement ended early")
-                    : GitError(.notFound, "\(prefix): the server closed the connection without listing refs (no such repository, or pushing is not enabled)")
-            }
-            do { advertised = try advertisement.consume(buffer[0..<count]) } catch { throw GitError(error.kind, "\(prefix): \(error.message)") }
-        }
+        let advertised = try GitDaemonPoll.readAdvertisement(fd, &advertisement, into: &buffer, refusal: "pushing is not enabled", prefix: prefix,
+                                                             deadline: deadline, context: context)
         let request: (bytes: [UInt8], updates: Bool)
         do {
-            request = try ReceivePack.request(ref: ref, new: new, advertised: advertised!, capabilities: advertisement.capabilityWords, pack: pack)
+            request = try ReceivePack.request(ref: ref, new: new, advertised: advertised, capabilities: advertisement.capabilityWords, pack: pack)
         } catch {
             throw GitError(error.kind, "\(prefix): \(error.message)")
         }
@@ -41,26 +33,15 @@ enum GitDaemonPush {
         guard request.updates else { return false }
         var report = ReceivePack.Report()
         while true {
-            let count = try receive(fd, into: &buffer, prefix: prefix, deadline: deadline, context: context)
+            let count = try GitDaemonPoll.receive(fd, into: &buffer, prefix: prefix, deadline: deadline, context: context)
             guard count > 0 else { throw GitError(.unreachable, "\(prefix): the connection closed before the server reported on \(ref)") }
-            let outcome: String??
+            let outcome: ReceivePack.Outcome?
             do { outcome = try report.consume(buffer[0..<count], ref: ref) } catch { throw GitError(error.kind, "\(prefix): \(error.message)") }
             switch outcome {
-            case .none: continue
-            case .some(.none): return true
-            case .some(.some(let why)): throw GitError(.pushRejected, "\(prefix): \(ref) was refused: \(why)")
+            case nil: continue
+            case .updated: return true
+            case .refused(let why): throw GitError(.pushRejected, "\(prefix): \(ref) was refused: \(why)")
             }
-        }
-    }
-
-    /// The next bytes from the server (0 when it closed), waiting with the deadline.
-    private static func receive(_ fd: Int32, into buffer: inout [UInt8], prefix: String, deadline: PollDeadline, context: CallbackContext) throws(GitError) -> Int {
-        while true {
-            try GitDaemonPoll.wait(fd, for: Int16(POLLIN), prefix: prefix, deadline: deadline, context: context)
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count >= 0 { return count }
-            if errno == EINTR || errno == EAGAIN { continue }
-            throw GitError(.unreachable, "\(prefix): the connection failed: \(String(cString: strerror(errno)))")
         }
     }
 }
