@@ -13,6 +13,7 @@ public enum LibGit2 {
             _ = flotilla_git_set_search_path_empty(level.rawValue)
         }
         _ = flotilla_git_disable_owner_validation()
+        _ = SocketStream.register()
         return true
     }()
 
@@ -57,7 +58,7 @@ enum Blocking {
                     once.resume(.failure(GitError(.timeout, "\(context.operation) timed out after \(timeout)")))
                 }
                 GitThreads.shared.submit {
-                    let result = Result { try body() }
+                    let result = Result { try SocketStream.running(context, body) }
                     context.finished()
                     DeadlineTimer.shared.remove(deadline)
                     once.resume(result)

@@ -16,8 +16,11 @@ public final class TestGitDaemon {
         log = tempDir("git-daemon") + "/daemon.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = ["daemon", "--verbose", "--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--export-all", "--enable=receive-pack",
+        // git-daemon itself: `git daemon` forks it and waits, so killing `git` would leave it running.
+        let direct = "/usr/lib/git-core/git-daemon"
+        let run = FileManager.default.isExecutableFile(atPath: direct) ? (direct, [String]()) : ("/usr/bin/git", ["daemon"])
+        process.executableURL = URL(fileURLWithPath: run.0)
+        process.arguments = run.1 + ["--verbose", "--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--export-all", "--enable=receive-pack",
                              "--base-path=\(root)"] + (informativeErrors ? ["--informative-errors"] : []) + [root]
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardOutput = FileHandle.nullDevice

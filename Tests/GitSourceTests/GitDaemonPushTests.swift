@@ -101,7 +101,7 @@ struct GitDaemonPushTests {
         #expect((try? sh(["git", "--git-dir", up.bare, "rev-parse", "--verify", "-q", "flux-sync"])) == nil)
     }
 
-    @Test("a server that accepts and never answers: the push times out and its connection is closed (libgit2 keeps it, and a thread)")
+    @Test("a server that accepts and never answers: the push times out and its connection is closed")
     func silentServer() async throws {
         let up = try UpstreamRepo()
         let daemon = try TestGitDaemon(root: up.root)
