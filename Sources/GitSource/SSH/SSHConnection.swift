@@ -101,6 +101,7 @@ final class SSHConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let config = SSHClientConfiguration(userAuthDelegate: DeployKeyOffer(settings), serverAuthDelegate: KnownHostsValidator(settings))
                     let ssh = NIOSSHHandler(role: .client(config), allocator: channel.allocator, inboundChildChannelInitializer: nil)
+                    try channel.pipeline.syncOperations.addHandler(QuickAckHandler())
                     try channel.pipeline.syncOperations.addHandler(ssh)
                     try channel.pipeline.syncOperations.addHandler(SSHHandshakeHandler(authenticated: authenticated, settings: settings))
                     state.value.channel = channel
