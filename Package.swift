@@ -306,8 +306,10 @@ let package = Package(
         .testTarget(
             name: "GitSourceTests",
             dependencies: [
+                "CLibGit2",
                 "GitSource",
                 "GitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,6 @@
 import CLibGit2
 import Foundation
+import Primitives
 import Synchronization
 
 /// Reads files of the commit an edit is based on.
@@ -98,8 +99,8 @@ extension GitMirror {
             throw GitError(.readOnly, "the repository \(GitURL.redacted(options.url)) is read-only for this instance: refusing to move tag \(name)")
         }
         let (url, path, committer, timeout, daemon) = (options.url, path, options.committer, options.timeout, gitDaemonRemote)
-        try await run("push tag") { ctx throws(GitError) in
-            let repo = try Repository.openOrCreate(path)
+        let prefix = "push tag \(name) to \(GitURL.redacted(url))"
+        @Sendable func createTag(_ repo: Repository) throws(GitError) -> git_oid {
             guard var id = git_oid(hex: commit) else { throw GitError(.invalid, "not a commit id: \(commit)") }
             var target: OpaquePointer?
             try check(git_object_lookup(&target, repo.pointer, &id, GIT_OBJECT_COMMIT), "look up \(commit.prefix(7))")
@@ -109,10 +110,27 @@ extension GitMirror {
             defer { git_signature_free(signature) }
             var tag = git_oid()
             try check(git_tag_create(&tag, repo.pointer, name, target, signature, message, 1), "create tag \(name)")
+            return tag
+        }
+        if let ssh = sshPolls, let pool = options.sshConnections {
+            // Over SSH, on the pooled connection (`ReceivePackExchange`): the tag and its pack are
+            // made on a git thread, the push is a channel of the connection polls use.
+            await gate.acquire()
+            defer { gate.release() }
+            let (tag, pack) = try await runHoldingGate("push tag") { _ throws(GitError) in
+                let repo = try Repository.openOrCreate(path)
+                let tag = try createTag(repo)
+                return (tag.hex, try Self.pack(repo, tag))
+            }
+            _ = try await pool.push(ssh, ref: "refs/tags/\(name)", new: tag, pack: pack, prefix: prefix, timeout: timeout)
+            return
+        }
+        try await run("push tag") { ctx throws(GitError) in
+            let repo = try Repository.openOrCreate(path)
+            let tag = try createTag(repo)
             if let daemon {
                 // Over git://, one object and one command without libgit2 (`GitDaemonPush`).
-                try GitDaemonPush.push(daemon, ref: "refs/tags/\(name)", new: tag.hex, pack: try Self.pack(repo, tag), prefix: "push tag \(name) to \(GitURL.redacted(url))",
-                                       timeout: timeout, context: ctx)
+                try GitDaemonPush.push(daemon, ref: "refs/tags/\(name)", new: tag.hex, pack: try Self.pack(repo, tag), prefix: prefix, timeout: timeout, context: ctx)
                 return
             }
             try Self.push(repo, url: url, refspecs: ["+refs/tags/\(name):refs/tags/\(name)"], ctx: ctx)

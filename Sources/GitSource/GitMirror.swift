@@ -125,6 +125,11 @@ public final class GitMirror: Sendable {
     func run<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (CallbackContext) throws(GitError) -> T) async throws(GitError) -> T {
         await gate.acquire()
         defer { gate.release() }
+        return try await runHoldingGate(operation, body)
+    }
+
+    /// `run` for a caller that holds the gate already.
+    func runHoldingGate<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (CallbackContext) throws(GitError) -> T) async throws(GitError) -> T {
         let ctx = context(operation)
         do {
             return try await Blocking.run(timeout: options.timeout, context: ctx) { () throws -> T in

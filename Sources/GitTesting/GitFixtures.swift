@@ -105,7 +105,7 @@ public final class TestSSHD {
             PermitRootLogin prohibit-password
             PasswordAuthentication no
             PidFile \(dir)/sshd.pid
-            LogLevel ERROR
+            LogLevel INFO
             """
         try config.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
         try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
@@ -118,7 +118,7 @@ public final class TestSSHD {
     static func launch(dir: String, port: Int) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
-        process.arguments = ["-D", "-e", "-f", dir + "/sshd_config"]
+        process.arguments = ["-D", "-E", dir + "/sshd.log", "-f", dir + "/sshd_config"]
         process.standardError = FileHandle.nullDevice
         try process.run()
         for _ in 0..<100 {
@@ -151,6 +151,13 @@ public final class TestSSHD {
     }
 
     public func url(_ path: String) -> String { "ssh://root@127.0.0.1:\(port)\(path)" }
+
+    /// Connections that authenticated so far (each a key exchange and a login: what a pooled
+    /// connection saves), from sshd's log.
+    public var logins: Int {
+        let log = (try? String(contentsOfFile: dir + "/sshd.log", encoding: .utf8)) ?? ""
+        return log.components(separatedBy: "Accepted publickey").count - 1  // its lines end in \r\n
+    }
 
     /// Accepts `publicKey` from now on (sshd reads authorized_keys at each connection): what a
     /// user does when adding a deploy key to the git host.

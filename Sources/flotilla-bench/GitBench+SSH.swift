@@ -48,7 +48,28 @@ extension GitBench {
         print("| pooled connection, each poll after it (\(sshPolls) polls) | \(p50) | \(p99) | \(ms(pooledCPU)) |")
         print("| libgit2, a connection per poll (\(count) polls) | \(d50) | \(d99) | \(ms(directCPU)) |")
         print("")
+        try await tagMoves(pooled: pooled, direct: direct, count: min(count, 20))
         try await connectionMemory(extra, mirror: mirror)
+    }
+
+    /// The sync tag moved `count` times (a new tag object each time, as after every sync): on the
+    /// pooled connection (an exec channel of `git-receive-pack`) and through libgit2 (a handshake
+    /// per push). Each mirror fetched first, so it has the commit to tag.
+    func tagMoves(pooled: GitMirror, direct: GitMirror, count: Int) async throws {
+        let clock = ContinuousClock()
+        print("| move the sync tag over ssh (\(count) moves) | p50 | p99 | CPU per move |")
+        print("|---|---:|---:|---:|")
+        for (label, mirror) in [("pooled connection", pooled), ("libgit2", direct)] {
+            let head = try await mirror.fetch()["main"]!
+            var samples: [Duration] = []
+            let cpu = cpuTime()
+            for i in 0..<count {
+                samples.append(try await clock.measure { try await mirror.moveTag("flux-sync", to: head, message: "Sync pointer \(i)") })
+            }
+            let (p50, p99) = stats(samples)
+            print("| \(label) | \(p50) | \(p99) | \(ms((cpuTime() - cpu) / count)) |")
+        }
+        print("")
     }
 
     /// malloc bytes in use for `keys.count` open pooled connections (one per key).

@@ -13,12 +13,15 @@ import Synchronization
 /// without a channel, and when retired (too old) once its channels are done; the pool forgets it
 /// when it closes, whatever the reason.
 final class SSHConnection: Sendable {
-    /// A poll waiting for, or holding, a channel. Lives on the event loop.
+    /// A command waiting for, or holding, a channel. Lives on the event loop.
     private final class Pending {
         let command: String
-        /// How the poll's errors begin: its operation and (redacted) URL.
+        /// How the command's errors begin: its operation and (redacted) URL.
         let prefix: String
-        let result: EventLoopPromise<RemoteHeads>
+        /// Fails the command's result (once; later calls do nothing).
+        let fail: (SSHPollFailure) -> Void
+        /// Adds the command's handler to its channel's pipeline.
+        let install: @Sendable (any Channel) throws -> Void
         let timeout: Duration
         let deadline: NIODeadline
         /// On a reused connection: when an unanswered channel open means the connection is dead.
@@ -30,10 +33,12 @@ final class SSHConnection: Sendable {
         var channel: (any Channel)?
         var timer: Scheduled<Void>?
 
-        init(command: String, prefix: String, result: EventLoopPromise<RemoteHeads>, timeout: Duration, deadline: NIODeadline, staleAfter: NIODeadline?) {
+        init(command: String, prefix: String, fail: @escaping (SSHPollFailure) -> Void, install: @escaping @Sendable (any Channel) throws -> Void,
+             timeout: Duration, deadline: NIODeadline, staleAfter: NIODeadline?) {
             self.command = command
             self.prefix = prefix
-            self.result = result
+            self.fail = fail
+            self.install = install
             self.timeout = timeout
             self.deadline = deadline
             self.staleAfter = staleAfter
@@ -136,14 +141,26 @@ final class SSHConnection: Sendable {
 
     // MARK: polls
 
-    /// Runs `command` on a channel of its own and returns the advertised refs. Fails with an
-    /// `SSHPollFailure`. `deadline` (the poll's `timeout` from its start) bounds the poll, queueing
-    /// included, and the wait for the server to close the channel after the answer; cancelling the
-    /// task fails the poll at once and closes its channel.
-    func poll(_ command: String, prefix: String, timeout: Duration, deadline: NIODeadline, staleAfter: NIODeadline?) async throws -> RemoteHeads {
-        let result = eventLoop.makePromise(of: RemoteHeads.self)
+    /// Runs `exchange`'s command on a channel of its own and returns its output. Fails with an
+    /// `SSHPollFailure`. `deadline` (the command's `timeout` from its start) bounds it, queueing
+    /// included, and the wait for the server to close the channel after the outcome; cancelling
+    /// the task fails it at once and closes its channel.
+    func run<Exchange: SSHGitExchange & Sendable>(_ command: String, _ exchange: Exchange, prefix: String, timeout: Duration, deadline: NIODeadline,
+                                                  staleAfter: NIODeadline?) async throws -> Exchange.Output {
+        let result = eventLoop.makePromise(of: Exchange.Output.self)
         eventLoop.execute { [self] in
-            enqueue(Pending(command: command, prefix: prefix, result: result, timeout: timeout, deadline: deadline, staleAfter: staleAfter))
+            let pending = Pending(command: command, prefix: prefix, fail: { result.fail($0) }, install: { channel in
+                let handler = GitExecHandler(command: command, exchange: exchange, result: result, prefix: prefix)
+                try channel.pipeline.syncOperations.addHandler(handler)
+            }, timeout: timeout, deadline: deadline, staleAfter: staleAfter)
+            result.futureResult.assumeIsolated().whenComplete { outcome in
+                pending.done = true
+                guard case .failure = outcome else { return }
+                pending.failed = true
+                pending.channel?.close(promise: nil)  // timed out or cancelled: stop the command
+                if pending.channel == nil { pending.timer?.cancel() }
+            }
+            enqueue(pending)
         }
         return try await withTaskCancellationHandler {
             try await result.futureResult.get()
@@ -154,15 +171,8 @@ final class SSHConnection: Sendable {
 
     private func enqueue(_ pending: Pending) {
         arm(pending, at: pending.staleAfter ?? pending.deadline)
-        pending.result.futureResult.assumeIsolated().whenComplete { outcome in
-            pending.done = true
-            guard case .failure = outcome else { return }
-            pending.failed = true
-            pending.channel?.close(promise: nil)  // timed out or cancelled: stop the command
-            if pending.channel == nil { pending.timer?.cancel() }
-        }
         if case .closed(let failure) = state.value.phase {
-            pending.result.fail(failure)
+            pending.fail(failure)
             return
         }
         state.value.idleTimer?.cancel()
@@ -180,10 +190,10 @@ final class SSHConnection: Sendable {
             if when < pending.deadline {
                 guard pending.opening && !pending.done else { return arm(pending, at: pending.deadline) }
                 let failure = SSHPollFailure(error: GitError(.unreachable, "\(pending.prefix): the ssh connection stopped answering"), retryable: true)
-                pending.result.fail(failure)
+                pending.fail(failure)
                 return close(failure)
             }
-            pending.result.fail(SSHPollFailure(error: GitError(.timeout, "\(pending.prefix) timed out after \(pending.timeout)"), retryable: false))
+            pending.fail(SSHPollFailure(error: GitError(.timeout, "\(pending.prefix) timed out after \(pending.timeout)"), retryable: false))
             pending.channel?.close(promise: nil)
         }
     }
@@ -201,11 +211,9 @@ final class SSHConnection: Sendable {
 
     private func open(_ pending: Pending, on handler: NIOSSHHandler) {
         let opened = eventLoop.makePromise(of: (any Channel).self)
-        let (command, result, prefix) = (pending.command, pending.result, pending.prefix)
+        let (install, prefix) = (pending.install, pending.prefix)
         handler.createChannel(opened, channelType: .session) { child, _ in
-            child.eventLoop.makeCompletedFuture {
-                try child.pipeline.syncOperations.addHandler(UploadPackHandler(command: command, result: result, prefix: prefix))
-            }
+            child.eventLoop.makeCompletedFuture { try install(child) }
         }
         pending.opening = true
         opened.futureResult.assumeIsolated().whenComplete { [self] outcome in
@@ -221,11 +229,11 @@ final class SSHConnection: Sendable {
                 }
             case .failure(let error as NIOSSHError) where error.type == .channelSetupRejected:
                 // The server said no (a lower MaxSessions, a policy): the connection is fine.
-                result.fail(SSHPollFailure(error: GitError(.other, "\(prefix): the server refused an ssh channel: \(error)"), retryable: false))
+                pending.fail(SSHPollFailure(error: GitError(.other, "\(prefix): the server refused an ssh channel: \(error)"), retryable: false))
                 pending.timer?.cancel()
                 channelEnded()
             case .failure(let error):
-                result.fail(SSHPollFailure(error: GitError(.unreachable, "\(prefix): the ssh connection failed before a channel opened: \(error)"), retryable: true))
+                pending.fail(SSHPollFailure(error: GitError(.unreachable, "\(prefix): the ssh connection failed before a channel opened: \(error)"), retryable: true))
                 pending.timer?.cancel()
                 channelEnded()
             }
@@ -312,6 +320,6 @@ final class SSHConnection: Sendable {
 
     private func failQueued() {
         guard case .closed(let failure) = state.value.phase else { return }
-        while let pending = state.value.queue.popFirst() { pending.result.fail(failure) }
+        while let pending = state.value.queue.popFirst() { pending.fail(failure) }
     }
 }

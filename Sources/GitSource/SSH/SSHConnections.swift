@@ -11,8 +11,9 @@ import Synchronization
 /// (no thread per connection), close after `idleTimeout` without a poll, and are replaced after
 /// `maxAge` so a deploy key revoked on the server stops working for polls too. A connection the
 /// server closed, or that stopped answering, is dropped; a poll that lost its connection before any
-/// byte of its channel arrived is tried once more on a fresh one. Fetches and pushes do not use
-/// these connections (libgit2 makes its own).
+/// byte of its channel arrived is tried once more on a fresh one. The mirror's sync tag is pushed
+/// on these connections too (`git-receive-pack`, one object); fetches and branch pushes are not
+/// (libgit2 makes its own).
 public final class SSHConnections: Sendable {
     /// One per process: every mirror's default.
     public static let shared = SSHConnections()
@@ -90,25 +91,40 @@ public final class SSHConnections: Sendable {
     /// The refs `git-upload-pack` advertises for `remote`'s path, over this pool's connection for
     /// the key. Fails with a `GitError`; `timeout` bounds the whole poll (a handshake included).
     func listRemote(_ settings: SSHHandshakeSettings, timeout: Duration) async throws(GitError) -> RemoteHeads {
+        try await run(settings.remote.uploadPackCommand, UploadPackExchange(), settings, prefix: settings.prefix, timeout: timeout)
+    }
+
+    /// Pushes `new` to `ref` of `remote`'s path with `git-receive-pack` over this pool's
+    /// connection for the key, with `pack` (what the remote lacks). Returns whether the ref moved.
+    /// Fails with a `GitError` (`PushRejected` with the server's reason when it refused).
+    func push(_ settings: SSHHandshakeSettings, ref: String, new: String, pack: [UInt8], prefix: String, timeout: Duration) async throws(GitError) -> Bool {
+        try await run(settings.remote.receivePackCommand, ReceivePackExchange(ref: ref, new: new, pack: pack), settings, prefix: prefix, timeout: timeout)
+    }
+
+    /// Runs `exchange` on a channel of the key's connection. A command that lost its connection
+    /// before any byte of its channel came is tried once more on a fresh one (for a push too: it
+    /// reads the advertisement again, so it sends the same update).
+    private func run<Exchange: SSHGitExchange & Sendable>(_ command: String, _ exchange: Exchange, _ settings: SSHHandshakeSettings, prefix: String,
+                                                          timeout: Duration) async throws(GitError) -> Exchange.Output {
         let start = NIODeadline.now()
         let deadline = start + TimeAmount(timeout)
         let key = settings.poolKey
         var retried = false
         while true {
-            if Task.isCancelled { throw GitError(.cancelled, "\(settings.prefix) cancelled") }
+            if Task.isCancelled { throw GitError(.cancelled, "\(prefix) cancelled") }
             let (connection, reused) = connection(for: key, settings, deadline: deadline)
             // On a reused connection, half the time is allowed for the server to answer a channel
             // open; the other half is left for a retry on a fresh connection.
             let staleAfter = reused && !retried ? start + TimeAmount(timeout / 2) : nil
             do {
-                return try await connection.poll(settings.remote.uploadPackCommand, prefix: settings.prefix, timeout: timeout,
-                                                 deadline: deadline, staleAfter: staleAfter)
+                return try await connection.run(command, exchange, prefix: prefix, timeout: timeout, deadline: deadline, staleAfter: staleAfter)
             } catch let failure as SSHPollFailure {
                 guard failure.retryable, !retried, NIODeadline.now() < deadline else {
-                    // A handshake failure names the URL of the poll that started the connection.
+                    // A handshake failure names the operation and URL of the poll that started
+                    // the connection.
                     var error = failure.error
                     if error.message.hasPrefix(connection.settings.prefix) {
-                        error.message = settings.prefix + error.message.dropFirst(connection.settings.prefix.count)
+                        error.message = prefix + error.message.dropFirst(connection.settings.prefix.count)
                     }
                     throw error
                 }
@@ -116,7 +132,7 @@ public final class SSHConnections: Sendable {
                 connection.close(nil)
                 retried = true
             } catch {
-                throw GitError(.other, "\(settings.prefix): \(error)")
+                throw GitError(.other, "\(prefix): \(error)")
             }
         }
     }

@@ -14,6 +14,8 @@ struct SSHRemote: Sendable, Hashable {
     /// `git-upload-pack '<path>'`, the path quoted as git's `sq_quote_buf` does: in single quotes,
     /// with `'` and `!` each closed, backslash-escaped and reopened.
     let uploadPackCommand: String
+    /// `git-receive-pack '<path>'`, quoted the same way.
+    let receivePackCommand: String
 
     init?(url: String) {
         guard let parts = GitURL.parse(url), ["ssh", "ssh+git", "git+ssh"].contains(parts.scheme), !parts.host.isEmpty else { return nil }
@@ -33,6 +35,7 @@ struct SSHRemote: Sendable, Hashable {
         guard !path.isEmpty else { return nil }
         self.path = String(path)
         uploadPackCommand = "git-upload-pack " + Self.quoted(self.path)
+        receivePackCommand = "git-receive-pack " + Self.quoted(self.path)
     }
 
     var connectPort: Int { port ?? 22 }
