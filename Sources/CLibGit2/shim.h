@@ -2,6 +2,7 @@
 #define FLOTILLA_CLIBGIT2_SHIM_H
 #include <git2.h>
 #include <git2/sys/stream.h>
+#include <git2/sys/transport.h>
 
 /* The layout of libgit2's own socket stream (streams/socket.h, unchanged from 0.28 to 1.9). A
    standard stream registered with git_stream_register must begin exactly like it: libgit2 1.5's
@@ -26,4 +27,14 @@ static inline int flotilla_git_disable_owner_validation(void) {
 static inline int flotilla_git_set_search_path_empty(int level) {
     return git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
 }
+/* A subtransport and its stream whose state is a Swift object (an unmanaged reference). */
+typedef struct {
+    git_smart_subtransport parent;
+    void *state;
+} flotilla_subtransport;
+
+typedef struct {
+    git_smart_subtransport_stream parent;
+    void *state;
+} flotilla_subtransport_stream;
 #endif

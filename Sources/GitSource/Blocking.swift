@@ -14,6 +14,7 @@ public enum LibGit2 {
         }
         _ = flotilla_git_disable_owner_validation()
         _ = SocketStream.register()
+        PooledSSHTransport.register()
         return true
     }()
 

@@ -26,11 +26,19 @@ final class CallbackContext: Sendable {
     let failure = Mutex<GitError?>(nil)
     let rejections = Mutex<[String]>([])
 
-    init(operation: String, url: String, credentials: GitCredentials, knownHosts: KnownHosts) {
+    /// Where SSH fetches and pushes go: the mirror's pooled connection, or libgit2's own when nil.
+    let pooledSSH: PooledSSHTransport.Route?
+    /// The operation's timeout, for the pooled SSH channel's deadline.
+    let timeout: Duration
+
+    init(operation: String, url: String, credentials: GitCredentials, knownHosts: KnownHosts, pooledSSH: PooledSSHTransport.Route? = nil,
+         timeout: Duration = .seconds(20)) {
         self.operation = operation
         self.url = url
         self.credentials = credentials
         self.knownHosts = knownHosts
+        self.pooledSSH = pooledSSH
+        self.timeout = timeout
     }
 
     func cancel() { cancelled.store(true, ordering: .relaxed) }

@@ -3,8 +3,9 @@ import Primitives
 /// Polls of SSH remotes over pooled connections (`SSHConnections`), decided once per mirror from
 /// its settings, never after a failure: with an ed25519 or ECDSA key that swift-nio-ssh can sign
 /// with, polls run as exec channels on the pool's connection; RSA keys and encrypted keys keep
-/// libgit2 (swift-nio-ssh has no RSA user authentication and cannot decrypt keys). Fetches and
-/// pushes always go through libgit2.
+/// libgit2 (swift-nio-ssh has no RSA user authentication and cannot decrypt keys). The same
+/// decision routes the mirror's sync tag pushes and libgit2's fetches and pushes
+/// (`PooledSSHTransport`).
 extension GitMirror {
     static let listOperation = "list remote refs of"
 

@@ -118,7 +118,9 @@ public final class GitMirror: Sendable {
     var path: String { options.directory + "/mirror.git" }
 
     func context(_ operation: String) -> CallbackContext {
-        CallbackContext(operation: operation, url: options.url, credentials: options.credentials, knownHosts: knownHosts)
+        CallbackContext(operation: operation, url: options.url, credentials: options.credentials, knownHosts: knownHosts,
+                        pooledSSH: sshPolls.flatMap { settings in options.sshConnections.map { PooledSSHTransport.Route(pool: $0, settings: settings) } },
+                        timeout: options.timeout)
     }
 
     /// Runs a blocking libgit2 operation for this mirror (one at a time).

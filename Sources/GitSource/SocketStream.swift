@@ -49,10 +49,14 @@ enum SocketStream {
         return try body()
     }
 
-    private static var cancelled: Bool {
-        guard let raw = pthread_getspecific(key) else { return false }
-        return Unmanaged<CallbackContext>.fromOpaque(raw).takeUnretainedValue().isCancelled
+    /// The operation the calling thread runs, if any.
+    static var currentContext: CallbackContext? {
+        guard let raw = pthread_getspecific(key) else { return nil }
+        return Unmanaged<CallbackContext>.fromOpaque(raw).takeUnretainedValue()
     }
+
+    /// Whether the calling thread's operation was cancelled (or timed out).
+    static var cancelled: Bool { currentContext?.isCancelled ?? false }
 
     // MARK: the stream
 

@@ -148,11 +148,25 @@ final class SSHConnection: Sendable {
     func run<Exchange: SSHGitExchange & Sendable>(_ command: String, _ exchange: Exchange, prefix: String, timeout: Duration, deadline: NIODeadline,
                                                   staleAfter: NIODeadline?) async throws -> Exchange.Output {
         let result = eventLoop.makePromise(of: Exchange.Output.self)
+        start(command, prefix: prefix, timeout: timeout, deadline: deadline, staleAfter: staleAfter, result: result) { channel in
+            let handler = GitExecHandler(command: command, exchange: exchange, result: result, prefix: prefix)
+            try channel.pipeline.syncOperations.addHandler(handler)
+        }
+        return try await withTaskCancellationHandler {
+            try await result.futureResult.get()
+        } onCancel: {
+            result.fail(SSHPollFailure(error: GitError(.cancelled, "\(prefix) cancelled"), retryable: false))
+        }
+    }
+
+    /// Queues `command` for a channel whose handler `install` adds, and which completes `result`
+    /// (with `SSHPollFailure` on failure). The channel holds its slot until it closes, and is
+    /// closed at `deadline` if it is still open then; a failed `result` closes it at once.
+    func start<T>(_ command: String, prefix: String, timeout: Duration, deadline: NIODeadline, staleAfter: NIODeadline?,
+                  result: EventLoopPromise<T>, install: @escaping @Sendable (any Channel) throws -> Void) {
         eventLoop.execute { [self] in
-            let pending = Pending(command: command, prefix: prefix, fail: { result.fail($0) }, install: { channel in
-                let handler = GitExecHandler(command: command, exchange: exchange, result: result, prefix: prefix)
-                try channel.pipeline.syncOperations.addHandler(handler)
-            }, timeout: timeout, deadline: deadline, staleAfter: staleAfter)
+            let pending = Pending(command: command, prefix: prefix, fail: { result.fail($0) }, install: install,
+                                  timeout: timeout, deadline: deadline, staleAfter: staleAfter)
             result.futureResult.assumeIsolated().whenComplete { outcome in
                 pending.done = true
                 guard case .failure = outcome else { return }
@@ -161,11 +175,6 @@ final class SSHConnection: Sendable {
                 if pending.channel == nil { pending.timer?.cancel() }
             }
             enqueue(pending)
-        }
-        return try await withTaskCancellationHandler {
-            try await result.futureResult.get()
-        } onCancel: {
-            result.fail(SSHPollFailure(error: GitError(.cancelled, "\(prefix) cancelled"), retryable: false))
         }
     }
 

@@ -12,8 +12,8 @@ import Synchronization
 /// `maxAge` so a deploy key revoked on the server stops working for polls too. A connection the
 /// server closed, or that stopped answering, is dropped; a poll that lost its connection before any
 /// byte of its channel arrived is tried once more on a fresh one. The mirror's sync tag is pushed
-/// on these connections too (`git-receive-pack`, one object); fetches and branch pushes are not
-/// (libgit2 makes its own).
+/// on these connections too (`git-receive-pack`, one object), and libgit2's fetches and branch
+/// pushes ride them (`PooledSSHTransport`).
 public final class SSHConnections: Sendable {
     /// One per process: every mirror's default.
     public static let shared = SSHConnections()
@@ -99,6 +99,42 @@ public final class SSHConnections: Sendable {
     /// Fails with a `GitError` (`PushRejected` with the server's reason when it refused).
     func push(_ settings: SSHHandshakeSettings, ref: String, new: String, pack: [UInt8], prefix: String, timeout: Duration) async throws(GitError) -> Bool {
         try await run(settings.remote.receivePackCommand, ReceivePackExchange(ref: ref, new: new, pack: pack), settings, prefix: prefix, timeout: timeout)
+    }
+
+    /// Opens an exec channel of `command` on the key's connection for a git thread
+    /// (`PooledSSHTransport`), blocking that thread until the server accepted the command. Tried
+    /// once more on a fresh connection like a poll; `timeout` bounds it, and the channel is closed
+    /// `timeout` after the start whatever it is doing.
+    func openPipe(_ command: String, program: String, _ settings: SSHHandshakeSettings, prefix: String, timeout: Duration) throws(GitError) -> SSHPipe {
+        let start = NIODeadline.now()
+        let deadline = start + TimeAmount(timeout)
+        var retried = false
+        while true {
+            let (connection, reused) = connection(for: settings.poolKey, settings, deadline: deadline)
+            let staleAfter = reused && !retried ? start + TimeAmount(timeout / 2) : nil
+            let pipe = SSHPipe(prefix: prefix, program: program)
+            let opened = connection.eventLoop.makePromise(of: Void.self)
+            connection.start(command, prefix: prefix, timeout: timeout, deadline: deadline, staleAfter: staleAfter, result: opened) { channel in
+                try channel.pipeline.syncOperations.addHandler(SSHPipeHandler(command: command, pipe: pipe, opened: opened))
+            }
+            do {
+                try opened.futureResult.wait()
+                return pipe
+            } catch let failure as SSHPollFailure {
+                guard failure.retryable, !retried, NIODeadline.now() < deadline else {
+                    var error = failure.error
+                    if error.message.hasPrefix(connection.settings.prefix) {
+                        error.message = prefix + error.message.dropFirst(connection.settings.prefix.count)
+                    }
+                    throw error
+                }
+                logger.debug("SSH channel retried on a new connection", metadata: ["host": "\(settings.poolKey.host)", "port": "\(settings.poolKey.port)"])
+                connection.close(nil)
+                retried = true
+            } catch {
+                throw GitError(.other, "\(prefix): \(error)")
+            }
+        }
     }
 
     /// Runs `exchange` on a channel of the key's connection. A command that lost its connection
