@@ -49,6 +49,7 @@ extension GitBench {
         print("| libgit2, a connection per poll (\(count) polls) | \(d50) | \(d99) | \(ms(directCPU)) |")
         print("")
         try await tagMoves(pooled: pooled, direct: direct, count: min(count, 20))
+        try await sshFetches(root: root, pooled: pooled, direct: direct, count: min(count, 20))
         try await connectionMemory(extra, mirror: mirror)
     }
 
@@ -68,6 +69,29 @@ extension GitBench {
             }
             let (p50, p99) = stats(samples)
             print("| \(label) | \(p50) | \(p99) | \(ms((cpuTime() - cpu) / count)) |")
+        }
+        print("")
+    }
+
+    /// A fetch of one new commit (a changed file), `count` times per mirror: on the pooled
+    /// connection (`PooledSSHTransport`) and through libssh2 (a handshake per fetch). The commit
+    /// is made and pushed upstream before each timed fetch.
+    func sshFetches(root: String, pooled: GitMirror, direct: GitMirror, count: Int) async throws {
+        let clock = ContinuousClock()
+        print("| fetch of one new commit over ssh (\(count) fetches) | p50 | p99 | CPU per fetch |")
+        print("|---|---:|---:|---:|")
+        var commit = 0
+        for (label, mirror) in [("pooled connection", pooled), ("libgit2 (libssh2)", direct)] {
+            var samples: [Duration] = [], cpu = Duration.zero
+            for _ in 0..<count {
+                commit += 1
+                try shell("cd \(root)/work && echo 'n: \(commit)' > deploy/app0/ssh.yaml && git add -A && git commit -q -m s\(commit) && git push -q \(root)/up.git main")
+                let before = cpuTime()
+                samples.append(try await clock.measure { _ = try await mirror.fetch() })
+                cpu += cpuTime() - before
+            }
+            let (p50, p99) = stats(samples)
+            print("| \(label) | \(p50) | \(p99) | \(ms(cpu / count)) |")
         }
         print("")
     }

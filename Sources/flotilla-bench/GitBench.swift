@@ -3,6 +3,7 @@ import Foundation
 import GitSource
 import GitTesting
 import KubeModel
+import Primitives
 
 /// Git operations through libgit2: the no-op poll, a no-op fetch, and clone + reading every file of
 /// a 1,000-file repository. With `--ssh`, polls also run against a real sshd on loopback
@@ -21,16 +22,13 @@ struct GitBench: AsyncParsableCommand {
     @Flag(help: "With --history: never fold the mirror's packs (a mirror as it was before PackFolding).") var noPackFolding = false
     @Flag(help: "With --history --git-daemon: push the sync tag through libgit2, not GitDaemonPush (the reference).") var libgit2Pushes = false
 
+    /// Runs `command` with `sh -c` (posix_spawn: Foundation's `Process.waitUntilExit` never saw
+    /// one of these exit in the SSH bench, with sshd's sessions beside it).
     func shell(_ command: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        p.environment = ["GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b",
-                         "PATH": "/usr/bin:/bin:/usr/sbin"]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ValidationError("failed: \(command)") }
+        let environment = ["GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b",
+                           "PATH": "/usr/bin:/bin:/usr/sbin"]
+        let result = try Subprocess.runSync(Subprocess.shellArguments(command, in: "/"), environment: environment, limits: .init(timeout: .seconds(60)))
+        guard result.outcome == .exited(0) else { throw ValidationError("failed (\(result.outcome)): \(command): \(result.stderrTail)") }
     }
 
     /// One table row: `polls` no-op polls of `mirror` after a warm-up (the connection or a git
