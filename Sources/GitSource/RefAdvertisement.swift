@@ -1,3 +1,5 @@
+import Foundation
+
 /// git's smart protocol v0 ref advertisement, as `git-upload-pack` sends it before anything else:
 /// pkt-lines (four hex digits of length, the length counting themselves; `0000` is a flush) of
 /// `<oid> <refname>`, the first carrying `\0<capabilities>` (among them `symref=HEAD:refs/heads/main`),
@@ -150,6 +152,14 @@ struct RefAdvertisement {
     static func printable(_ bytes: some Collection<UInt8>, limit: Int = 200) -> String {
         let text = String(decoding: bytes.prefix(limit), as: UTF8.self)
         return String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
+    }
+
+    /// What a command wrote on stderr, as one printable line (its non-empty lines joined), at most
+    /// 400 bytes: the server's words for an error (a missing repository, a refused command).
+    static func serverWords(_ stderr: [UInt8]) -> String {
+        let lines = String(decoding: stderr, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return printable(Array(lines.joined(separator: " ").utf8), limit: 400)
     }
 
     private static func malformed(_ detail: String) -> GitError {

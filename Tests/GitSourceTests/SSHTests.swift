@@ -1,6 +1,7 @@
 import Foundation
 import GitSource
 import GitTesting
+import Synchronization
 import Testing
 
 @Suite("GitMirror over SSH", .serialized)
@@ -100,9 +101,19 @@ struct SSHTests {
         let sshd = try TestSSHD(authorizedKeys: [key.publicKey])
         defer { sshd.stop() }
         let writers = (0..<3).map { _ in mirror(sshd.url(up.bare), key: key.privateKeyOpenSSH, knownHosts: sshd.hostKeyLine) }
+        // Each writer's first edit waits until all three have fetched, so they all commit on the
+        // same head and two of them lose (their fetches share one pooled connection, and without
+        // this one could finish before another began).
+        let barrier = Barrier(parties: writers.count)
         let results = try await withThrowingTaskGroup(of: PushedCommit?.self) { group in
             for (i, w) in writers.enumerated() {
-                group.addTask { try await w.commitAndPush(branch: "main", message: "w\(i)", maxAttempts: 5) { _ in ["w\(i).txt": Array("\(i)".utf8)] } }
+                let first = Barrier(parties: 1)
+                group.addTask {
+                    try await w.commitAndPush(branch: "main", message: "w\(i)", maxAttempts: 5) { _ in
+                        if first.arrived.add(1, ordering: .relaxed).newValue == 1 { barrier.arriveAndWait() }
+                        return ["w\(i).txt": Array("\(i)".utf8)]
+                    }
+                }
             }
             var out: [PushedCommit?] = []
             for try await r in group { out.append(r) }
@@ -162,5 +173,16 @@ struct IsolationTests {
             // Timed out after its 3 s, not much later (the bound leaves room for 2 loaded cores).
             #expect(finished.contains { !$0.0 && $0.1 >= .seconds(3) && $0.1 < .seconds(12) }, "the hung fetch timed out: \(finished)")
         }
+    }
+}
+
+/// Blocks each caller of `arriveAndWait` until `parties` have arrived (10 s at most).
+private final class Barrier: Sendable {
+    let parties: Int
+    let arrived = Atomic<Int>(0)
+    init(parties: Int) { self.parties = parties }
+    func arriveAndWait() {
+        arrived.add(1, ordering: .relaxed)
+        for _ in 0..<200 where arrived.load(ordering: .relaxed) < parties { usleep(50_000) }
     }
 }

@@ -138,9 +138,7 @@ final class GitExecHandler<Exchange: SSHGitExchange>: ChannelDuplexHandler {
     /// The channel closed before the outcome: the server's words if it said any (a missing
     /// repository, a refused command), else a lost connection, which may be retried.
     private func endedEarly() -> SSHPollFailure {
-        let lines = String(decoding: stderr, as: UTF8.self).split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let text = RefAdvertisement.printable(Array(lines.joined(separator: " ").utf8), limit: 400)
+        let text = RefAdvertisement.serverWords(stderr)
         if !text.isEmpty {
             return SSHPollFailure(error: GitError(GitError.kind(ofRemoteText: text), "\(prefix): \(text)"), retryable: false)
         }

@@ -106,31 +106,21 @@ public final class SSHConnections: Sendable {
     /// once more on a fresh connection like a poll; `timeout` bounds it, and the channel is closed
     /// `timeout` after the start whatever it is doing.
     func openPipe(_ command: String, program: String, _ settings: SSHHandshakeSettings, prefix: String, timeout: Duration) throws(GitError) -> SSHPipe {
-        let start = NIODeadline.now()
-        let deadline = start + TimeAmount(timeout)
-        var retried = false
+        var attempts = Attempts(timeout: timeout)
         while true {
-            let (connection, reused) = connection(for: settings.poolKey, settings, deadline: deadline)
-            let staleAfter = reused && !retried ? start + TimeAmount(timeout / 2) : nil
+            let (connection, reused) = connection(for: settings.poolKey, settings, deadline: attempts.deadline)
             let pipe = SSHPipe(prefix: prefix, program: program)
             let opened = connection.eventLoop.makePromise(of: Void.self)
-            connection.start(command, prefix: prefix, timeout: timeout, deadline: deadline, staleAfter: staleAfter, result: opened) { channel in
+            connection.start(command, prefix: prefix, timeout: timeout, deadline: attempts.deadline, staleAfter: attempts.staleAfter(reused: reused),
+                             result: opened) { channel in
                 try channel.pipeline.syncOperations.addHandler(SSHPipeHandler(command: command, pipe: pipe, opened: opened))
             }
             do {
                 try opened.futureResult.wait()
                 return pipe
             } catch let failure as SSHPollFailure {
-                guard failure.retryable, !retried, NIODeadline.now() < deadline else {
-                    var error = failure.error
-                    if error.message.hasPrefix(connection.settings.prefix) {
-                        error.message = prefix + error.message.dropFirst(connection.settings.prefix.count)
-                    }
-                    throw error
-                }
+                try attempts.retry(after: failure, on: connection, prefix: prefix)
                 logger.debug("SSH channel retried on a new connection", metadata: ["host": "\(settings.poolKey.host)", "port": "\(settings.poolKey.port)"])
-                connection.close(nil)
-                retried = true
             } catch {
                 throw GitError(.other, "\(prefix): \(error)")
             }
@@ -142,34 +132,53 @@ public final class SSHConnections: Sendable {
     /// reads the advertisement again, so it sends the same update).
     private func run<Exchange: SSHGitExchange & Sendable>(_ command: String, _ exchange: Exchange, _ settings: SSHHandshakeSettings, prefix: String,
                                                           timeout: Duration) async throws(GitError) -> Exchange.Output {
-        let start = NIODeadline.now()
-        let deadline = start + TimeAmount(timeout)
-        let key = settings.poolKey
-        var retried = false
+        var attempts = Attempts(timeout: timeout)
         while true {
             if Task.isCancelled { throw GitError(.cancelled, "\(prefix) cancelled") }
-            let (connection, reused) = connection(for: key, settings, deadline: deadline)
-            // On a reused connection, half the time is allowed for the server to answer a channel
-            // open; the other half is left for a retry on a fresh connection.
-            let staleAfter = reused && !retried ? start + TimeAmount(timeout / 2) : nil
+            let (connection, reused) = connection(for: settings.poolKey, settings, deadline: attempts.deadline)
             do {
-                return try await connection.run(command, exchange, prefix: prefix, timeout: timeout, deadline: deadline, staleAfter: staleAfter)
+                return try await connection.run(command, exchange, prefix: prefix, timeout: timeout, deadline: attempts.deadline,
+                                                staleAfter: attempts.staleAfter(reused: reused))
             } catch let failure as SSHPollFailure {
-                guard failure.retryable, !retried, NIODeadline.now() < deadline else {
-                    // A handshake failure names the operation and URL of the poll that started
-                    // the connection.
-                    var error = failure.error
-                    if error.message.hasPrefix(connection.settings.prefix) {
-                        error.message = prefix + error.message.dropFirst(connection.settings.prefix.count)
-                    }
-                    throw error
-                }
-                logger.debug("SSH poll retried on a new connection", metadata: ["host": "\(key.host)", "port": "\(key.port)"])
-                connection.close(nil)
-                retried = true
+                try attempts.retry(after: failure, on: connection, prefix: prefix)
+                logger.debug("SSH poll retried on a new connection", metadata: ["host": "\(settings.poolKey.host)", "port": "\(settings.poolKey.port)"])
             } catch {
                 throw GitError(.other, "\(prefix): \(error)")
             }
+        }
+    }
+
+    /// The attempts of one command: a second one, on a fresh connection, only after a failure
+    /// that may be retried and before the deadline.
+    private struct Attempts {
+        let start: NIODeadline
+        let deadline: NIODeadline
+        let timeout: Duration
+        private(set) var retried = false
+
+        init(timeout: Duration) {
+            start = .now()
+            deadline = start + TimeAmount(timeout)
+            self.timeout = timeout
+        }
+
+        /// On a reused connection, half the time is allowed for the server to answer a channel
+        /// open; the other half is left for a retry on a fresh connection.
+        func staleAfter(reused: Bool) -> NIODeadline? { reused && !retried ? start + TimeAmount(timeout / 2) : nil }
+
+        /// After `failure` on `connection`: throws the error to report, or closes the connection
+        /// so that the next attempt makes a fresh one. A handshake failure names the operation and
+        /// URL of the command that started the connection; it is renamed for this one.
+        mutating func retry(after failure: SSHPollFailure, on connection: SSHConnection, prefix: String) throws(GitError) {
+            guard failure.retryable, !retried, NIODeadline.now() < deadline else {
+                var error = failure.error
+                if error.message.hasPrefix(connection.settings.prefix) {
+                    error.message = prefix + error.message.dropFirst(connection.settings.prefix.count)
+                }
+                throw error
+            }
+            connection.close(nil)
+            retried = true
         }
     }
 

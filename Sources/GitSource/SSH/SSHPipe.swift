@@ -137,9 +137,7 @@ final class SSHPipe: @unchecked Sendable {
 
     /// What the server said on stderr, or of the command's exit, when it ended early.
     private func serverWords() -> String? {
-        let lines = String(decoding: stderr, as: UTF8.self).split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let text = RefAdvertisement.printable(Array(lines.joined(separator: " ").utf8), limit: 400)
+        let text = RefAdvertisement.serverWords(stderr)
         if !text.isEmpty { return text }
         if let exitStatus, exitStatus != 0 { return "\(program) exited with status \(exitStatus)" }
         return nil
