@@ -269,6 +269,7 @@ let package = Package(
                 "KubeTesting",
                 "Manifests",
                 "Operator",
+                "Primitives",
                 "Sync",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
