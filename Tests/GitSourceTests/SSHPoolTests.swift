@@ -85,13 +85,13 @@ struct SSHPoolTests {
         #expect(pool.handshakes == 1)
     }
 
-    @Test("twenty polls at once share one connection: at most eight channels, the rest wait their turn")
+    @Test("with one connection per key, twenty polls at once share it: at most eight channels, the rest wait their turn")
     func concurrentPolls() async throws {
         let key = DeployKey.generateEd25519(comment: "t")
         let repos = try (0..<4).map { _ in try UpstreamRepo() }
         let sshd = try TestSSHD(authorizedKeys: [key.publicKey])
         defer { sshd.stop() }
-        let pool = SSHConnections()
+        let pool = SSHConnections(options: .init(connectionsPerKey: 1))
         let mirrors = (0..<20).map { i in sshMirror(sshd.url(repos[i % 4].bare), key: key.privateKeyOpenSSH, knownHosts: sshd.hostKeyLine, pool: pool) }
         // One poll first, so that the twenty open channels on an established connection.
         _ = try await mirrors[0].remoteHeads()
@@ -106,6 +106,34 @@ struct SSHPoolTests {
         // have been retried on a second connection.
         #expect(pool.handshakes == 1)
         #expect(sshd.openConnections == 1)
+    }
+
+    @Test("a command that would wait for a channel on every open connection of its key opens another, up to connectionsPerKey; then the least busy one queues it")
+    func spreads() async throws {
+        let key = DeployKey.generateEd25519(comment: "t")
+        let up = try UpstreamRepo()
+        let sshd = try TestSSHD(authorizedKeys: [key.publicKey])
+        defer { sshd.stop() }
+        let pool = SSHConnections(options: .init(channelsPerConnection: 2, connectionsPerKey: 2))
+        var options = GitMirror.Options(url: sshd.url(up.bare), directory: tempDir("mirror"))
+        options.credentials = .sshKey(privateKey: key.privateKeyOpenSSH)
+        options.knownHosts = sshd.hostKeyLine
+        let settings = try #require(GitMirror.pooledSSH(options, knownHosts: KnownHosts(options.knownHosts)))
+        // Open channels (upload-pack waiting for its client) hold their slots until closed.
+        var pipes: [SSHPipe] = []
+        for _ in 0..<4 {
+            pipes.append(try pool.openPipe(settings.remote.uploadPackCommand, program: "git-upload-pack", settings, prefix: "test", timeout: .seconds(20)))
+        }
+        #expect(pool.handshakes == 2, "two channels on the first connection, then a second connection")
+        #expect(pool.count == 2)
+        #expect(sshd.openConnections == 2)
+        // With both full, a fifth queues on one of them (no third connection): one channel closed
+        // on each (the first two went to the first connection) makes room wherever it waits.
+        pipes[0].close()
+        pipes[2].close()
+        pipes.append(try pool.openPipe(settings.remote.uploadPackCommand, program: "git-upload-pack", settings, prefix: "test", timeout: .seconds(20)))
+        #expect(pool.handshakes == 2)
+        for pipe in pipes { pipe.close() }
     }
 
     @Test("two mirrors with different keys to the same host do not share a connection")

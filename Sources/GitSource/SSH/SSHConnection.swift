@@ -68,6 +68,10 @@ final class SSHConnection: Sendable {
     private let limits: SSHConnections.Options
     private let state: NIOLoopBoundBox<State>
     private let closedFlag = Atomic<Bool>(false)
+    /// Commands in flight or queued, as the event loop last counted them.
+    private let busy = Atomic<Int>(0)
+    /// Commands the pool gave this connection that have not reached its queue yet.
+    private let arriving = Atomic<Int>(0)
     private let logger: Logger
     private let onClose: @Sendable (SSHConnection) -> Void
 
@@ -83,6 +87,13 @@ final class SSHConnection: Sendable {
 
     /// Closed, or closing: no new poll goes to it.
     var isClosed: Bool { closedFlag.load(ordering: .relaxed) }
+
+    /// Commands on this connection, running or waiting for a channel (the pool's measure of how
+    /// busy it is).
+    var load: Int { busy.load(ordering: .relaxed) + arriving.load(ordering: .relaxed) }
+
+    /// The pool gave this connection a command (counted in `load` until it is queued).
+    func assign() { arriving.add(1, ordering: .relaxed) }
 
     // MARK: connecting
 
@@ -165,6 +176,7 @@ final class SSHConnection: Sendable {
     func start<T>(_ command: String, prefix: String, timeout: Duration, deadline: NIODeadline, staleAfter: NIODeadline?,
                   result: EventLoopPromise<T>, install: @escaping @Sendable (any Channel) throws -> Void) {
         eventLoop.execute { [self] in
+            arriving.subtract(1, ordering: .relaxed)
             let pending = Pending(command: command, prefix: prefix, fail: { result.fail($0) }, install: install,
                                   timeout: timeout, deadline: deadline, staleAfter: staleAfter)
             result.futureResult.assumeIsolated().whenComplete { outcome in
@@ -209,6 +221,7 @@ final class SSHConnection: Sendable {
 
     /// Opens channels for queued polls while there is room.
     private func pump() {
+        defer { busy.store(state.value.inFlight + state.value.queue.count, ordering: .relaxed) }
         guard case .ready = state.value.phase, let handler = state.value.handler else { return }
         while state.value.inFlight < limits.channelsPerConnection, let next = state.value.queue.popFirst() {
             if next.done { continue }
@@ -330,5 +343,6 @@ final class SSHConnection: Sendable {
     private func failQueued() {
         guard case .closed(let failure) = state.value.phase else { return }
         while let pending = state.value.queue.popFirst() { pending.fail(failure) }
+        busy.store(state.value.inFlight, ordering: .relaxed)
     }
 }

@@ -26,11 +26,17 @@ public final class SSHConnections: Sendable {
         /// Channels in flight per connection; more polls wait their turn (sshd's default
         /// `MaxSessions` is 10).
         public var channelsPerConnection = 8
+        /// Connections per key: a command that would wait for a channel on every open one opens
+        /// another, up to this many (sshd's default `MaxStartups` begins refusing at 10
+        /// unauthenticated connections). Instances that share one deploy key are not funnelled
+        /// through one connection's channels.
+        public var connectionsPerKey = 4
 
-        public init(idleTimeout: Duration = .seconds(600), maxAge: Duration = .seconds(3600), channelsPerConnection: Int = 8) {
+        public init(idleTimeout: Duration = .seconds(600), maxAge: Duration = .seconds(3600), channelsPerConnection: Int = 8, connectionsPerKey: Int = 4) {
             self.idleTimeout = idleTimeout
             self.maxAge = maxAge
             self.channelsPerConnection = max(1, channelsPerConnection)
+            self.connectionsPerKey = max(1, connectionsPerKey)
         }
     }
 
@@ -65,7 +71,7 @@ public final class SSHConnections: Sendable {
     public let options: Options
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let connections = Mutex<[Key: SSHConnection]>([:])
+    private let connections = Mutex<[Key: [SSHConnection]]>([:])
     private let handshakeCount = Atomic<Int>(0)
 
     public init(options: Options = Options(), logger: Logger = Logger(label: "flotilla.git.ssh")) {
@@ -75,7 +81,7 @@ public final class SSHConnections: Sendable {
     }
 
     /// Connections open or being opened.
-    public var count: Int { connections.withLock { $0.values.filter { !$0.isClosed }.count } }
+    public var count: Int { connections.withLock { $0.values.joined().filter { !$0.isClosed }.count } }
     /// Connections started since this pool was made (each one a key exchange and authentication).
     public var handshakes: Int { handshakeCount.load(ordering: .relaxed) }
 
@@ -83,7 +89,7 @@ public final class SSHConnections: Sendable {
     public func closeAll() {
         let all = connections.withLock { map in
             defer { map.removeAll() }
-            return Array(map.values)
+            return Array(map.values.joined())
         }
         for connection in all { connection.close(nil) }
     }
@@ -182,22 +188,32 @@ public final class SSHConnections: Sendable {
         }
     }
 
-    /// The connection for `key`: the open one, or a new one started now.
+    /// The connection for `key`: the least busy open one, or a new one started now when every open
+    /// one would make the command wait for a channel (up to `connectionsPerKey`). Connections past
+    /// `maxAge` take no new commands and close once theirs are done.
     private func connection(for key: Key, _ settings: SSHHandshakeSettings, deadline: NIODeadline) -> (SSHConnection, reused: Bool) {
         let now = NIODeadline.now()
-        let (connection, retired, isNew) = connections.withLock { map -> (SSHConnection, SSHConnection?, Bool) in
-            var retired: SSHConnection?
-            if let existing = map[key] {
-                if !existing.isClosed && now - existing.openedAt < TimeAmount(options.maxAge) { return (existing, nil, false) }
-                retired = existing
+        let (connection, retired, isNew) = connections.withLock { map -> (SSHConnection, [SSHConnection], Bool) in
+            var open = map[key] ?? []
+            var retired: [SSHConnection] = []
+            open.removeAll { existing in
+                guard existing.isClosed || now - existing.openedAt >= TimeAmount(options.maxAge) else { return false }
+                if !existing.isClosed { retired.append(existing) }
+                return true
+            }
+            if let least = open.min(by: { $0.load < $1.load }), least.load < options.channelsPerConnection || open.count >= options.connectionsPerKey {
+                least.assign()
+                map[key] = open
+                return (least, retired, false)
             }
             let fresh = SSHConnection(settings: settings, eventLoop: group.next(), limits: options, logger: logger) { [weak self] closed in
                 self?.forget(key, closed)
             }
-            map[key] = fresh
+            fresh.assign()
+            map[key] = open + [fresh]
             return (fresh, retired, true)
         }
-        retired?.retire()
+        for connection in retired { connection.retire() }
         if isNew {
             handshakeCount.add(1, ordering: .relaxed)
             connection.start(deadline: deadline)
@@ -207,7 +223,8 @@ public final class SSHConnections: Sendable {
 
     private func forget(_ key: Key, _ connection: SSHConnection) {
         connections.withLock { map in
-            if map[key] === connection { map[key] = nil }
+            map[key]?.removeAll { $0 === connection }
+            if map[key]?.isEmpty == true { map[key] = nil }
         }
     }
 }
