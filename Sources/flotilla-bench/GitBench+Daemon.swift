@@ -3,7 +3,7 @@ import GitSource
 import GitTesting
 
 /// Polls of a `git://` remote served by `git daemon` on 127.0.0.1: by `GitDaemonPoll` (what mirrors use
-/// for `git://`) and through libgit2 (a git thread per poll, no socket timeout). CPU is this
+/// for `git://`) and through libgit2 (a git thread per poll). CPU is this
 /// process's, all threads; `git daemon` and the `upload-pack` it forks per poll are not included.
 extension GitBench {
     func daemonBench(root: String) async throws {

@@ -5,7 +5,7 @@ import Foundation
 
 /// `git ls-remote` of a `git://` remote on a git thread, with a deadline on every wait: connect,
 /// send the request, read the ref advertisement up to its flush packet, say "I want nothing" (a
-/// flush, as `git ls-remote` does) and close. libgit2 1.5 has no socket timeout, so a `git daemon`
+/// flush, as `git ls-remote` does) and close. libgit2 1.5's own stream had no socket timeout, so a `git daemon`
 /// that accepted a poll into its backlog and never served it held a git thread until it did; here
 /// the socket is non-blocking and every wait is a `poll(2)` of at most `slice`, so a poll that timed
 /// out or was cancelled (`CallbackContext.isCancelled`) closes its socket and frees its thread within

@@ -6,9 +6,9 @@ import Synchronization
 
 /// Polls of smart HTTP remotes (`SmartHTTPRemote`) over kept-alive connections: AsyncHTTPClient
 /// on NIO's shared event loops, so a poll takes no git thread and reuses its connection (and TLS
-/// session) where libgit2 1.5 connects and shakes hands for every poll, and has no socket timeout:
-/// a server that accepts and never answers kept a libgit2 poll's thread until it did. Here the
-/// whole exchange, body included, has the mirror's timeout.
+/// session) where libgit2 1.5 connects and shakes hands for every poll, and waits on its socket
+/// (`SocketStream`) where this waits on nothing. Here the whole exchange, body included, has the
+/// mirror's timeout.
 ///
 /// Only a complete answer is taken: a refusal (401, 404), a redirect, a dumb server or a failed
 /// connection falls back to libgit2 for that poll, so its errors (and the redirects it follows)
