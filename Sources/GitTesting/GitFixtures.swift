@@ -106,6 +106,7 @@ public final class TestSSHD {
             PasswordAuthentication no
             PidFile \(dir)/sshd.pid
             LogLevel INFO
+            SetEnv HOME=\(dir)
             """
         try config.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
         try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
