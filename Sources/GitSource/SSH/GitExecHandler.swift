@@ -15,8 +15,6 @@ protocol SSHGitExchange {
     associatedtype Output: Sendable
     /// The program, as errors name it (`git-upload-pack`).
     static var program: String { get }
-    /// Whether any of the ref advertisement came.
-    var started: Bool { get }
     /// Where the command was, for an error when it exited early ("before listing refs").
     var stage: String { get }
     /// Why the channel ended early when the server said nothing about it.

@@ -18,7 +18,6 @@ struct ReceivePackExchange: SSHGitExchange {
         self.pack = pack
     }
 
-    var started: Bool { advertisement.started }
     var stage: String { report == nil ? "before listing refs" : "before reporting on \(ref)" }
     var endedEarly: String {
         if report != nil { return "the connection closed before the server reported on \(ref)" }

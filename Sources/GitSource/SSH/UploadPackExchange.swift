@@ -6,7 +6,6 @@ struct UploadPackExchange: SSHGitExchange {
     static var program: String { "git-upload-pack" }
     private var advertisement = RefAdvertisement()
 
-    var started: Bool { advertisement.started }
     var stage: String { "before listing refs" }
     var endedEarly: String {
         advertisement.started ? "the ref advertisement ended early" : "the connection closed before git-upload-pack answered"
