@@ -42,7 +42,8 @@ public actor InstanceReconciler {
     var lastApplied: String?
     var lastSync: Date?
     var lastRequest: String?
-    /// A push webhook said the branch moved: the next poll asks the remote itself.
+    /// The branch moved (a push webhook said so, or the instance committed to it: a release, a
+    /// policy change, automation): the next pass asks the remote itself.
     var pushed = false
     /// The last revision an `Applied` notification was sent for, and the last commit status.
     var lastNotifiedApply: String?
@@ -180,10 +181,14 @@ public actor InstanceReconciler {
             do { _ = try await authorize() } catch { return await failed(error) }
         }
         do {
-            let maxAge = schedule.pollMaxAge(requested: s.reconcileRequestedAt != lastRequest || pushed,
-                                             settingsChanged: syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false)
+            // Asked for now (a request, a push webhook, a commit of the instance's own): the
+            // remote itself is asked, never a shared answer and never skipped for a health check.
+            let requested = s.reconcileRequestedAt != lastRequest || pushed
+            let settingsChanged = syncerKey.map { $0 != SyncOptionsKey(branch: $0.branch, settings: s) } ?? false
+            let maxAge = schedule.pollMaxAge(requested: requested, settingsChanged: settingsChanged)
             pushed = false
-            if healthCheckOnly() {
+            if schedule.healthCheckOnly(check: healthWatch?.nextCheck, lastPoll: lastPoll,
+                                        remoteWanted: requested || settingsChanged || syncerKey == nil || !s.requests.isEmpty || claimsMoved, now: Date()) {
                 await checkHealthIfDue()
                 await writeIdleStatus(head: nil, behind: nil)
                 return nextDelay()
@@ -220,6 +225,7 @@ public actor InstanceReconciler {
             failures = outcome.ready ? 0 : failures + 1
             if outcome.ready { await notifyApplied(head) }
             if outcome.ready, await automateIfDue(mirror: mirror, head: head, branch: branch) {
+                pushed = true
                 wakePending = true
             }
             await writeStatus(shown.outcome, head: head, behind: try await behind(mirror: mirror, head: head), reconciling: shown.reconciling)

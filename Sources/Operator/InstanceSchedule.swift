@@ -43,6 +43,22 @@ struct InstanceSchedule: Sendable, Equatable {
         requested || settingsChanged || failures > 0 ? .zero : min(pollInterval / 10, .seconds(10))
     }
 
+    /// A pass woken only to look at health again: a check is due, the last poll is younger than
+    /// the poll interval, no resync or automation run is due, and nothing wants the remote now
+    /// (`remoteWanted`: a reconcile request, a push webhook, a commit of the instance's own, new
+    /// settings, pending requests, moved claims). Such a pass checks health and does not ask the
+    /// remote; any other pass polls, so a push or a commit is never left for the next poll.
+    func healthCheckOnly(check: Date?, lastPoll: Date?, remoteWanted: Bool, now: Date) -> Bool {
+        guard !remoteWanted, let check, Self.healthCheckDue(check, now: now), let lastPoll,
+              now.timeIntervalSince(lastPoll) < pollInterval.seconds else { return false }
+        return !intervalPassed(now: now) && !automationDue(now: now)
+    }
+
+    /// A wake-up for a health check is due at the check's time, give or take the timer's rounding
+    /// and the two clocks (a sleep on the monotonic clock, the check's time on the wall clock): a
+    /// pass woken a hair early must not take itself for something else (and ask the git remote).
+    static func healthCheckDue(_ at: Date, now: Date) -> Bool { at <= now.addingTimeInterval(0.5) }
+
     /// Automation runs once per `automationInterval` (and at once the first time).
     func automationDue(now: Date) -> Bool {
         guard let automationInterval else { return false }

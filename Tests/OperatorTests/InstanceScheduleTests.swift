@@ -26,6 +26,23 @@ struct InstanceScheduleTests {
         #expect(schedule().syncDue(quiet, now: t0), "never synced: due")
     }
 
+    @Test("a pass woken for a health check skips the poll only when nothing wants the remote now")
+    func healthCheckOnly() {
+        let s = schedule(lastSync: 0)
+        let now = t0.addingTimeInterval(30)
+        let due = now.addingTimeInterval(0.3), polled = t0.addingTimeInterval(10)
+        #expect(s.healthCheckOnly(check: due, lastPoll: polled, remoteWanted: false, now: now), "a check due (a hair early counts), the poll not")
+        #expect(!s.healthCheckOnly(check: due, lastPoll: polled, remoteWanted: true, now: now),
+                "a request, a push webhook or a commit of the instance's own polls even when a check is due")
+        #expect(!s.healthCheckOnly(check: now.addingTimeInterval(2), lastPoll: polled, remoteWanted: false, now: now), "no check due: an ordinary pass")
+        #expect(!s.healthCheckOnly(check: nil, lastPoll: polled, remoteWanted: false, now: now), "nothing to check")
+        #expect(!s.healthCheckOnly(check: due, lastPoll: nil, remoteWanted: false, now: now), "never polled")
+        #expect(!s.healthCheckOnly(check: due, lastPoll: t0.addingTimeInterval(-31), remoteWanted: false, now: now), "the poll is due too")
+        #expect(!schedule(lastSync: -280).healthCheckOnly(check: due, lastPoll: polled, remoteWanted: false, now: now), "the resync is due")
+        #expect(!schedule(lastSync: 0, automation: .seconds(100)).healthCheckOnly(check: due, lastPoll: polled, remoteWanted: false, now: now),
+                "automation is due")
+    }
+
     @Test("automation: off without an interval, due the first time, then once per interval")
     func automationDue() {
         #expect(!schedule().automationDue(now: t0))

@@ -583,7 +583,7 @@ class Operator:
     def __init__(self, emulator: Emulator, workdir: Path):
         self.log = workdir / "operator.log"
         self.args = [str(flotilla_bin()), "run", "--kubeconfig", str(emulator.kubeconfig), "--work-dir", str(workdir / "instances"),
-                     "--log-level", "info", "--metrics-address", "127.0.0.1:0"]
+                     "--log-level", os.environ.get("FLOTILLA_TEST_LOG_LEVEL", "info"), "--metrics-address", "127.0.0.1:0"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "Operator":

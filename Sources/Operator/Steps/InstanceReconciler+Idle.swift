@@ -8,20 +8,12 @@ extension InstanceReconciler {
     func idle(mirror: GitMirror, head: String, branch: String) async throws -> Duration {
         failures = 0
         if await automateIfDue(mirror: mirror, head: head, branch: branch) {
-            wakePending = true  // sync the automation's commit at once
+            pushed = true  // sync the automation's commit at once
+            wakePending = true
         }
         await checkHealthIfDue()
         await writeIdleStatus(head: head, behind: try await behind(mirror: mirror, head: head))
         return nextDelay()
-    }
-
-    /// A pass woken only to look at health again, the poll not due yet: the remote is not asked.
-    func healthCheckOnly() -> Bool {
-        let now = Date(), s = settings
-        guard let at = healthWatch?.nextCheck, Self.healthCheckDue(at, now: now), let polled = lastPoll, now.timeIntervalSince(polled) < s.pollInterval.seconds,
-              s.reconcileRequestedAt == lastRequest, !pushed, s.requests.isEmpty, !claimsMoved,
-              syncerKey.map({ $0 == SyncOptionsKey(branch: $0.branch, settings: s) }) ?? false else { return false }
-        return !schedule.intervalPassed(now: now) && !schedule.automationDue(now: now)
     }
 
     /// The status of a pass that synced nothing.

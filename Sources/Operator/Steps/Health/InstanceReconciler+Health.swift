@@ -20,18 +20,13 @@ extension InstanceReconciler {
     /// Checks the objects that are not healthy yet, when it is time (see `HealthWatch.nextCheck`).
     func checkHealthIfDue() async {
         let now = Date()
-        guard let watch = healthWatch, let at = watch.nextCheck, Self.healthCheckDue(at, now: now), let syncer else { return }
+        guard let watch = healthWatch, let at = watch.nextCheck, InstanceSchedule.healthCheckDue(at, now: now), let syncer else { return }
         let found = await syncer.health(of: Array(watch.unhealthy.keys))
         healthWatch = watch.checked(found, now: Date())
         await reportHealthChange(now: Date())
     }
 
     /// How long until the next health check (nil: none pending).
-    /// A wake-up for a check is due at the check's time, give or take the timer's rounding and the
-    /// two clocks (a sleep on the monotonic clock, the check's time on the wall clock): a pass woken
-    /// a hair early must not take itself for something else (and ask the git remote).
-    static func healthCheckDue(_ at: Date, now: Date) -> Bool { at <= now.addingTimeInterval(0.5) }
-
     var healthDelay: Duration? {
         healthWatch?.nextCheck.map { InstanceSchedule.atLeast50ms($0.timeIntervalSinceNow) }
     }

@@ -91,6 +91,7 @@ extension InstanceReconciler {
         result.revision = commit
         result.message = commit.map { "released in commit \($0.prefix(7))" } ?? "nothing to release: the branch already has these images"
         if let commit {
+            pushed = true  // this pass syncs the commit (see `pass`)
             await env.events.record(await instanceObject(), type: .normal, reason: "Released",
                                     message: "Commit \(commit.prefix(7)) by \(request.user ?? "unknown"): " + changes.map { "\($0.workload) \($0.container) → \($0.to)" }.joined(separator: ", "))
         }
@@ -157,6 +158,7 @@ extension InstanceReconciler {
         result.revision = pushed?.id
         result.message = pushed.map { "policy changed in commit \($0.id.prefix(7))" } ?? "nothing to change: the branch already has this policy"
         if let commit = pushed?.id {
+            self.pushed = true  // this pass syncs the commit (see `pass`)
             await env.events.record(await instanceObject(), type: .normal, reason: "PolicyChanged",
                                     message: "Commit \(commit.prefix(7)) by \(request.user ?? "unknown"): \(subject)")
         }
