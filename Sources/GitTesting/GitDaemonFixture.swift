@@ -2,27 +2,41 @@ import Foundation
 
 /// `git daemon` on 127.0.0.1 serving every repository under `root` (`git://127.0.0.1:<port>/<path
 /// under root>`), pushes allowed. `informativeErrors` makes it say why it refuses a repository
-/// (an `ERR` line) instead of hanging up without a word. Its log (`--verbose`) says which service
-/// every connection asked for (`requests(_:)`).
+/// (an `ERR` line) instead of hanging up without a word. Its log (`--verbose`, unless `logging` is
+/// off) says which service every connection asked for (`requests(_:)`).
+///
+/// `git daemon` listens with a backlog of 5 (hard-coded): under load (a benchmark's storm of
+/// fetches, the machine busy) the kernel drops the connections past it, and each dropped SYN
+/// costs its client a 1 s retransmit, then 3 s, then 7 s, a git host's limit no real one has.
+/// Where systemd's `systemd-socket-activate` is installed it listens instead (backlog
+/// `SOMAXCONN`) and runs `git-daemon --inetd` for each connection: the same fork and exec per
+/// connection as `git daemon`'s own (it re-executes itself with `--serve` for each).
 public final class TestGitDaemon {
     public let root: String
     public let port: Int
     let process: Process
     let log: String
 
-    public init(root: String, informativeErrors: Bool = false) throws {
+    public init(root: String, informativeErrors: Bool = false, logging: Bool = true) throws {
         self.root = root
         port = try freePort()
         log = tempDir("git-daemon") + "/daemon.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process = Process()
+        let serving = ["--export-all", "--enable=receive-pack", "--base-path=\(root)"] + (informativeErrors ? ["--informative-errors"] : [])
+            + (logging ? ["--verbose"] : [])
         // git-daemon itself: `git daemon` forks it and waits, so killing `git` would leave it running.
-        let direct = "/usr/lib/git-core/git-daemon"
-        let run = FileManager.default.isExecutableFile(atPath: direct) ? (direct, [String]()) : ("/usr/bin/git", ["daemon"])
-        process.executableURL = URL(fileURLWithPath: run.0)
-        process.arguments = run.1 + ["--verbose", "--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--export-all", "--enable=receive-pack",
-                             "--base-path=\(root)"] + (informativeErrors ? ["--informative-errors"] : []) + [root]
-        process.standardError = FileHandle(forWritingAtPath: log)
+        let direct = "/usr/lib/git-core/git-daemon", activate = "/usr/bin/systemd-socket-activate"
+        let fm = FileManager.default
+        if fm.isExecutableFile(atPath: direct), fm.isExecutableFile(atPath: activate) {
+            process.executableURL = URL(fileURLWithPath: activate)
+            process.arguments = ["--listen=127.0.0.1:\(port)", "--accept", "--inetd", direct, "--inetd", "--log-destination=stderr"] + serving + [root]
+        } else {
+            let run = fm.isExecutableFile(atPath: direct) ? (direct, [String]()) : ("/usr/bin/git", ["daemon"])
+            process.executableURL = URL(fileURLWithPath: run.0)
+            process.arguments = run.1 + ["--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--max-connections=0"] + serving + [root]
+        }
+        process.standardError = logging ? FileHandle(forWritingAtPath: log) : FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         for _ in 0..<100 {

@@ -31,6 +31,27 @@ struct ListWatchTests {
         #expect(noOperator.message == "invalid selector: 'a'; can't understand 'a'")
     }
 
+    @Test("a list across namespaces is in etcd's key order (namespace/name), a namespace's list holds only its own")
+    func order() async {
+        let h = Harness()
+        for ns in ["ab", "a-b", "a"] { await h.namespace(ns) }
+        for (ns, name) in [("ab", "x"), ("a", "z"), ("a-b", "y"), ("a", "b-c"), ("a", "b")] { _ = await h.configMap(ns, name) }
+        func keys(_ path: String) async -> [String] {
+            let r = await h.call("GET", path)
+            return r.body["items"]?.arrayValue?.compactMap { item in
+                guard let name = item["metadata"]?["name"]?.stringValue, name != "kube-root-ca.crt" else { return nil }
+                return "\(item["metadata"]?["namespace"]?.stringValue ?? "")/\(name)"
+            } ?? []
+        }
+        // "a-b/" sorts before "a/" ('-' < '/'), and "b-c" before "b": byte order of the whole key.
+        #expect(await keys("/api/v1/configmaps") == ["a-b/y", "a/b", "a/b-c", "a/z", "ab/x"])
+        #expect(await keys("/api/v1/namespaces/a/configmaps") == ["a/b", "a/b-c", "a/z"])
+        #expect(await keys("/api/v1/namespaces/none/configmaps") == [])
+        // A deleted object leaves its namespace's list; the last one leaves nothing behind.
+        _ = await h.call("DELETE", "/api/v1/namespaces/ab/configmaps/x")
+        #expect(await keys("/api/v1/configmaps") == ["a-b/y", "a/b", "a/b-c", "a/z"])
+    }
+
     @Test("limit and continue page through a list without losing or repeating items")
     func paging() async {
         let h = Harness()

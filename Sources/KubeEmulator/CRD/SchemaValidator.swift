@@ -173,7 +173,7 @@ struct SchemaValidator {
         }
         switch v {
         case .string(let s):
-            if let pattern = schema["pattern"]?.stringValue, let regex = try? Regex(pattern), (try? regex.firstMatch(in: s)) == nil {
+            if let pattern = schema["pattern"]?.stringValue, !SchemaPatterns.matches(s, pattern: pattern) {
                 errors.append(RankedError(rank: 2, error: .invalid(path, value: v.goDisplay, "\(path) in body should match '\(pattern)'")))
             }
             if let max = schema["maxLength"]?.intValue, s.count > max {

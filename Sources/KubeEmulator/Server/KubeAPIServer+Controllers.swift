@@ -44,7 +44,8 @@ extension KubeAPIServer {
         state.withLock { s in
             for (storageKey, writes) in s.eventWrites {
                 for (key, written) in writes where now - written >= ttl {
-                    guard var object = s.objects[storageKey]?[key] else {
+                    let (namespace, name) = State.split(key)
+                    guard var object = s.get(storageKey, namespace: namespace, name: name) else {
                         s.eventWrites[storageKey]?[key] = nil
                         continue
                     }
@@ -58,7 +59,7 @@ extension KubeAPIServer {
     }
 
     func hasPendingDeletions(_ s: State) -> Bool {
-        s.objects.values.contains { $0.values.contains { ObjectMeta.isDeleting($0) } }
+        s.everyObject.contains { ObjectMeta.isDeleting($0.object) }
     }
 
     func resourceInfo(_ s: State, storageKey: String) -> ResourceInfo? {
@@ -75,39 +76,35 @@ extension KubeAPIServer {
     func collectGarbage(_ s: inout State) -> Bool {
         var uids: Set<String> = []
         var dependents: [(String, JSONValue)] = []
-        for (key, objects) in s.objects {
-            for o in objects.values {
-                uids.insert(ObjectMeta.uid(o))
-                if o["metadata"]?["ownerReferences"] != nil { dependents.append((key, o)) }
-            }
+        for (key, o) in s.everyObject {
+            uids.insert(ObjectMeta.uid(o))
+            if o["metadata"]?["ownerReferences"] != nil { dependents.append((key, o)) }
         }
         var changed = false
         // Owners being deleted in the foreground or orphaning their dependents.
-        for (key, objects) in s.objects {
-            for o in objects.values where ObjectMeta.isDeleting(o) {
-                let finalizers = ObjectMeta.finalizers(o)
-                guard finalizers.contains("foregroundDeletion") || finalizers.contains("orphan"), let r = resourceInfo(s, storageKey: key) else { continue }
-                let uid = ObjectMeta.uid(o)
-                let mine = dependents.filter { ($0.1["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid } }
-                if finalizers.contains("orphan") {
-                    for (dk, d) in mine {
-                        guard let dr = resourceInfo(s, storageKey: dk), let current = s.get(dk, namespace: ObjectMeta.namespace(d), name: ObjectMeta.name(d)) else { continue }
-                        var proposed = current
-                        let refs = (current["metadata"]?["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
-                        proposed.set(path: ["metadata", "ownerReferences"], to: refs.isEmpty ? nil : .array(refs))
-                        _ = try? updateObject(&s, resource: dr, live: current, proposed: proposed, manager: "", subresource: "", dryRun: false)
-                    }
-                    if let current = s.get(key, namespace: ObjectMeta.namespace(o), name: ObjectMeta.name(o)) { removeFinalizer(&s, r, current, "orphan") }
+        for (key, o) in s.everyObject.filter({ ObjectMeta.isDeleting($0.object) }) {
+            let finalizers = ObjectMeta.finalizers(o)
+            guard finalizers.contains("foregroundDeletion") || finalizers.contains("orphan"), let r = resourceInfo(s, storageKey: key) else { continue }
+            let uid = ObjectMeta.uid(o)
+            let mine = dependents.filter { ($0.1["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid } }
+            if finalizers.contains("orphan") {
+                for (dk, d) in mine {
+                    guard let dr = resourceInfo(s, storageKey: dk), let current = s.get(dk, namespace: ObjectMeta.namespace(d), name: ObjectMeta.name(d)) else { continue }
+                    var proposed = current
+                    let refs = (current["metadata"]?["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
+                    proposed.set(path: ["metadata", "ownerReferences"], to: refs.isEmpty ? nil : .array(refs))
+                    _ = try? updateObject(&s, resource: dr, live: current, proposed: proposed, manager: "", subresource: "", dryRun: false)
+                }
+                if let current = s.get(key, namespace: ObjectMeta.namespace(o), name: ObjectMeta.name(o)) { removeFinalizer(&s, r, current, "orphan") }
+                changed = true
+            } else if mine.isEmpty {
+                removeFinalizer(&s, r, o, "foregroundDeletion")
+                changed = true
+            } else {
+                for (dk, d) in mine where !ObjectMeta.isDeleting(d) {
+                    guard let dr = resourceInfo(s, storageKey: dk) else { continue }
+                    _ = try? deleteObject(&s, resource: dr, live: d, options: ["propagationPolicy": "Foreground"], query: [:], dryRun: false)
                     changed = true
-                } else if mine.isEmpty {
-                    removeFinalizer(&s, r, o, "foregroundDeletion")
-                    changed = true
-                } else {
-                    for (dk, d) in mine where !ObjectMeta.isDeleting(d) {
-                        guard let dr = resourceInfo(s, storageKey: dk) else { continue }
-                        _ = try? deleteObject(&s, resource: dr, live: d, options: ["propagationPolicy": "Foreground"], query: [:], dryRun: false)
-                        changed = true
-                    }
                 }
             }
         }

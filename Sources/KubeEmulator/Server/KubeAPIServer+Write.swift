@@ -339,11 +339,8 @@ extension KubeAPIServer {
 
     func hasDependents(_ s: State, _ owner: JSONValue) -> Bool {
         let uid = ObjectMeta.uid(owner)
-        for (_, objects) in s.objects {
-            for (_, o) in objects where (o["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains(where: { $0["uid"]?.stringValue == uid }) {
-                return true
-            }
+        return s.everyObject.contains { _, o in
+            (o["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains(where: { $0["uid"]?.stringValue == uid })
         }
-        return false
     }
 }
