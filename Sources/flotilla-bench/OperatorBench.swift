@@ -182,6 +182,7 @@ struct OperatorBench: AsyncParsableCommand {
         for i in 0..<max(1, manifests / 10) { changed["apps/cm-\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-\(i)\ndata:\n  value: \"storm\"\n" }
         head = try shared.commit(changed, message: "storm")
         for bare in copies { _ = try sh(["git", "--git-dir", shared.bare, "push", "-q", bare, "main"]) }
+        let stormRequests0 = try await apiRequests(client)
         FileHandle.standardError.write(Data("storm: starting (attach a profiler now)\n".utf8))
         let stormStart = ContinuousClock.now
         let stormCPU0 = cpuTime()
@@ -209,6 +210,7 @@ struct OperatorBench: AsyncParsableCommand {
         let emulatorCPU = processCPU(emulator.process.processIdentifier) - emulatorCPU0
         let otherCPU = machineCPU() - machineCPU0 - stormCPU - emulatorCPU
         let writes = instances * max(1, manifests / 10)
+        let stormRequests = try await apiRequests(client).merging(stormRequests0) { $0 - $1 }.filter { $0.value > 0 }
 
         let soak = soakMinutes > 0 ? try await runSoak(client: client, shared: shared, copies: copies, names: Array(names.dropLast())) : nil
 
@@ -227,6 +229,7 @@ struct OperatorBench: AsyncParsableCommand {
         print("| push-to-applied through a webhook (generic receiver), p50 / p99 of \(latencyRounds) | \(ms(pushed[pushed.count / 2])) / \(ms(pushed[min(pushed.count - 1, Int(Double(pushed.count) * 0.99))])) |")
         print("| storm: half of the instances applied / nine tenths / all | \(half.map(ms) ?? "–") / \(most.map(ms) ?? "–") / \(ms(storm)) |")
         for line in stragglers { print("| storm straggler, 3 s after nine tenths | \(line) |") }
+        print("| API requests during the storm (the bench's own reconcile requests and two scrapes included) | \(stormRequests.values.reduce(0, +)) (\(stormRequests.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))) |")
         print("| storm: one commit to every instance (\(writes) objects changed), all applied | \(ms(storm)) (\(String(format: "%.0f", Double(writes) / storm.seconds)) writes/s; CPU: operator \(ms(stormCPU)), API emulator \(ms(emulatorCPU)), other processes \(gitDaemon ? "(git daemon's upload-packs and receive-packs) " : "")\(ms(otherCPU))) |")
         if let soak { print(soak) }
         running.cancel()

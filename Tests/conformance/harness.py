@@ -247,6 +247,15 @@ class Emulator:
                    interval: float = 0.1) -> Any:
         return wait_until(what, predicate, timeout, interval)
 
+    def delete_crd(self, name: str) -> None:
+        """Deletes a CRD and waits until it is gone. Its group leaves discovery only then: a test
+        that returned sooner would leave a half-deleted group to the next one, whose kubectl could
+        list the group in /apis and then get a 404 for its version (legacy discovery is one request
+        per group version; a real kube-apiserver has the same race)."""
+        path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+        self.request("DELETE", path)
+        self.wait_until(f"CRD {name} to be gone", lambda: self.request("GET", path).status == 404)
+
 
 def wait_until(what: str, predicate: Callable[[], Any], timeout: float = 20.0,
                interval: float = 0.1) -> Any:

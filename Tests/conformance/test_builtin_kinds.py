@@ -246,7 +246,8 @@ def test_dev_syncs_your_own_repository(tmp_path: Path, kubectl_binaries: dict) -
     dev = Emulator(workdir, ["--from-repo", str(repo), "--path", "deploy", "--demo-dir", str(workdir / "state"),
                              "--receiver-port", "0"], api_only=False).start()
     try:
-        assert any(line.startswith("Syncing file://") for line in dev.stdout_lines), dev.stdout_lines
+        # Printed with the KUBECONFIG= line that start() waits for, but read by another thread: wait for it.
+        dev.wait_until("the Syncing line", lambda: any(line.startswith("Syncing file://") for line in dev.stdout_lines), timeout=10)
         path = "/apis/flotilla.dev/v1alpha1/namespaces/flotilla-dev/fluxinstances/repo"
 
         def ready() -> dict | None:

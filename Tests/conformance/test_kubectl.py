@@ -84,7 +84,7 @@ def test_apply_crd(kubectl: Kubectl, emulator: Emulator) -> None:
         r = kubectl.run("api-resources", f"--api-group={group}")
         assert rows(r)[1:] == [["widgets", short, f"{group}/v1", "true", "Widget"]], str(r)
     finally:
-        emulator.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        emulator.delete_crd(name)
 
 
 def test_api_resources(kubectl: Kubectl, widget_crd: dict) -> None:

@@ -246,7 +246,7 @@ def test_custom_objects(api: client.ApiClient, emulator: Emulator, ns: str) -> N
     assert body["reason"] == "Invalid"
     assert body["details"]["causes"] == [{"reason": "FieldValueNotSupported", "field": "spec.mode",
                                           "message": 'Unsupported value: "turbo": supported values: "fast", "slow"'}]
-    emulator.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}")
+    emulator.delete_crd(crd["metadata"]["name"])
 
 
 def _retry_not_found(call):
