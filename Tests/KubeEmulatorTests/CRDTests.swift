@@ -72,6 +72,22 @@ struct CRDTests {
         #expect(tooMany.body["details"]?["causes"]?.arrayValue?.compactMap { $0["reason"]?.stringValue }.sorted() == ["FieldValueInvalid", "FieldValueTooMany"])
     }
 
+    @Test("a schema pattern is a search, checked the same on every write (compiled once); one that does not compile is not checked")
+    func patterns() async {
+        let h = Harness()
+        await setUp(h)
+        for round in 0..<3 {  // the first write compiles the pattern, the others reuse it
+            let bad = await h.call("POST", "/apis/example.com/v1/namespaces/a/gadgets", gadget("bad\(round)", ["url": "ftp://x"]))
+            #expect(bad.status == 422)
+            #expect(bad.body["details"]?["causes"]?.arrayValue?.first?["message"] == #"Invalid value: "ftp://x": spec.url in body should match '^(ssh|https|file)://'"#)
+            let good = await h.call("POST", "/apis/example.com/v1/namespaces/a/gadgets", gadget("good\(round)", ["url": "https://x"]))
+            #expect(good.status == 201)
+        }
+        #expect(SchemaPatterns.matches("xx-ab-yy", pattern: "ab"), "unanchored, like Go's regexp.MatchString")
+        #expect(!SchemaPatterns.matches("xx", pattern: "^ab$"))
+        #expect(SchemaPatterns.matches("anything", pattern: "(unclosed"), "a pattern that does not compile checks nothing")
+    }
+
     @Test("defaults are applied, unknown fields pruned, preserved subtrees kept")
     func defaultsAndPruning() async {
         let h = Harness()
