@@ -3,6 +3,8 @@
 #include <git2.h>
 #include <git2/sys/stream.h>
 #include <git2/sys/transport.h>
+#include <git2/sys/odb_backend.h>
+#include <git2/sys/mempack.h>
 
 /* The layout of libgit2's own socket stream (streams/socket.h, unchanged from 0.28 to 1.9). A
    standard stream registered with git_stream_register must begin exactly like it: libgit2 1.5's

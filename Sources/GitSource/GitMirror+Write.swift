@@ -100,7 +100,8 @@ extension GitMirror {
         }
         let (url, path, committer, timeout, daemon) = (options.url, path, options.committer, options.timeout, gitDaemonRemote)
         let prefix = "push tag \(name) to \(GitURL.redacted(url))"
-        @Sendable func createTag(_ repo: Repository) throws(GitError) -> git_oid {
+        /// The tag object for `commit` in `repo`; with `ref`, refs/tags/<name> is moved to it too.
+        @Sendable func makeTag(_ repo: Repository, ref: Bool) throws(GitError) -> git_oid {
             guard var id = git_oid(hex: commit) else { throw GitError(.invalid, "not a commit id: \(commit)") }
             var target: OpaquePointer?
             try check(git_object_lookup(&target, repo.pointer, &id, GIT_OBJECT_COMMIT), "look up \(commit.prefix(7))")
@@ -109,8 +110,17 @@ extension GitMirror {
             try check(git_signature_now(&signature, committer.name, committer.email), "make a signature")
             defer { git_signature_free(signature) }
             var tag = git_oid()
-            try check(git_tag_create(&tag, repo.pointer, name, target, signature, message, 1), "create tag \(name)")
+            try check(ref ? git_tag_create(&tag, repo.pointer, name, target, signature, message, 1)
+                          : git_tag_annotation_create(&tag, repo.pointer, name, target, signature, message), "create tag \(name)")
             return tag
+        }
+        /// The tag object alone and a pack of it, made in memory: the pushes that send their own
+        /// pack need no tag in the mirror (the next fetch brings it along with the next commit),
+        /// where `git_tag_create` wrote a loose object and rewrote the tag's ref on every move.
+        @Sendable func tagInMemory() throws(GitError) -> (git_oid, [UInt8]) {
+            let repo = try Repository.inMemory(over: path)
+            let tag = try makeTag(repo, ref: false)
+            return (tag, try Self.pack(repo, tag))
         }
         if let ssh = sshPolls, let pool = options.sshConnections {
             // Over SSH, on the pooled connection (`ReceivePackExchange`): the tag and its pack are
@@ -118,28 +128,29 @@ extension GitMirror {
             await gate.acquire()
             defer { gate.release() }
             let (tag, pack) = try await runHoldingGate("push tag") { _ throws(GitError) in
-                let repo = try Repository.openOrCreate(path)
-                let tag = try createTag(repo)
-                return (tag.hex, try Self.pack(repo, tag))
+                let (tag, pack) = try tagInMemory()
+                return (tag.hex, pack)
             }
             _ = try await pool.push(ssh, ref: "refs/tags/\(name)", new: tag, pack: pack, prefix: prefix, timeout: timeout)
             return
         }
         try await run("push tag") { ctx throws(GitError) in
-            let repo = try Repository.openOrCreate(path)
-            let tag = try createTag(repo)
             if let daemon {
                 // Over git://, one object and one command without libgit2 (`GitDaemonPush`).
-                try GitDaemonPush.push(daemon, ref: "refs/tags/\(name)", new: tag.hex, pack: try Self.pack(repo, tag), prefix: prefix, timeout: timeout, context: ctx)
+                let (tag, pack) = try tagInMemory()
+                try GitDaemonPush.push(daemon, ref: "refs/tags/\(name)", new: tag.hex, pack: pack, prefix: prefix, timeout: timeout, context: ctx)
                 return
             }
+            let repo = try Repository.openOrCreate(path)
+            _ = try makeTag(repo, ref: true)
             try Self.push(repo, url: url, refspecs: ["+refs/tags/\(name):refs/tags/\(name)"], ctx: ctx)
             let rejected = ctx.rejections.withLock { $0 }
             if !rejected.isEmpty { throw GitError(.pushRejected, "pushing tag \(name) was refused: \(rejected.joined(separator: "; "))") }
         }
     }
 
-    /// A pack of one object (not what it points at).
+    /// A pack of one object (not what it points at). (`git_mempack_dump` packs only the commits
+    /// of its store, with their trees: not a tag.)
     static func pack(_ repo: Repository, _ id: git_oid) throws(GitError) -> [UInt8] {
         var builder: OpaquePointer?
         try check(git_packbuilder_new(&builder, repo.pointer), "pack \(id.hex)")

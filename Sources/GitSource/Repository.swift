@@ -21,6 +21,25 @@ final class Repository {
         return Repository(repo!)
     }
 
+    /// A repository that reads the objects of the mirror at `path` and keeps what is written in
+    /// memory: a mempack backend takes the writes (an alternate is never written to). Nothing of
+    /// the mirror is touched; what was written is gone with the repository.
+    static func inMemory(over path: String) throws(GitError) -> Repository {
+        var odb: OpaquePointer?
+        try check(git_odb_new(&odb), "make an object database")
+        defer { git_odb_free(odb) }  // the repository holds its own reference
+        var backend: UnsafeMutablePointer<git_odb_backend>?
+        try check(git_mempack_new(&backend), "make an in-memory object store")
+        guard git_odb_add_backend(odb, backend, 1000) == 0, let backend else {
+            backend?.pointee.free(backend)
+            throw GitError(.other, "cannot add an in-memory object store")
+        }
+        try check(git_odb_add_disk_alternate(odb, path + "/objects"), "read the objects of \(path)")
+        var repo: OpaquePointer?
+        try check(git_repository_wrap_odb(&repo, odb), "open the objects of \(path)")
+        return Repository(repo!)
+    }
+
     /// The refspecs of a mirror: every branch and tag, as they are on the remote.
     static let mirrorRefspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
 

@@ -97,12 +97,12 @@ struct MirrorPacks {
         try check(git_odb_new(&odb), "fold the mirror's packs: open")
         defer { git_odb_free(odb) }
         for name in packs {
-            var backend: OpaquePointer?
+            var backend: UnsafeMutablePointer<git_odb_backend>?
             try check(git_odb_backend_one_pack(&backend, "\(packDirectory)/\(name).idx"), "fold the mirror's packs: read \(name)")
             try check(git_odb_add_backend(odb, backend, 1), "fold the mirror's packs: read \(name)")
         }
         if loose {
-            var backend: OpaquePointer?
+            var backend: UnsafeMutablePointer<git_odb_backend>?
             try check(git_odb_backend_loose(&backend, objects, -1, 0, 0, 0), "fold the mirror's loose objects")
             try check(git_odb_add_backend(odb, backend, 1), "fold the mirror's loose objects")
         }
