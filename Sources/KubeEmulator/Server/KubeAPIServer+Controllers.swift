@@ -136,7 +136,7 @@ extension KubeAPIServer {
                 }
             }
             // Objects held by finalizers keep the namespace until they are gone.
-            guard s.objects.keys.allSatisfy({ s.list($0, namespace: name).isEmpty }),
+            guard s.objects.values.allSatisfy({ $0[name] == nil }),
                   var current = s.get("namespaces", namespace: "", name: name) else { continue }
             let old = current
             current.set(path: ["spec", "finalizers"], to: nil)

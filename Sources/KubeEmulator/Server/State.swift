@@ -141,8 +141,8 @@ struct State: Sendable {
             guard let names = all[namespace] else { return [] }
             return names.keys.sorted().map { names[$0]! }
         }
-        return all.keys.sorted { $0 + "/" < $1 + "/" }.flatMap { ns in
-            let names = all[ns]!
+        return all.keys.map { (order: $0 + "/", namespace: $0) }.sorted { $0.order < $1.order }.flatMap { entry in
+            let names = all[entry.namespace]!
             return names.keys.sorted().map { names[$0]! }
         }
     }
